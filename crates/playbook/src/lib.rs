@@ -1,0 +1,14 @@
+//! Ansible playbooks, roles and task files as a typed model with source locations.
+//!
+//! The loader resolves everything that Ansible resolves statically — `import_playbook`,
+//! `import_tasks`, `import_role`, `roles:` with their `meta/` dependencies, and keyword
+//! inheritance from blocks, roles and imports — and rejects malformed input with a positioned
+//! error before any host is contacted. Dynamic includes stay as [`TaskKind::IncludeTasks`] and
+//! [`TaskKind::IncludeRole`]; the engine loads them per host through [`Loader`].
+
+mod keywords;
+mod load;
+mod model;
+
+pub use load::{load_vars_file, LoadError, Loader, LoaderConfig};
+pub use model::*;

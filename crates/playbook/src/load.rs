@@ -1,0 +1,1493 @@
+//! Reading playbooks, task files and roles from disk into the model.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use drover_yaml::{Node, NodeKind, SourceError};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::keywords::{
+    strip_builtin, BLOCK_KEYWORDS, PLAY_KEYWORDS, ROLE_ENTRY_KEYWORDS, TASK_KEYWORDS,
+};
+use crate::model::*;
+
+/// A problem in the playbook, its roles or task files.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// Bad content at a position of a file.
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    /// A file or role that cannot be found or read.
+    #[error("{message}")]
+    Missing { message: String },
+}
+
+type Result<T> = std::result::Result<T, LoadError>;
+
+#[derive(Debug, Clone, Default)]
+pub struct LoaderConfig {
+    /// Extra directories to search for roles (`roles_path`), after `<playbook dir>/roles`.
+    pub roles_path: Vec<PathBuf>,
+}
+
+/// A loaded source file: its name for messages and its text for snippets.
+#[derive(Clone)]
+struct Src {
+    file: Arc<str>,
+    text: Arc<str>,
+}
+
+impl Src {
+    fn err(&self, node: &Node, message: impl Into<String>) -> LoadError {
+        LoadError::Source(node.error(&self.file, &self.text, message))
+    }
+    fn loc(&self, node: &Node) -> Loc {
+        Loc {
+            file: self.file.clone(),
+            line: node.span.start.line,
+            column: node.span.start.column,
+        }
+    }
+}
+
+/// Loads playbooks, task files and roles, caching roles by path.
+pub struct Loader {
+    config: LoaderConfig,
+    /// The top playbook's directory, for role lookup and `playbook_dir`.
+    base_dir: PathBuf,
+    roles: Mutex<HashMap<PathBuf, Arc<Role>>>,
+    /// Handlers of roles imported with `import_role` while a play loads; the play takes them.
+    imported_handlers: Mutex<Vec<Task>>,
+}
+
+/// Where a task list is being read: for relative paths and inherited keywords.
+#[derive(Clone)]
+struct Ctx {
+    /// Directory of the file being read.
+    dir: PathBuf,
+    role: Option<Arc<RoleScope>>,
+    inherited: Keywords,
+}
+
+impl Loader {
+    pub fn new(base_dir: impl Into<PathBuf>, config: LoaderConfig) -> Loader {
+        Loader {
+            config,
+            base_dir: base_dir.into(),
+            roles: Mutex::new(HashMap::new()),
+            imported_handlers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Loads a playbook file with everything it imports.
+    pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
+        let mut plays = Vec::new();
+        self.load_playbook_into(path, &Keywords::default(), &mut plays, 0)?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir,
+            plays,
+        })
+    }
+
+    fn load_playbook_into(
+        &self,
+        path: &Path,
+        inherited: &Keywords,
+        plays: &mut Vec<Arc<Play>>,
+        depth: usize,
+    ) -> Result<()> {
+        if depth > 32 {
+            return Err(LoadError::Missing {
+                message: format!(
+                    "{}: import_playbook nested too deeply (a cycle?)",
+                    path.display()
+                ),
+            });
+        }
+        let (src, root) = read_yaml(path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let entries = match &root.kind {
+            NodeKind::Seq(items) => items,
+            NodeKind::Null => return Ok(()),
+            _ => {
+                return Err(src.err(
+                    &root,
+                    format!(
+                        "a playbook must be a list of plays, found {}",
+                        root.kind_name()
+                    ),
+                ))
+            }
+        };
+        for entry in entries {
+            let Some(map) = entry.as_map() else {
+                return Err(src.err(
+                    entry,
+                    format!("a play must be a mapping, found {}", entry.kind_name()),
+                ));
+            };
+            if let Some(target) = entry
+                .get("import_playbook")
+                .or_else(|| entry.get("ansible.builtin.import_playbook"))
+            {
+                let mut kw = inherited.clone();
+                for (k, v) in map {
+                    match k.as_str().unwrap_or_default() {
+                        "import_playbook" | "ansible.builtin.import_playbook" | "name" => {}
+                        "when" => kw.when.extend(conditions(v)),
+                        "tags" => kw.tags.extend(string_list(&src, v, "tags")?),
+                        "vars" => kw.vars.push(Arc::new(vars_map(&src, v)?)),
+                        other => {
+                            return Err(src.err(
+                                k,
+                                format!("'{other}' is not a valid keyword for import_playbook"),
+                            ))
+                        }
+                    }
+                }
+                let Some(file) = target.as_str() else {
+                    return Err(src.err(target, "import_playbook expects a file name"));
+                };
+                let target_path = resolve_relative(&dir, file);
+                if !target_path.is_file() {
+                    return Err(src.err(
+                        target,
+                        format!(
+                            "could not find playbook '{}' to import",
+                            target_path.display()
+                        ),
+                    ));
+                }
+                self.load_playbook_into(&target_path, &kw, plays, depth + 1)?;
+                continue;
+            }
+            plays.push(Arc::new(self.load_play(&src, entry, &dir, inherited)?));
+        }
+        Ok(())
+    }
+
+    fn load_play(&self, src: &Src, node: &Node, dir: &Path, inherited: &Keywords) -> Result<Play> {
+        let map = node.as_map().unwrap_or_default();
+        let mut kw = inherited.clone();
+        let mut play = Play {
+            loc: src.loc(node),
+            name: None,
+            hosts: Value::UNDEFINED,
+            dir: dir.to_path_buf(),
+            vars: Arc::new(Vars::new()),
+            vars_files: Vec::new(),
+            gather_facts: None,
+            strategy: Strategy::Linear,
+            serial: Vec::new(),
+            max_fail_percentage: None,
+            any_errors_fatal: false,
+            force_handlers: false,
+            order: None,
+            keywords: Keywords::default(),
+            pre_tasks: TaskList::default(),
+            roles: TaskList::default(),
+            tasks: TaskList::default(),
+            post_tasks: TaskList::default(),
+            handlers: TaskList::default(),
+            tags: Vec::new(),
+        };
+        for (k, v) in map {
+            let key = k.as_str().unwrap_or_default();
+            if !PLAY_KEYWORDS.contains(&key) {
+                return Err(src.err(k, format!("'{key}' is not a valid attribute for a Play")));
+            }
+            match key {
+                "name" => play.name = Some(scalar_string(src, v, "name")?),
+                "hosts" => {
+                    play.hosts = match &v.kind {
+                        NodeKind::Seq(items) => {
+                            let parts: Vec<String> = items
+                                .iter()
+                                .map(|i| scalar_string(src, i, "hosts"))
+                                .collect::<Result<_>>()?;
+                            Value::from(parts.join(","))
+                        }
+                        NodeKind::Null => {
+                            return Err(src.err(v, "hosts cannot be empty"));
+                        }
+                        _ => Value::from(scalar_string(src, v, "hosts")?),
+                    }
+                }
+                "vars" => play.vars = Arc::new(vars_map(src, v)?),
+                "vars_files" => {
+                    play.vars_files = match &v.kind {
+                        NodeKind::Seq(items) => items.iter().map(Node::to_value).collect(),
+                        NodeKind::Null => Vec::new(),
+                        _ => vec![v.to_value()],
+                    }
+                }
+                "gather_facts" => play.gather_facts = Some(v.to_value()),
+                "strategy" => {
+                    play.strategy = match v.as_str() {
+                        Some("linear") => Strategy::Linear,
+                        Some("free") => Strategy::Free,
+                        Some("host_pinned") => Strategy::HostPinned,
+                        _ => {
+                            return Err(src.err(
+                                v,
+                                "unknown strategy: expected one of linear, free, host_pinned",
+                            ))
+                        }
+                    }
+                }
+                "serial" => play.serial = serial(src, v)?,
+                "max_fail_percentage" => {
+                    play.max_fail_percentage = Some(match &v.kind {
+                        NodeKind::Int(i) => *i as f64,
+                        NodeKind::Float(f) => *f,
+                        NodeKind::Str(s) => s
+                            .trim_end_matches('%')
+                            .parse()
+                            .map_err(|_| src.err(v, "max_fail_percentage must be a number"))?,
+                        _ => return Err(src.err(v, "max_fail_percentage must be a number")),
+                    })
+                }
+                "any_errors_fatal" => play.any_errors_fatal = bool_node(src, v)?,
+                "force_handlers" => play.force_handlers = bool_node(src, v)?,
+                "order" => play.order = Some(scalar_string(src, v, "order")?),
+                "tags" => play.tags = string_list(src, v, "tags")?,
+                "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" | "vars_prompt"
+                | "gather_subset" | "gather_timeout" | "fact_path" | "collections" | "debugger"
+                | "port" => {}
+                _ => set_keyword(src, &mut kw, key, v)?,
+            }
+        }
+        if play.hosts.is_undefined() {
+            return Err(src.err(node, "the field 'hosts' is required but was not set"));
+        }
+        kw.tags.extend(play.tags.iter().cloned());
+        play.keywords = kw.clone();
+        let ctx = Ctx {
+            dir: dir.to_path_buf(),
+            role: None,
+            inherited: kw,
+        };
+        let mut seen_roles: Vec<(PathBuf, String)> = Vec::new();
+        let mut role_handlers = Vec::new();
+        let mut role_tasks = Vec::new();
+        if let Some(roles) = node.get("roles") {
+            let entries = match &roles.kind {
+                NodeKind::Seq(items) => items.as_slice(),
+                NodeKind::Null => &[],
+                _ => return Err(src.err(roles, "roles must be a list")),
+            };
+            for entry in entries {
+                self.play_role(
+                    src,
+                    entry,
+                    &ctx,
+                    &mut seen_roles,
+                    &mut role_tasks,
+                    &mut role_handlers,
+                )?;
+            }
+        }
+        play.roles = Arc::new(role_tasks);
+        let mut handlers = Vec::new();
+        for (field, list) in [
+            ("pre_tasks", &mut play.pre_tasks),
+            ("tasks", &mut play.tasks),
+            ("post_tasks", &mut play.post_tasks),
+        ] {
+            if let Some(n) = node.get(field) {
+                *list = Arc::new(self.task_list(src, n, &ctx, false)?);
+            }
+        }
+        if let Some(n) = node.get("handlers") {
+            handlers = self.task_list(src, n, &ctx, true)?;
+        }
+        handlers.extend(role_handlers);
+        handlers.extend(self.imported_handlers.lock().map_err(poisoned)?.drain(..));
+        play.handlers = Arc::new(handlers);
+        Ok(play)
+    }
+
+    /// One entry of a play's `roles:`: the role's dependencies first (once each), then the role.
+    fn play_role(
+        &self,
+        src: &Src,
+        entry: &Node,
+        ctx: &Ctx,
+        seen: &mut Vec<(PathBuf, String)>,
+        out: &mut Vec<Task>,
+        handlers: &mut Vec<Task>,
+    ) -> Result<()> {
+        let (name_node, kw, params) = self.role_entry(src, entry, &ctx.inherited)?;
+        let name = scalar_string(src, name_node, "role")?;
+        let role = self.role(src, name_node, &name, &ctx.dir)?;
+        self.push_role(role, params, kw, src.loc(entry), None, seen, out, handlers)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_role(
+        &self,
+        role: Arc<Role>,
+        params: Vars,
+        kw: Keywords,
+        loc: Loc,
+        parent: Option<Arc<RoleScope>>,
+        seen: &mut Vec<(PathBuf, String)>,
+        out: &mut Vec<Task>,
+        handlers: &mut Vec<Task>,
+    ) -> Result<()> {
+        let key = (role.path.clone(), format!("{params:?}"));
+        if seen.contains(&key) {
+            return Ok(());
+        }
+        let scope = Arc::new(RoleScope {
+            role: role.clone(),
+            params: Arc::new(params),
+            parent,
+        });
+        for (dep_node_src, dep) in self.role_dependencies(&role)? {
+            let (name_node, dep_kw, dep_params) = self.role_entry(&dep_node_src, &dep, &kw)?;
+            let dep_name = scalar_string(&dep_node_src, name_node, "role")?;
+            let dep_role = self.role(&dep_node_src, name_node, &dep_name, &role.path)?;
+            self.push_role(
+                dep_role,
+                dep_params,
+                dep_kw,
+                dep_node_src.loc(&dep),
+                Some(scope.clone()),
+                seen,
+                out,
+                handlers,
+            )?;
+        }
+        seen.push(key);
+        let (tasks, role_handlers) = self.role_body(&scope, "main", kw)?;
+        handlers.extend(role_handlers);
+        out.push(role_marker(scope, tasks, loc));
+        Ok(())
+    }
+
+    /// Splits a `roles:` / `dependencies:` entry into the role name node, keywords and params.
+    fn role_entry<'n>(
+        &self,
+        src: &Src,
+        entry: &'n Node,
+        inherited: &Keywords,
+    ) -> Result<(&'n Node, Keywords, Vars)> {
+        let mut kw = inherited.clone();
+        let mut params = Vars::new();
+        match &entry.kind {
+            NodeKind::Str(_) => Ok((entry, kw, params)),
+            NodeKind::Map(map) => {
+                let mut name = None;
+                for (k, v) in map {
+                    let key = k.as_str().unwrap_or_default();
+                    match key {
+                        "role" | "name" => name = Some(v),
+                        "vars" => {
+                            for (pk, pv) in vars_map(src, v)? {
+                                params.insert(pk, pv);
+                            }
+                        }
+                        _ if ROLE_ENTRY_KEYWORDS.contains(&key) => {
+                            set_keyword(src, &mut kw, key, v)?
+                        }
+                        _ => {
+                            params.insert(key.to_string(), v.to_value());
+                        }
+                    }
+                }
+                let name = name.ok_or_else(|| {
+                    src.err(
+                        entry,
+                        "role definitions must contain a role name ('role:' or 'name:')",
+                    )
+                })?;
+                Ok((name, kw, params))
+            }
+            _ => Err(src.err(
+                entry,
+                format!(
+                    "a role entry must be a name or a mapping, found {}",
+                    entry.kind_name()
+                ),
+            )),
+        }
+    }
+
+    /// The tasks and handlers of a role entry point (`tasks/<name>.yml`, `handlers/main.yml`).
+    fn role_body(
+        &self,
+        scope: &Arc<RoleScope>,
+        tasks_from: &str,
+        kw: Keywords,
+    ) -> Result<(Vec<Task>, Vec<Task>)> {
+        let ctx = Ctx {
+            dir: scope.role.path.join("tasks"),
+            role: Some(scope.clone()),
+            inherited: kw,
+        };
+        let tasks = match find_yaml(&scope.role.path.join("tasks"), tasks_from) {
+            Some(path) => {
+                let (src, root) = read_yaml(&path)?;
+                self.task_list(&src, &root, &ctx, false)?
+            }
+            None if tasks_from == "main" => Vec::new(),
+            None => {
+                return Err(LoadError::Missing {
+                    message: format!(
+                        "could not find tasks file '{tasks_from}' in role '{}' ({})",
+                        scope.role.name,
+                        scope.role.path.join("tasks").display()
+                    ),
+                })
+            }
+        };
+        let handler_ctx = Ctx {
+            dir: scope.role.path.join("handlers"),
+            ..ctx
+        };
+        let handlers = match find_yaml(&scope.role.path.join("handlers"), "main") {
+            Some(path) => {
+                let (src, root) = read_yaml(&path)?;
+                self.task_list(&src, &root, &handler_ctx, true)?
+            }
+            None => Vec::new(),
+        };
+        Ok((tasks, handlers))
+    }
+
+    fn role_dependencies(&self, role: &Role) -> Result<Vec<(Src, Node)>> {
+        let Some(path) = find_yaml(&role.path.join("meta"), "main") else {
+            return Ok(Vec::new());
+        };
+        let (src, root) = read_yaml(&path)?;
+        let Some(deps) = root.get("dependencies") else {
+            return Ok(Vec::new());
+        };
+        match &deps.kind {
+            NodeKind::Seq(items) => Ok(items.iter().map(|n| (src.clone(), n.clone())).collect()),
+            NodeKind::Null => Ok(Vec::new()),
+            _ => Err(src.err(deps, "role dependencies must be a list")),
+        }
+    }
+
+    /// Finds and loads (once) the role called `name`.
+    fn role(&self, src: &Src, at: &Node, name: &str, from_dir: &Path) -> Result<Arc<Role>> {
+        let path = self.find_role(name, from_dir).ok_or_else(|| {
+            let searched: Vec<String> = self
+                .role_search_dirs(from_dir)
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            src.err(
+                at,
+                format!("the role '{name}' was not found in {}", searched.join(":")),
+            )
+        })?;
+        self.role_at(&path, name)
+    }
+
+    /// Loads the role in directory `path` (cached).
+    pub fn role_at(&self, path: &Path, name: &str) -> Result<Arc<Role>> {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        if let Some(r) = self.roles.lock().map_err(poisoned)?.get(&canonical) {
+            return Ok(r.clone());
+        }
+        let defaults = load_vars_file_opt(&canonical.join("defaults"), "main")?;
+        let vars = load_vars_file_opt(&canonical.join("vars"), "main")?;
+        let role_name = Path::new(name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_string());
+        let role = Arc::new(Role {
+            name: role_name,
+            path: canonical.clone(),
+            defaults: Arc::new(defaults),
+            vars: Arc::new(vars),
+        });
+        self.roles
+            .lock()
+            .map_err(poisoned)?
+            .insert(canonical, role.clone());
+        Ok(role)
+    }
+
+    fn role_search_dirs(&self, from_dir: &Path) -> Vec<PathBuf> {
+        let mut dirs = vec![self.base_dir.join("roles")];
+        dirs.extend(self.config.roles_path.iter().cloned());
+        // A role's own directory's parent, so sibling roles resolve as dependencies.
+        if let Some(parent) = from_dir.parent() {
+            dirs.push(parent.to_path_buf());
+        }
+        dirs.push(self.base_dir.clone());
+        dirs
+    }
+
+    /// Where the role called `name` lives: a path if it contains `/`, else the search path.
+    pub fn find_role(&self, name: &str, from_dir: &Path) -> Option<PathBuf> {
+        if name.contains('/') {
+            let p = resolve_relative(&self.base_dir, name);
+            return p.is_dir().then_some(p);
+        }
+        // Collection-style names (`ns.coll.role`) are not supported; plain names only.
+        self.role_search_dirs(from_dir)
+            .into_iter()
+            .map(|d| d.join(name))
+            .find(|p| p.is_dir())
+    }
+
+    /// Loads a task file for `include_tasks` at run time, with the include's keywords and role.
+    pub fn load_tasks_file(
+        &self,
+        path: &Path,
+        role: Option<Arc<RoleScope>>,
+        inherited: Keywords,
+    ) -> Result<Vec<Task>> {
+        let (src, root) = read_yaml(path)?;
+        let ctx = Ctx {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            role,
+            inherited,
+        };
+        self.task_list(&src, &root, &ctx, false)
+    }
+
+    /// Builds the role scope and tasks for `include_role`/`import_role`, returning the
+    /// role's tasks (as one role marker task) and its handlers.
+    pub fn load_role_include(
+        &self,
+        name: &str,
+        from_dir: &Path,
+        params: Vars,
+        tasks_from: Option<&str>,
+        inherited: Keywords,
+        loc: Loc,
+    ) -> Result<(Task, Vec<Task>)> {
+        let path = self
+            .find_role(name, from_dir)
+            .ok_or_else(|| LoadError::Missing {
+                message: format!("{loc}: the role '{name}' was not found"),
+            })?;
+        let role = self.role_at(&path, name)?;
+        let scope = Arc::new(RoleScope {
+            role,
+            params: Arc::new(params),
+            parent: None,
+        });
+        let mut out = Vec::new();
+        let mut handlers = Vec::new();
+        let mut seen = Vec::new();
+        for (dep_src, dep) in self.role_dependencies(&scope.role)? {
+            let (name_node, dep_kw, dep_params) = self.role_entry(&dep_src, &dep, &inherited)?;
+            let dep_name = scalar_string(&dep_src, name_node, "role")?;
+            let dep_role = self.role(&dep_src, name_node, &dep_name, &scope.role.path)?;
+            self.push_role(
+                dep_role,
+                dep_params,
+                dep_kw,
+                dep_src.loc(&dep),
+                Some(scope.clone()),
+                &mut seen,
+                &mut out,
+                &mut handlers,
+            )?;
+        }
+        let (tasks, role_handlers) =
+            self.role_body(&scope, tasks_from.unwrap_or("main"), inherited)?;
+        handlers.extend(role_handlers);
+        out.push(role_marker(scope, tasks, loc.clone()));
+        let block = Task {
+            loc,
+            name: None,
+            kind: TaskKind::Block {
+                block: Arc::new(out),
+                rescue: TaskList::default(),
+                always: TaskList::default(),
+            },
+            ..empty_task()
+        };
+        Ok((block, handlers))
+    }
+
+    fn task_list(&self, src: &Src, node: &Node, ctx: &Ctx, handlers: bool) -> Result<Vec<Task>> {
+        let items = match &node.kind {
+            NodeKind::Seq(items) => items.as_slice(),
+            NodeKind::Null => &[],
+            _ => {
+                return Err(src.err(
+                    node,
+                    format!("a task list must be a list, found {}", node.kind_name()),
+                ))
+            }
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            self.task(src, item, ctx, handlers, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Reads one entry of a task list into `out` (an import adds several).
+    fn task(
+        &self,
+        src: &Src,
+        node: &Node,
+        ctx: &Ctx,
+        handler: bool,
+        out: &mut Vec<Task>,
+    ) -> Result<()> {
+        let Some(map) = node.as_map() else {
+            return Err(src.err(
+                node,
+                format!("a task must be a mapping, found {}", node.kind_name()),
+            ));
+        };
+        if node.get("block").is_some() {
+            return self.block(src, node, map, ctx, handler, out);
+        }
+        let mut task = empty_task();
+        task.loc = src.loc(node);
+        task.role = ctx.role.clone();
+        let mut kw = ctx.inherited.clone();
+        let mut own = Keywords::default();
+        let mut action: Option<(&Node, &Node)> = None;
+        let mut loop_seen: Option<&Node> = None;
+        let mut args_extra: Option<&Node> = None;
+        for (k, v) in map {
+            let Some(key) = k.as_str() else {
+                return Err(src.err(k, "task keys must be strings"));
+            };
+            if let Some(lookup) = key.strip_prefix("with_") {
+                if let Some(prev) = loop_seen {
+                    return Err(src.err(
+                        k,
+                        format!(
+                            "only one of loop or with_* may be used per task (also at line {})",
+                            prev.span.start.line
+                        ),
+                    ));
+                }
+                loop_seen = Some(k);
+                task.loop_ = Some(LoopSpec::With {
+                    lookup: lookup.to_string(),
+                    terms: v.to_value(),
+                });
+                continue;
+            }
+            if !TASK_KEYWORDS.contains(&key) {
+                if let Some((prev, _)) = action {
+                    return Err(src.err(
+                        k,
+                        format!(
+                            "conflicting action statements: {}, {key}",
+                            prev.as_str().unwrap_or_default()
+                        ),
+                    ));
+                }
+                action = Some((k, v));
+                continue;
+            }
+            match key {
+                "name" => task.name = Some(scalar_string(src, v, "name")?),
+                "action" | "local_action" => {
+                    if let Some((prev, _)) = action {
+                        return Err(src.err(
+                            k,
+                            format!(
+                                "conflicting action statements: {}, {key}",
+                                prev.as_str().unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    if key == "local_action" {
+                        own.delegate_to = Some(Value::from("localhost"));
+                    }
+                    action = Some((k, v));
+                }
+                "args" => args_extra = Some(v),
+                "register" => task.register = Some(scalar_string(src, v, "register")?),
+                "loop" => {
+                    if let Some(prev) = loop_seen {
+                        return Err(src.err(
+                            k,
+                            format!(
+                                "only one of loop or with_* may be used per task (also at line {})",
+                                prev.span.start.line
+                            ),
+                        ));
+                    }
+                    loop_seen = Some(k);
+                    task.loop_ = Some(LoopSpec::Loop(v.to_value()));
+                }
+                "loop_control" => {
+                    if v.as_map().is_none() {
+                        return Err(src.err(v, "loop_control must be a mapping"));
+                    }
+                    for (lk, _) in v.as_map().unwrap_or_default() {
+                        let lkey = lk.as_str().unwrap_or_default();
+                        if ![
+                            "loop_var",
+                            "index_var",
+                            "label",
+                            "pause",
+                            "extended",
+                            "extended_allitems",
+                            "break_when",
+                        ]
+                        .contains(&lkey)
+                        {
+                            return Err(
+                                src.err(lk, format!("'{lkey}' is not a valid loop_control option"))
+                            );
+                        }
+                    }
+                    task.loop_control = Some(v.to_value());
+                }
+                "until" => task.until = Some(v.to_value()),
+                "retries" => task.retries = Some(v.to_value()),
+                "delay" => task.delay = Some(v.to_value()),
+                "changed_when" => task.changed_when = conditions(v),
+                "failed_when" => task.failed_when = conditions(v),
+                "notify" => task.notify = string_list(src, v, "notify")?,
+                "listen" => {
+                    if !handler {
+                        return Err(src.err(k, "'listen' is only valid on handlers"));
+                    }
+                    task.listen = string_list(src, v, "listen")?;
+                }
+                "async" => task.async_ = Some(v.to_value()),
+                "poll" => task.poll = Some(v.to_value()),
+                "collections" | "debugger" | "port" => {}
+                _ => set_keyword(src, &mut own, key, v)?,
+            }
+        }
+        let Some((action_key, action_value)) = action else {
+            return Err(src.err(
+                node,
+                "no module/action detected in task (expected a module name such as 'command', or 'block')",
+            ));
+        };
+        let mut module = strip_builtin(action_key.as_str().unwrap_or_default()).to_string();
+        let mut args_node = action_value;
+        let mut args = if module == "action" || module == "local_action" {
+            // `action: copy src=a dest=b` or `action: {module: copy, src: a}`
+            match &action_value.kind {
+                NodeKind::Str(s) => {
+                    let s = s.trim();
+                    let (m, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+                    module = strip_builtin(m).to_string();
+                    Args::Free(rest.trim().to_string())
+                }
+                NodeKind::Map(m) => {
+                    let mut vars = Vars::new();
+                    let mut name = None;
+                    for (k, v) in m {
+                        if k.as_str() == Some("module") {
+                            name = v.as_str().map(str::to_string);
+                        } else {
+                            vars.insert(key_string(k), v.to_value());
+                        }
+                    }
+                    module = strip_builtin(&name.ok_or_else(|| {
+                        src.err(action_value, "no module name given to 'action'")
+                    })?)
+                    .to_string();
+                    Args::Map(vars)
+                }
+                _ => {
+                    return Err(
+                        src.err(action_value, "'action' expects a module name and arguments")
+                    )
+                }
+            }
+        } else {
+            match &action_value.kind {
+                NodeKind::Map(m) => Args::Map(
+                    m.iter()
+                        .map(|(k, v)| (key_string(k), v.to_value()))
+                        .collect(),
+                ),
+                NodeKind::Null => Args::Map(Vars::new()),
+                NodeKind::Str(s) => Args::Free(s.clone()),
+                NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
+                    Args::Free(action_value.scalar_text().unwrap_or_default())
+                }
+                NodeKind::Seq(_) => return Err(src.err(
+                    action_value,
+                    format!(
+                        "the arguments of '{module}' must be a mapping or a string, found a list"
+                    ),
+                )),
+            }
+        };
+        if let Some(extra) = args_extra {
+            let Some(m) = extra.as_map() else {
+                return Err(src.err(extra, "'args' must be a mapping"));
+            };
+            let mut merged = match args {
+                Args::Map(m) => m,
+                Args::Free(s) if s.is_empty() => Vars::new(),
+                Args::Free(s) => {
+                    let mut v = Vars::new();
+                    v.insert("_free_form".to_string(), Value::from(s));
+                    v
+                }
+            };
+            for (k, v) in m {
+                merged.insert(key_string(k), v.to_value());
+            }
+            args = Args::Map(merged);
+            args_node = extra;
+        }
+        // Own keywords on top of the inherited ones.
+        merge_keywords(&mut kw, own);
+        match module.as_str() {
+            "include" => Err(src.err(
+                action_key,
+                "'include' was removed from Ansible; use include_tasks or import_tasks",
+            )),
+            "import_playbook" => Err(src.err(
+                action_key,
+                "import_playbook is only allowed at the top level of a playbook, not as a task",
+            )),
+            "import_tasks" => {
+                let file = include_file_arg(src, action_value, &args)?;
+                let path = self.task_file_path(ctx, &file);
+                if !path.is_file() {
+                    return Err(src.err(
+                        action_value,
+                        format!(
+                            "could not find or access '{file}' (looked for {})",
+                            path.display()
+                        ),
+                    ));
+                }
+                let params = match &args {
+                    Args::Map(m) => m
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "file" && k.as_str() != "_raw_params")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    Args::Free(_) => Vars::new(),
+                };
+                if !params.is_empty() {
+                    kw.vars.push(Arc::new(params));
+                }
+                let (isrc, root) = read_yaml(&path)?;
+                let ictx = Ctx {
+                    dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    role: ctx.role.clone(),
+                    inherited: kw,
+                };
+                let tasks = self.task_list(&isrc, &root, &ictx, handler)?;
+                out.extend(tasks);
+                Ok(())
+            }
+            "include_tasks" => {
+                let (file, apply, params) = match &args {
+                    Args::Free(s) => (Value::from(s.trim()), Keywords::default(), Vars::new()),
+                    Args::Map(m) => {
+                        let mut file = None;
+                        let mut apply = Keywords::default();
+                        let mut params = Vars::new();
+                        for (k, v) in m {
+                            match k.as_str() {
+                                "file" | "_raw_params" | "_free_form" => file = Some(v.clone()),
+                                "apply" => apply = apply_keywords(src, args_node, v)?,
+                                _ => {
+                                    params.insert(k.clone(), v.clone());
+                                }
+                            }
+                        }
+                        let file = file.ok_or_else(|| {
+                            src.err(args_node, "include_tasks requires a file name ('file:')")
+                        })?;
+                        (file, apply, params)
+                    }
+                };
+                // Variables on an include are passed to the included tasks.
+                let mut params = params;
+                for scope in kw.vars.iter().skip(ctx.inherited.vars.len()) {
+                    for (k, v) in scope.iter() {
+                        params.insert(k.clone(), v.clone());
+                    }
+                }
+                task.kind = TaskKind::IncludeTasks {
+                    file,
+                    apply,
+                    params: Arc::new(params),
+                };
+                task.keywords = kw;
+                out.push(task);
+                Ok(())
+            }
+            "import_role" | "include_role" => {
+                let Args::Map(m) = &args else {
+                    return Err(src.err(
+                        action_value,
+                        format!("{module} expects a mapping with at least 'name'"),
+                    ));
+                };
+                let mut inc = RoleInclude {
+                    name: Value::UNDEFINED,
+                    tasks_from: None,
+                    vars_from: None,
+                    defaults_from: None,
+                    handlers_from: None,
+                    public: module == "import_role",
+                    apply: Keywords::default(),
+                    params: Arc::new(Vars::new()),
+                };
+                for (k, v) in m {
+                    match k.as_str() {
+                        "name" | "role" => inc.name = v.clone(),
+                        "tasks_from" => inc.tasks_from = Some(v.clone()),
+                        "vars_from" => inc.vars_from = Some(v.clone()),
+                        "defaults_from" => inc.defaults_from = Some(v.clone()),
+                        "handlers_from" => inc.handlers_from = Some(v.clone()),
+                        "public" => inc.public = v.is_true(),
+                        "allow_duplicates" | "rolespec_validate" => {}
+                        "apply" if module == "include_role" => {
+                            inc.apply = apply_keywords(src, args_node, v)?
+                        }
+                        other => {
+                            return Err(
+                                src.err(args_node, format!("invalid option for {module}: {other}"))
+                            )
+                        }
+                    }
+                }
+                if inc.name.is_undefined() {
+                    return Err(src.err(
+                        action_value,
+                        format!("{module} requires a role name ('name:')"),
+                    ));
+                }
+                let own_vars: Vars = kw
+                    .vars
+                    .iter()
+                    .skip(ctx.inherited.vars.len())
+                    .flat_map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())))
+                    .collect();
+                if module == "import_role" {
+                    let name = inc.name.as_str().map(str::to_string).ok_or_else(|| {
+                        src.err(action_value, "import_role needs a literal role name")
+                    })?;
+                    if name.contains("{{") {
+                        return Err(src.err(action_value, "import_role is static: the role name cannot be templated (use include_role)"));
+                    }
+                    let tasks_from = inc
+                        .tasks_from
+                        .as_ref()
+                        .and_then(|v| v.as_str().map(str::to_string));
+                    let role_dir = ctx
+                        .role
+                        .as_ref()
+                        .map(|r| r.role.path.clone())
+                        .unwrap_or_else(|| ctx.dir.clone());
+                    let (block, handlers) = self
+                        .load_role_include(
+                            &name,
+                            &role_dir,
+                            own_vars,
+                            tasks_from.as_deref(),
+                            kw,
+                            task.loc.clone(),
+                        )
+                        .map_err(|e| match e {
+                            LoadError::Missing { message } => src.err(action_value, message),
+                            other => other,
+                        })?;
+                    self.imported_handlers
+                        .lock()
+                        .map_err(poisoned)?
+                        .extend(handlers);
+                    out.push(block);
+                    return Ok(());
+                }
+                inc.params = Arc::new(own_vars);
+                task.kind = TaskKind::IncludeRole(inc);
+                task.keywords = kw;
+                out.push(task);
+                Ok(())
+            }
+            _ => {
+                task.kind = TaskKind::Action {
+                    module,
+                    args,
+                    args_loc: src.loc(args_node),
+                };
+                task.keywords = kw;
+                out.push(task);
+                Ok(())
+            }
+        }
+    }
+
+    fn block(
+        &self,
+        src: &Src,
+        node: &Node,
+        map: &[(Node, Node)],
+        ctx: &Ctx,
+        handler: bool,
+        out: &mut Vec<Task>,
+    ) -> Result<()> {
+        let mut own = Keywords::default();
+        let mut name = None;
+        let mut notify = Vec::new();
+        for (k, v) in map {
+            let key = k.as_str().unwrap_or_default();
+            if !BLOCK_KEYWORDS.contains(&key) {
+                return Err(src.err(k, format!("'{key}' is not a valid attribute for a Block")));
+            }
+            match key {
+                "block" | "rescue" | "always" => {}
+                "name" => name = Some(scalar_string(src, v, "name")?),
+                "notify" => notify = string_list(src, v, "notify")?,
+                "collections" | "debugger" | "port" => {}
+                _ => set_keyword(src, &mut own, key, v)?,
+            }
+        }
+        let mut kw = ctx.inherited.clone();
+        merge_keywords(&mut kw, own);
+        let inner = Ctx {
+            inherited: kw.clone(),
+            ..ctx.clone()
+        };
+        let mut lists: [Vec<Task>; 3] = Default::default();
+        for (i, field) in ["block", "rescue", "always"].iter().enumerate() {
+            if let Some(n) = node.get(field) {
+                lists[i] = self.task_list(src, n, &inner, handler)?;
+                if !notify.is_empty() {
+                    add_notify(&mut lists[i], &notify);
+                }
+            }
+        }
+        let [block, rescue, always] = lists;
+        out.push(Task {
+            loc: src.loc(node),
+            name,
+            kind: TaskKind::Block {
+                block: Arc::new(block),
+                rescue: Arc::new(rescue),
+                always: Arc::new(always),
+            },
+            keywords: kw,
+            role: ctx.role.clone(),
+            ..empty_task()
+        });
+        Ok(())
+    }
+
+    fn task_file_path(&self, ctx: &Ctx, file: &str) -> PathBuf {
+        let direct = resolve_relative(&ctx.dir, file);
+        if direct.exists() {
+            return direct;
+        }
+        if let Some(scope) = &ctx.role {
+            let in_role = scope.role.path.join("tasks").join(file);
+            if in_role.exists() {
+                return in_role;
+            }
+        }
+        let from_base = resolve_relative(&self.base_dir, file);
+        if from_base.exists() {
+            return from_base;
+        }
+        direct
+    }
+}
+
+fn poisoned<T>(_: T) -> LoadError {
+    LoadError::Missing {
+        message: "internal error: role cache lock poisoned".to_string(),
+    }
+}
+
+fn role_marker(scope: Arc<RoleScope>, tasks: Vec<Task>, loc: Loc) -> Task {
+    Task {
+        loc,
+        name: None,
+        kind: TaskKind::RoleTasks {
+            scope: scope.clone(),
+            tasks: Arc::new(tasks),
+        },
+        role: Some(scope),
+        ..empty_task()
+    }
+}
+
+fn add_notify(tasks: &mut [Task], notify: &[String]) {
+    for t in tasks {
+        match &mut t.kind {
+            TaskKind::Block {
+                block,
+                rescue,
+                always,
+            } => {
+                add_notify(Arc::make_mut(block).as_mut_slice(), notify);
+                add_notify(Arc::make_mut(rescue).as_mut_slice(), notify);
+                add_notify(Arc::make_mut(always).as_mut_slice(), notify);
+            }
+            _ => t.notify.extend(notify.iter().cloned()),
+        }
+    }
+}
+
+fn empty_task() -> Task {
+    Task {
+        loc: Loc::default(),
+        name: None,
+        kind: TaskKind::Block {
+            block: TaskList::default(),
+            rescue: TaskList::default(),
+            always: TaskList::default(),
+        },
+        keywords: Keywords::default(),
+        register: None,
+        loop_: None,
+        loop_control: None,
+        until: None,
+        retries: None,
+        delay: None,
+        changed_when: Vec::new(),
+        failed_when: Vec::new(),
+        notify: Vec::new(),
+        listen: Vec::new(),
+        async_: None,
+        poll: None,
+        role: None,
+    }
+}
+
+/// `own` on top of `base`: conditions and scopes accumulate, tags unite, scalars override.
+fn merge_keywords(base: &mut Keywords, own: Keywords) {
+    base.when.extend(own.when);
+    for t in own.tags {
+        if !base.tags.contains(&t) {
+            base.tags.push(t);
+        }
+    }
+    base.vars.extend(own.vars);
+    base.environment.extend(own.environment);
+    base.module_defaults.extend(own.module_defaults);
+    macro_rules! over {
+        ($($f:ident),*) => { $( if own.$f.is_some() { base.$f = own.$f; } )* };
+    }
+    over!(
+        become_,
+        become_user,
+        become_method,
+        become_flags,
+        become_exe,
+        ignore_errors,
+        ignore_unreachable,
+        no_log,
+        check_mode,
+        diff,
+        delegate_to,
+        delegate_facts,
+        run_once,
+        any_errors_fatal,
+        throttle,
+        timeout,
+        remote_user,
+        connection
+    );
+}
+
+/// Sets an inheritable keyword from its node.
+fn set_keyword(src: &Src, kw: &mut Keywords, key: &str, v: &Node) -> Result<()> {
+    let val = || Some(v.to_value());
+    match key {
+        "when" => kw.when.extend(conditions(v)),
+        "tags" => {
+            for t in string_list(src, v, "tags")? {
+                if !kw.tags.contains(&t) {
+                    kw.tags.push(t);
+                }
+            }
+        }
+        "vars" => kw.vars.push(Arc::new(vars_map(src, v)?)),
+        "become" => kw.become_ = val(),
+        "become_user" => kw.become_user = val(),
+        "become_method" => kw.become_method = val(),
+        "become_flags" => kw.become_flags = val(),
+        "become_exe" => kw.become_exe = val(),
+        "ignore_errors" => kw.ignore_errors = val(),
+        "ignore_unreachable" => kw.ignore_unreachable = val(),
+        "no_log" => kw.no_log = val(),
+        "check_mode" => kw.check_mode = val(),
+        "diff" => kw.diff = val(),
+        "environment" => kw.environment.push(v.to_value()),
+        "delegate_to" => kw.delegate_to = val(),
+        "delegate_facts" => kw.delegate_facts = val(),
+        "run_once" => kw.run_once = val(),
+        "any_errors_fatal" => kw.any_errors_fatal = val(),
+        "throttle" => kw.throttle = val(),
+        "timeout" => kw.timeout = val(),
+        "remote_user" => kw.remote_user = val(),
+        "connection" => kw.connection = val(),
+        "module_defaults" => kw.module_defaults.push(v.to_value()),
+        _ => return Err(src.err(v, format!("'{key}' is not a valid keyword here"))),
+    }
+    Ok(())
+}
+
+fn apply_keywords(src: &Src, at: &Node, v: &Value) -> Result<Keywords> {
+    // `apply` arrives as a converted value; rebuild keyword fields from it.
+    let mut kw = Keywords::default();
+    let Ok(keys) = v.try_iter() else {
+        return Err(src.err(at, "'apply' must be a mapping"));
+    };
+    for key in keys {
+        let k = key.as_str().unwrap_or_default().to_string();
+        let val = v.get_item(&key).unwrap_or(Value::UNDEFINED);
+        match k.as_str() {
+            "when" => match val.as_str() {
+                Some(_) => kw.when.push(val),
+                None => kw.when.extend(val.try_iter().into_iter().flatten()),
+            },
+            "tags" => match val.as_str() {
+                Some(s) => kw.tags.extend(s.split(',').map(|t| t.trim().to_string())),
+                None => kw
+                    .tags
+                    .extend(val.try_iter().into_iter().flatten().map(|t| t.to_string())),
+            },
+            "vars" => {
+                let mut vars = Vars::new();
+                if let Ok(it) = val.try_iter() {
+                    for vk in it {
+                        let item = val.get_item(&vk).unwrap_or(Value::UNDEFINED);
+                        vars.insert(vk.to_string(), item);
+                    }
+                }
+                kw.vars.push(Arc::new(vars));
+            }
+            "become" => kw.become_ = Some(val),
+            "become_user" => kw.become_user = Some(val),
+            "become_method" => kw.become_method = Some(val),
+            "ignore_errors" => kw.ignore_errors = Some(val),
+            "no_log" => kw.no_log = Some(val),
+            "check_mode" => kw.check_mode = Some(val),
+            "diff" => kw.diff = Some(val),
+            "environment" => kw.environment.push(val),
+            "delegate_to" => kw.delegate_to = Some(val),
+            "run_once" => kw.run_once = Some(val),
+            "remote_user" => kw.remote_user = Some(val),
+            other => return Err(src.err(at, format!("'{other}' cannot be used in 'apply'"))),
+        }
+    }
+    Ok(kw)
+}
+
+fn include_file_arg(src: &Src, at: &Node, args: &Args) -> Result<String> {
+    let v = match args {
+        Args::Free(s) => return Ok(s.trim().to_string()),
+        Args::Map(m) => m.get("file").or_else(|| m.get("_raw_params")),
+    };
+    match v.and_then(|v| v.as_str()) {
+        Some(s) if !s.contains("{{") => Ok(s.to_string()),
+        Some(_) => Err(src.err(
+            at,
+            "import_tasks is static: its file name cannot use host variables (use include_tasks)",
+        )),
+        None => Err(src.err(at, "import_tasks requires a file name")),
+    }
+}
+
+fn key_string(k: &Node) -> String {
+    k.scalar_text().unwrap_or_default()
+}
+
+fn conditions(v: &Node) -> Vec<Value> {
+    match &v.kind {
+        NodeKind::Seq(items) => items.iter().map(Node::to_value).collect(),
+        NodeKind::Null => Vec::new(),
+        _ => vec![v.to_value()],
+    }
+}
+
+fn scalar_string(src: &Src, v: &Node, what: &str) -> Result<String> {
+    match &v.kind {
+        NodeKind::Seq(_) | NodeKind::Map(_) => Err(src.err(
+            v,
+            format!("'{what}' must be a string, found {}", v.kind_name()),
+        )),
+        _ => Ok(v.scalar_text().unwrap_or_default()),
+    }
+}
+
+fn bool_node(src: &Src, v: &Node) -> Result<bool> {
+    match &v.kind {
+        NodeKind::Bool(b) => Ok(*b),
+        NodeKind::Str(s) => match s.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "on" | "1" => Ok(true),
+            "no" | "false" | "off" | "0" => Ok(false),
+            _ => Err(src.err(v, "expected a boolean")),
+        },
+        NodeKind::Int(i) => Ok(*i != 0),
+        _ => Err(src.err(v, "expected a boolean")),
+    }
+}
+
+/// A string or a list of strings (comma-separated strings are split, as for tags).
+fn string_list(src: &Src, v: &Node, what: &str) -> Result<Vec<String>> {
+    match &v.kind {
+        NodeKind::Null => Ok(Vec::new()),
+        NodeKind::Seq(items) => items.iter().map(|i| scalar_string(src, i, what)).collect(),
+        NodeKind::Map(_) => Err(src.err(v, format!("'{what}' must be a string or a list"))),
+        _ => {
+            let s = v.scalar_text().unwrap_or_default();
+            if what == "tags" {
+                Ok(s.split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect())
+            } else {
+                Ok(vec![s])
+            }
+        }
+    }
+}
+
+fn vars_map(src: &Src, v: &Node) -> Result<Vars> {
+    match &v.kind {
+        NodeKind::Null => Ok(Vars::new()),
+        NodeKind::Map(m) => {
+            let mut vars = IndexMap::with_capacity(m.len());
+            for (k, val) in m {
+                let key = key_string(k);
+                check_var_name(src, k, &key)?;
+                vars.insert(key, val.to_value());
+            }
+            Ok(vars)
+        }
+        // Ansible also accepts a list of single-key mappings.
+        NodeKind::Seq(items) => {
+            let mut vars = IndexMap::new();
+            for item in items {
+                for (k, val) in vars_map(src, item)? {
+                    vars.insert(k, val);
+                }
+            }
+            Ok(vars)
+        }
+        _ => Err(src.err(
+            v,
+            format!("vars must be a mapping, found {}", v.kind_name()),
+        )),
+    }
+}
+
+fn check_var_name(src: &Src, at: &Node, name: &str) -> Result<()> {
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(src.err(at, format!("invalid variable name '{name}': only letters, digits and underscores, not starting with a digit")))
+    }
+}
+
+fn serial(src: &Src, v: &Node) -> Result<Vec<Serial>> {
+    let one = |n: &Node| -> Result<Serial> {
+        match &n.kind {
+            NodeKind::Int(i) if *i >= 0 => Ok(Serial::Count(*i as u64)),
+            NodeKind::Str(s) if s.ends_with('%') => s
+                .trim_end_matches('%')
+                .trim()
+                .parse::<f64>()
+                .map(Serial::Percent)
+                .map_err(|_| src.err(n, "serial must be a number, a percentage or a list of them")),
+            NodeKind::Str(s) => {
+                s.trim().parse::<u64>().map(Serial::Count).map_err(|_| {
+                    src.err(n, "serial must be a number, a percentage or a list of them")
+                })
+            }
+            _ => Err(src.err(n, "serial must be a number, a percentage or a list of them")),
+        }
+    };
+    match &v.kind {
+        NodeKind::Seq(items) => items.iter().map(one).collect(),
+        NodeKind::Null => Ok(Vec::new()),
+        _ => Ok(vec![one(v)?]),
+    }
+}
+
+/// `path` relative to `dir` unless absolute; `~/` expands to the home directory.
+pub(crate) fn resolve_relative(dir: &Path, path: &str) -> PathBuf {
+    if let Some(rest) = path.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    let p = Path::new(path);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        dir.join(p)
+    }
+}
+
+/// `dir/name.yml`, `.yaml`, `.json` or `dir/name` — the first that exists.
+fn find_yaml(dir: &Path, name: &str) -> Option<PathBuf> {
+    let direct = dir.join(name);
+    if Path::new(name).extension().is_some() && direct.is_file() {
+        return Some(direct);
+    }
+    ["yml", "yaml", "json"]
+        .iter()
+        .map(|ext| dir.join(format!("{name}.{ext}")))
+        .chain(std::iter::once(direct))
+        .find(|p| p.is_file())
+}
+
+fn read_yaml(path: &Path) -> Result<(Src, Node)> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Missing {
+        message: format!("{}: cannot read: {e}", path.display()),
+    })?;
+    let file: Arc<str> = Arc::from(path.display().to_string());
+    let doc = drover_yaml::parse_one(&text, &file)?;
+    Ok((
+        Src {
+            file,
+            text: Arc::from(text),
+        },
+        doc.root,
+    ))
+}
+
+/// Loads a vars file (role defaults/vars, `vars_files`, `include_vars`): a mapping at the top.
+pub fn load_vars_file(path: &Path) -> Result<Vars> {
+    let (src, root) = read_yaml(path)?;
+    match &root.kind {
+        NodeKind::Null => Ok(Vars::new()),
+        NodeKind::Map(_) => vars_map(&src, &root),
+        _ => Err(src.err(
+            &root,
+            format!(
+                "a vars file must contain a mapping, found {}",
+                root.kind_name()
+            ),
+        )),
+    }
+}
+
+fn load_vars_file_opt(dir: &Path, name: &str) -> Result<Vars> {
+    match find_yaml(dir, name) {
+        Some(p) => load_vars_file(&p),
+        None => Ok(Vars::new()),
+    }
+}
