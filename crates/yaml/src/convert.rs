@@ -1,0 +1,112 @@
+//! Conversion of trees into runtime values: `minijinja::Value` for templating and
+//! `serde_json::Value` for JSON output.
+
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::{Node, NodeKind};
+
+/// A float as JSON-ish text, for use as a mapping key (`1.5`, `Infinity`, `NaN`).
+pub(crate) fn float_text(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".to_string()
+    } else if f.is_infinite() {
+        if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string()
+    } else {
+        format!("{f:?}")
+    }
+}
+
+/// A key as a string, the way JSON serialisation of an Ansible value stringifies it
+/// (`1` → `"1"`, `true` → `"true"`, `null` → `"null"`). Keys are never lists or mappings (the
+/// loader refuses those); should one be built by hand, it is rendered as JSON.
+fn key_text(key: &Node) -> String {
+    key.scalar_text()
+        .unwrap_or_else(|| key.to_json().to_string())
+}
+
+impl Node {
+    /// The node as a runtime value: mappings become insertion-ordered maps with string keys.
+    /// Tagged scalars (`!vault`, `!unsafe`) become plain strings; callers that care look at
+    /// [`Node::tag`] before converting.
+    pub fn to_value(&self) -> Value {
+        match &self.kind {
+            NodeKind::Null => Value::from(()),
+            NodeKind::Bool(b) => Value::from(*b),
+            NodeKind::Int(i) => Value::from(*i),
+            NodeKind::Float(f) => Value::from(*f),
+            NodeKind::Str(s) => Value::from(s.as_str()),
+            NodeKind::Seq(items) => {
+                Value::from(items.iter().map(Node::to_value).collect::<Vec<_>>())
+            }
+            NodeKind::Map(pairs) => {
+                let map: IndexMap<Value, Value> = pairs
+                    .iter()
+                    .map(|(k, v)| (Value::from(key_text(k)), v.to_value()))
+                    .collect();
+                Value::from(map)
+            }
+        }
+    }
+
+    /// The node as JSON. Non-finite floats, which JSON cannot express, become null.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.kind {
+            NodeKind::Null => J::Null,
+            NodeKind::Bool(b) => J::Bool(*b),
+            NodeKind::Int(i) => J::from(*i),
+            NodeKind::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            NodeKind::Str(s) => J::String(s.clone()),
+            NodeKind::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            NodeKind::Map(pairs) => J::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (key_text(k), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::parse_one;
+
+    fn check(src: &str, expected_json: &str) {
+        let doc = parse_one(src, "t.yml").unwrap();
+        assert_eq!(
+            doc.root.to_json().to_string(),
+            expected_json,
+            "json of {src:?}"
+        );
+        // minijinja's JSON serialisation of the value must agree with the direct conversion.
+        let via_value = serde_json::to_string(&doc.root.to_value()).unwrap();
+        assert_eq!(via_value, expected_json, "value of {src:?}");
+    }
+
+    #[test]
+    fn converts_in_order_with_string_keys() {
+        check(
+            "b: 1\na: [x, 1.5, ~, yes]\n",
+            r#"{"b":1,"a":["x",1.5,null,true]}"#,
+        );
+        check(
+            "1: a\ntrue: b\n~: c\n1.5: d\n",
+            r#"{"1":"a","true":"b","null":"c","1.5":"d"}"#,
+        );
+        check("x: !vault |\n  abc\n", r#"{"x":"abc\n"}"#);
+        check("[]", "[]");
+        check("{}", "{}");
+    }
+
+    #[test]
+    fn json_has_no_nan() {
+        let doc = parse_one("[.nan, .inf]", "t.yml").unwrap();
+        assert_eq!(doc.root.to_json().to_string(), "[null,null]");
+        let v = doc.root.to_value();
+        let first = v.get_item_by_index(0).unwrap();
+        assert!(f64::try_from(first).unwrap().is_nan());
+    }
+}
