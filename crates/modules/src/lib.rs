@@ -1,0 +1,73 @@
+//! Ansible-compatible modules that act on a managed host.
+//!
+//! Every module is one file behind the [`Module`] trait and declares its arguments as data
+//! ([`ModuleSpec`]), so the engine validates a whole playbook before any host is touched, and
+//! `--syntax-check`, docs and run time all read the same declaration. Modules reach the host only
+//! through [`drover_host::Host`]; they never know whether it is local, SSH or simulated.
+//!
+//! Modules that act only on the controller (`debug`, `set_fact`, `assert`, `meta`, includes...)
+//! are not here: they need the engine's variables and live in `drover-engine`.
+
+pub mod args;
+mod registry;
+mod result;
+
+pub use args::{ArgDef, ArgKind, Args, ArgsError, ModuleSpec};
+pub use registry::{canonical_name, Registry};
+pub use result::{FileDiff, ModuleError, Outcome};
+
+use std::path::PathBuf;
+
+use drover_host::Host;
+
+/// What a module may ask of the controller: files shipped with the playbook or role, and
+/// rendering of templates with the task's variables.
+pub trait Controller: Send + Sync {
+    /// Resolves a relative `src` the way Ansible does: the role's `files/` (or `templates/` for
+    /// `kind == "templates"`), then the role root, then the playbook directory's `files/`, then the
+    /// playbook directory. Absolute paths are returned as they are.
+    fn find_file(&self, kind: &str, src: &str) -> Result<PathBuf, ModuleError>;
+
+    /// Renders a template file on the controller with the task's variables.
+    fn render_template(&self, path: &std::path::Path, dest: &str) -> Result<String, ModuleError>;
+}
+
+/// Everything a module run can see besides its arguments.
+pub struct Context<'a> {
+    pub host: &'a dyn Host,
+    pub controller: &'a dyn Controller,
+    /// `--check`: report what would change, change nothing.
+    pub check: bool,
+    /// `--diff`: fill [`Outcome::diff`].
+    pub diff: bool,
+}
+
+/// One module.
+#[async_trait::async_trait]
+pub trait Module: Send + Sync {
+    fn spec(&self) -> &'static ModuleSpec;
+
+    async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError>;
+}
+
+/// A path on the controller, used in module results.
+pub type ControllerPath = PathBuf;
+
+pub mod pyre;
+pub mod shlex;
+mod util;
+
+mod command;
+mod ping;
+mod raw;
+mod shell;
+
+/// Every builtin host module; one line per module file.
+fn all() -> Vec<Box<dyn Module>> {
+    vec![
+        Box::new(command::Command),
+        Box::new(ping::Ping),
+        Box::new(raw::Raw),
+        Box::new(shell::Shell),
+    ]
+}

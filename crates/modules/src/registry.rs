@@ -1,0 +1,38 @@
+//! Module lookup by name, short or fully qualified.
+
+use std::collections::HashMap;
+
+use crate::Module;
+
+/// The prefixes under which Ansible's builtin modules are also known.
+const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy."];
+
+/// `ansible.builtin.copy` → `copy`; other names unchanged.
+pub fn canonical_name(name: &str) -> &str {
+    PREFIXES
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name)
+}
+
+/// All host modules drover knows.
+pub struct Registry {
+    modules: HashMap<&'static str, Box<dyn Module>>,
+}
+
+impl Registry {
+    pub fn builtin() -> Registry {
+        let list: Vec<Box<dyn Module>> = crate::all();
+        Registry {
+            modules: list.into_iter().map(|m| (m.spec().name, m)).collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn Module> {
+        self.modules.get(canonical_name(name)).map(|m| m.as_ref())
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.modules.keys().copied()
+    }
+}

@@ -1,0 +1,36 @@
+//! `shell`: runs a command line through `/bin/sh` (or `executable`) on the host.
+
+use crate::command::{run, Flavour};
+use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
+
+pub struct Shell;
+
+static SPEC: ModuleSpec = ModuleSpec {
+    name: "shell",
+    args: &[
+        ArgDef::new("cmd", ArgKind::Str),
+        ArgDef::new("chdir", ArgKind::Path),
+        ArgDef::new("creates", ArgKind::Path),
+        ArgDef::new("removes", ArgKind::Path),
+        ArgDef::new("executable", ArgKind::Path),
+        ArgDef::new("stdin", ArgKind::Str),
+        ArgDef::new("stdin_add_newline", ArgKind::Bool),
+        ArgDef::new("strip_empty_ends", ArgKind::Bool),
+        ArgDef::new("warn", ArgKind::Bool),
+    ],
+    free_form: true,
+    mutually_exclusive: &[],
+    required_one_of: &[],
+    check_mode: true,
+};
+
+#[async_trait::async_trait]
+impl Module for Shell {
+    fn spec(&self) -> &'static ModuleSpec {
+        &SPEC
+    }
+
+    async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+        run(args, ctx, Flavour::Shell).await
+    }
+}
