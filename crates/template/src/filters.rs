@@ -1,0 +1,544 @@
+//! Ansible's filters, and Jinja2 builtins where minijinja's behaviour differs from Jinja2's.
+//!
+//! Argument names follow Ansible's documentation so keyword calls (`regex_replace(..., ignorecase=true)`)
+//! work as in playbooks.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use minijinja::value::{Kwargs, Value, ValueKind};
+
+use crate::ValueMap;
+use minijinja::{Environment, Error, ErrorKind, State};
+
+use crate::pyrepr::{py_repr, py_str};
+
+mod collections;
+pub(crate) mod data;
+mod regex_filters;
+mod version;
+
+pub(crate) use collections::{cartesian, subelements as subelements_filter};
+pub(crate) use regex_filters::regex_test;
+pub(crate) use version::version_filter as version_test;
+
+pub(crate) fn register(env: &mut Environment<'static>) {
+    // types and strings
+    env.add_filter("bool", to_bool);
+    env.add_filter("int", to_int);
+    env.add_filter("float", to_float);
+    env.add_filter("string", |v: Value| py_str(&v));
+    env.add_filter("type_debug", |v: Value| type_name(&v).to_string());
+    env.add_filter("join", join);
+    env.add_filter("default", default);
+    env.add_filter("d", default);
+    env.add_filter("mandatory", mandatory);
+    env.add_filter("ternary", ternary);
+    env.add_filter("quote", |v: Value| shell_quote(&py_str(&v)));
+    env.add_filter("center", |v: Value, width: Option<usize>| {
+        crate::methods::pad(&py_str(&v), width.unwrap_or(80), ' ', "center")
+    });
+    env.add_filter("wordcount", |v: Value| py_str(&v).split_whitespace().count());
+    env.add_filter("comment", comment);
+    env.add_filter("b64encode", |v: Value| {
+        base64::engine::general_purpose::STANDARD.encode(py_str(&v))
+    });
+    env.add_filter("b64decode", b64decode);
+    env.add_filter("basename", |v: Value| basename(&py_str(&v)).to_string());
+    env.add_filter("dirname", |v: Value| dirname(&py_str(&v)).to_string());
+    env.add_filter("expanduser", |v: Value| expanduser(&py_str(&v)));
+    env.add_filter("realpath", |v: Value| {
+        let p = expanduser(&py_str(&v));
+        std::fs::canonicalize(&p)
+            .map(|x| x.to_string_lossy().into_owned())
+            .unwrap_or(p)
+    });
+    env.add_filter("splitext", |v: Value| {
+        let (root, ext) = splitext(&py_str(&v));
+        Value::from(vec![Value::from(root), Value::from(ext)])
+    });
+    env.add_filter("path_join", path_join);
+    env.add_filter("human_readable", human_readable);
+    env.add_filter("human_to_bytes", human_to_bytes);
+    env.add_filter("hash", |v: Value, kind: Option<String>| {
+        data::hash(&py_str(&v), kind.as_deref().unwrap_or("sha1"))
+    });
+    env.add_filter("md5", |v: Value| data::hash(&py_str(&v), "md5"));
+    env.add_filter("sha1", |v: Value| data::hash(&py_str(&v), "sha1"));
+    env.add_filter("checksum", |v: Value| data::hash(&py_str(&v), "sha1"));
+    env.add_filter("to_uuid", |v: Value, ns: Option<String>| data::to_uuid(&py_str(&v), ns.as_deref()));
+    env.add_filter("urlsplit", data::urlsplit);
+    env.add_filter("log", |x: f64, base: Option<f64>| match base {
+        Some(b) => x.ln() / b.ln(),
+        None => x.ln(),
+    });
+    env.add_filter("pow", |x: f64, y: f64| x.powf(y));
+    env.add_filter("root", |x: f64, base: Option<f64>| match base {
+        None | Some(2.0) => x.sqrt(),
+        Some(3.0) => x.cbrt(),
+        Some(b) => x.powf(1.0 / b),
+    });
+    env.add_filter("random", collections::random);
+    // serialisation
+    env.add_filter("to_json", data::to_json);
+    env.add_filter("to_nice_json", data::to_nice_json);
+    env.add_filter("from_json", data::from_json);
+    env.add_filter("to_yaml", data::to_yaml);
+    env.add_filter("to_nice_yaml", data::to_nice_yaml);
+    env.add_filter("from_yaml", data::from_yaml);
+    env.add_filter("from_yaml_all", data::from_yaml_all);
+    // regular expressions
+    env.add_filter("regex_replace", regex_filters::regex_replace);
+    env.add_filter("regex_search", regex_filters::regex_search);
+    env.add_filter("regex_findall", regex_filters::regex_findall);
+    env.add_filter("regex_escape", regex_filters::regex_escape);
+    // collections
+    env.add_filter("combine", collections::combine);
+    env.add_filter("dict2items", collections::dict2items);
+    env.add_filter("items2dict", collections::items2dict);
+    env.add_filter("flatten", collections::flatten);
+    env.add_filter("union", collections::union);
+    env.add_filter("intersect", collections::intersect);
+    env.add_filter("difference", collections::difference);
+    env.add_filter("symmetric_difference", collections::symmetric_difference);
+    env.add_filter("zip_longest", collections::zip_longest);
+    env.add_filter("product", collections::product);
+    env.add_filter("permutations", collections::permutations);
+    env.add_filter("combinations", collections::combinations);
+    env.add_filter("extract", collections::extract);
+    env.add_filter("subelements", collections::subelements);
+    env.add_filter("zip", collections::zip);
+    env.add_filter("version", version::version_filter);
+    env.add_filter("version_compare", version::version_filter);
+}
+
+pub(crate) fn fail(msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// Python's type name for a value, as Ansible prints it in messages and `type_debug`.
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Undefined => "AnsibleUndefined",
+        ValueKind::None => "NoneType",
+        ValueKind::Bool => "bool",
+        ValueKind::Number if v.is_integer() => "int",
+        ValueKind::Number => "float",
+        ValueKind::String => "str",
+        ValueKind::Bytes => "bytes",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        ValueKind::Iterable => "generator",
+        _ => "object",
+    }
+}
+
+/// Ansible's `bool` filter: yes/on/1/true/t/y (any case) are true, everything else false.
+fn to_bool(v: Value) -> bool {
+    match v.kind() {
+        ValueKind::Bool => v.is_true(),
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default().trim().to_ascii_lowercase();
+            matches!(s.as_str(), "yes" | "on" | "1" | "true" | "t" | "y" | "1.0")
+        }
+        ValueKind::Number => f64::try_from(v).is_ok_and(|f| f == 1.0),
+        _ => false,
+    }
+}
+
+/// Jinja2's `int(default=0, base=10)`: strings are parsed as Python's `int(s, base)` then as a
+/// float; anything unparseable yields the default.
+fn to_int(state: &State, v: Value, default: Option<Value>, base: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(d) => d,
+        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(b) => b,
+        None => kw.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kw.assert_all_used()?;
+    if v.is_undefined() {
+        let _: (String,) = minijinja::value::from_args(std::slice::from_ref(&v))?;
+    }
+    let _ = state;
+    Ok(match v.kind() {
+        ValueKind::Bool => Value::from(i64::from(v.is_true())),
+        ValueKind::Number if v.is_integer() => v,
+        ValueKind::Number => match f64::try_from(v) {
+            Ok(f) if f.is_finite() => Value::from(f.trunc() as i64),
+            _ => default,
+        },
+        ValueKind::String => {
+            let s = v.as_str().unwrap_or_default();
+            parse_py_int(s, base)
+                .map(Value::from)
+                .or_else(|| parse_py_float(s).filter(|f| f.is_finite()).map(|f| Value::from(f.trunc() as i64)))
+                .unwrap_or(default)
+        }
+        _ => default,
+    })
+}
+
+/// Python's `int(s, base)`: surrounding whitespace, a sign, `_` separators, and a `0x`/`0o`/`0b`
+/// prefix matching the base.
+pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i64> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let lower = s.to_ascii_lowercase();
+    let (base, digits) = match (base, lower.get(..2)) {
+        (16 | 0, Some("0x")) => (16, &s[2..]),
+        (8 | 0, Some("0o")) => (8, &s[2..]),
+        (2 | 0, Some("0b")) => (2, &s[2..]),
+        (0, _) => (10, s),
+        _ => (base, s),
+    };
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    let n = i64::from_str_radix(&clean, base).ok()?;
+    Some(if neg { -n } else { n })
+}
+
+/// Python's `float(s)`.
+pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    if matches!(unsigned, "inf" | "infinity" | "nan") {
+        return lower.parse::<f64>().ok();
+    }
+    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || "+-.eE_".contains(c)) {
+        return None;
+    }
+    t.replace('_', "").parse::<f64>().ok()
+}
+
+fn to_float(v: Value, default: Option<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let default = match default {
+        Some(d) => d,
+        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0.0)),
+    };
+    kw.assert_all_used()?;
+    if v.is_undefined() {
+        let _: (String,) = minijinja::value::from_args(std::slice::from_ref(&v))?;
+    }
+    Ok(match v.kind() {
+        ValueKind::Bool => Value::from(if v.is_true() { 1.0 } else { 0.0 }),
+        ValueKind::Number => f64::try_from(v).map(Value::from).unwrap_or(default),
+        ValueKind::String => parse_py_float(v.as_str().unwrap_or_default())
+            .map(Value::from)
+            .unwrap_or(default),
+        _ => default,
+    })
+}
+
+/// Jinja2's `join(d='', attribute=None)`, with Python's `str()` of every item.
+fn join(state: &State, v: Value, sep: Option<Value>, kw: Kwargs) -> Result<String, Error> {
+    let sep = match sep {
+        Some(s) => py_str(&s),
+        None => kw.get::<Option<String>>("d")?.unwrap_or_default(),
+    };
+    let attribute: Option<String> = kw.get("attribute")?;
+    kw.assert_all_used()?;
+    if v.kind() == ValueKind::String {
+        let s = v.as_str().unwrap_or_default();
+        return Ok(s.chars().map(String::from).collect::<Vec<_>>().join(&sep));
+    }
+    let _ = state;
+    let items = v.try_iter().map_err(|e| fail(format!("join: {e}")))?;
+    let mut parts = Vec::new();
+    for item in items {
+        let item = match &attribute {
+            Some(a) => crate::get_path(&item, a),
+            None => item,
+        };
+        parts.push(py_str(&item));
+    }
+    Ok(parts.join(&sep))
+}
+
+/// Jinja2's `default(default_value='', boolean=False)`.
+fn default(v: Value, other: Option<Value>, boolean: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+    let other = match other {
+        Some(o) => o,
+        None => kw.get::<Option<Value>>("default_value")?.unwrap_or(Value::from("")),
+    };
+    let boolean = match boolean {
+        Some(b) => b,
+        None => kw.get::<Option<bool>>("boolean")?.unwrap_or(false),
+    };
+    kw.assert_all_used()?;
+    if v.is_undefined() || (boolean && !v.is_true()) {
+        Ok(other)
+    } else {
+        Ok(v)
+    }
+}
+
+fn mandatory(v: Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let msg = match msg {
+        Some(m) => Some(m),
+        None => kw.get::<Option<String>>("msg")?,
+    };
+    kw.assert_all_used()?;
+    if v.is_undefined() {
+        return Err(fail(msg.unwrap_or_else(|| "Mandatory variable not defined.".into())));
+    }
+    Ok(v)
+}
+
+fn ternary(v: Value, true_val: Value, false_val: Value, none_val: Option<Value>) -> Value {
+    match none_val {
+        Some(n) if v.is_none() => n,
+        _ if v.is_true() => true_val,
+        _ => false_val,
+    }
+}
+
+/// Python's `shlex.quote`.
+pub(crate) fn shell_quote(s: &str) -> String {
+    if s.is_empty() {
+        return "''".into();
+    }
+    if s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+fn b64decode(v: Value) -> Result<String, Error> {
+    let s = py_str(&v);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| fail(format!("b64decode: {e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Python's `os.path.basename`.
+pub(crate) fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// Python's `os.path.dirname`.
+pub(crate) fn dirname(p: &str) -> &str {
+    match p.rfind('/') {
+        None => "",
+        Some(i) => {
+            let head = &p[..=i];
+            let trimmed = head.trim_end_matches('/');
+            if trimmed.is_empty() {
+                head
+            } else {
+                trimmed
+            }
+        }
+    }
+}
+
+fn splitext(p: &str) -> (String, String) {
+    let base_start = p.rfind('/').map_or(0, |i| i + 1);
+    let base = &p[base_start..];
+    let leading_dots = base.len() - base.trim_start_matches('.').len();
+    match base[leading_dots..].rfind('.') {
+        Some(i) => {
+            let cut = base_start + leading_dots + i;
+            (p[..cut].to_string(), p[cut..].to_string())
+        }
+        None => (p.to_string(), String::new()),
+    }
+}
+
+fn expanduser(p: &str) -> String {
+    let home = std::env::var("HOME").unwrap_or_default();
+    if p == "~" {
+        return home;
+    }
+    match p.strip_prefix("~/") {
+        Some(rest) if !home.is_empty() => format!("{}/{rest}", home.trim_end_matches('/')),
+        _ => p.to_string(),
+    }
+}
+
+fn path_join(v: Value) -> Result<String, Error> {
+    let parts: Vec<String> = match v.kind() {
+        ValueKind::String => vec![py_str(&v)],
+        _ => v.try_iter()?.map(|x| py_str(&x)).collect(),
+    };
+    let mut out = String::new();
+    for part in parts {
+        if part.starts_with('/') || out.is_empty() {
+            out = part;
+        } else {
+            if !out.ends_with('/') {
+                out.push('/');
+            }
+            out.push_str(&part);
+        }
+    }
+    Ok(out)
+}
+
+/// Ansible's `comment(style='plain')` with its default decorations.
+fn comment(v: Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
+    let style = style.unwrap_or_else(|| "plain".into());
+    let (begin, prefix, decoration, postfix, end) = match style.as_str() {
+        "plain" => ("", "#", "# ", "#", ""),
+        "erlang" => ("", "%", "% ", "%", ""),
+        "c" => ("", "//", "// ", "//", ""),
+        "cblock" => ("/*", "", " * ", "", " */"),
+        "xml" => ("<!--", "", " - ", "", "-->"),
+        other => return Err(fail(format!("comment: unknown style '{other}'"))),
+    };
+    let decoration = kw.get::<Option<String>>("decoration")?.unwrap_or_else(|| decoration.into());
+    let prefix = kw.get::<Option<String>>("prefix")?.unwrap_or_else(|| prefix.into());
+    let postfix = kw.get::<Option<String>>("postfix")?.unwrap_or_else(|| postfix.into());
+    let text = py_str(&v);
+    let mut lines = Vec::new();
+    if !begin.is_empty() {
+        lines.push(begin.to_string());
+    }
+    if !prefix.is_empty() {
+        lines.push(prefix.trim_end().to_string());
+    }
+    for line in text.split('\n') {
+        lines.push(format!("{decoration}{line}").trim_end().to_string());
+    }
+    if !postfix.is_empty() {
+        lines.push(postfix.trim_end().to_string());
+    }
+    if !end.is_empty() {
+        lines.push(end.to_string());
+    }
+    Ok(lines.join("\n"))
+}
+
+const SIZE_UNITS: [(&str, u32); 9] = [
+    ("Y", 8),
+    ("Z", 7),
+    ("E", 6),
+    ("P", 5),
+    ("T", 4),
+    ("G", 3),
+    ("M", 2),
+    ("K", 1),
+    ("B", 0),
+];
+
+/// Ansible's `human_readable(isbits=False, unit=None)`: `1.00 KB`, `10.00 Bytes`.
+fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
+    let size = f64::try_from(v.clone()).map_err(|_| fail(format!("human_readable() can't interpret {}", py_repr(&v))))?;
+    let isbits = isbits.unwrap_or(false);
+    let (suffix, base_name) = if isbits { ("b", "bits") } else { ("B", "Bytes") };
+    for (letter, power) in SIZE_UNITS {
+        let limit = 1024f64.powi(power as i32);
+        let chosen = match &unit {
+            Some(u) => u.chars().next().map(|c| c.to_ascii_uppercase().to_string()) == Some(letter.to_string()),
+            None => size >= limit,
+        };
+        if chosen {
+            let value = size / limit;
+            return Ok(if power == 0 {
+                format!("{value:.2} {base_name}")
+            } else {
+                format!("{value:.2} {letter}{suffix}")
+            });
+        }
+    }
+    Ok(format!("{size:.2} {base_name}"))
+}
+
+/// Ansible's `human_to_bytes(default_unit=None, isbits=False)`.
+fn human_to_bytes(v: Value, default_unit: Option<String>, _isbits: Option<bool>) -> Result<i64, Error> {
+    let s = py_str(&v);
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num
+        .parse()
+        .map_err(|_| fail(format!("human_to_bytes() can't interpret following string: {s}")))?;
+    let unit = unit.trim();
+    let unit = if unit.is_empty() { default_unit.unwrap_or_default() } else { unit.to_string() };
+    let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
+    let power = match letter {
+        None | Some('B') => 0,
+        Some(c) => SIZE_UNITS
+            .iter()
+            .find(|(l, _)| l.starts_with(c))
+            .map(|(_, p)| *p)
+            .ok_or_else(|| fail(format!("human_to_bytes() failed to convert {s}: unknown unit")))?,
+    };
+    Ok((num * 1024f64.powi(power as i32)).round() as i64)
+}
+
+/// Builds a plain map value from string keys.
+pub(crate) fn map_value(entries: impl IntoIterator<Item = (String, Value)>) -> Value {
+    let mut m = ValueMap::new();
+    for (k, v) in entries {
+        m.insert(Value::from(k), v);
+    }
+    Value::from_object(m)
+}
+
+pub(crate) fn kwargs_map(kw: &Kwargs) -> Result<BTreeMap<String, Value>, Error> {
+    let mut out = BTreeMap::new();
+    for name in kw.args() {
+        out.insert(name.to_string(), kw.peek::<Value>(name)?);
+    }
+    Ok(out)
+}
+
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn int_parsing_follows_python() {
+        assert_eq!(parse_py_int(" 42 ", 10), Some(42));
+        assert_eq!(parse_py_int("0x1A", 16), Some(26));
+        assert_eq!(parse_py_int("1_000", 10), Some(1000));
+        assert_eq!(parse_py_int("0x1A", 10), None);
+        assert_eq!(parse_py_int("-7", 10), Some(-7));
+        assert_eq!(parse_py_float("3.5"), Some(3.5));
+        assert_eq!(parse_py_float("abc"), None);
+    }
+
+    #[test]
+    fn paths_follow_posixpath() {
+        assert_eq!(basename("/etc/hosts"), "hosts");
+        assert_eq!(basename("/etc/"), "");
+        assert_eq!(dirname("/etc/hosts"), "/etc");
+        assert_eq!(dirname("/hosts"), "/");
+        assert_eq!(dirname("hosts"), "");
+        assert_eq!(splitext("/a/b.tar.gz"), ("/a/b.tar".into(), ".gz".into()));
+        assert_eq!(splitext("/a/.bashrc"), ("/a/.bashrc".into(), String::new()));
+    }
+
+    #[test]
+    fn shell_quote_matches_shlex() {
+        assert_eq!(shell_quote("abc"), "abc");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
+    }
+
+    #[test]
+    fn bool_filter() {
+        for yes in ["yes", "On", "1", "true", "T", "y"] {
+            assert!(to_bool(Value::from(yes)), "{yes}");
+        }
+        for no in ["no", "off", "0", "false", "", "maybe"] {
+            assert!(!to_bool(Value::from(no)), "{no}");
+        }
+        assert!(to_bool(Value::from(1)));
+        assert!(!to_bool(Value::from(())));
+    }
+}

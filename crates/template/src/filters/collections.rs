@@ -1,0 +1,418 @@
+//! Filters over lists and dictionaries.
+
+use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+
+use crate::ValueMap;
+use minijinja::{Error, State};
+
+use super::{fail, map_value};
+use crate::pyrepr::{py_repr, py_str};
+
+fn items(v: &Value, filter: &str) -> Result<Vec<Value>, Error> {
+    match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => Ok(v.try_iter()?.collect()),
+        _ => Err(fail(format!("{filter} expects a list, got {}", super::type_name(v)))),
+    }
+}
+
+fn to_map(v: &Value) -> ValueMap {
+    let mut out = ValueMap::new();
+    if let Ok(keys) = v.try_iter() {
+        for k in keys {
+            let item = v.get_item(&k).unwrap_or_default();
+            out.insert(k, item);
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum ListMerge {
+    Replace,
+    Keep,
+    Append,
+    Prepend,
+    AppendRp,
+    PrependRp,
+}
+
+fn merge(a: &Value, b: &Value, recursive: bool, lm: ListMerge) -> Value {
+    if a.kind() == ValueKind::Map && b.kind() == ValueKind::Map {
+        let mut out = to_map(a);
+        for (k, bv) in to_map(b) {
+            let merged = match out.get(&k) {
+                Some(av) if recursive && av.kind() == ValueKind::Map && bv.kind() == ValueKind::Map => {
+                    merge(av, &bv, recursive, lm)
+                }
+                Some(av) if av.kind() == ValueKind::Seq && bv.kind() == ValueKind::Seq => {
+                    merge_lists(av, &bv, lm)
+                }
+                _ => bv,
+            };
+            out.insert(k, merged);
+        }
+        return Value::from_object(out);
+    }
+    b.clone()
+}
+
+fn merge_lists(a: &Value, b: &Value, lm: ListMerge) -> Value {
+    let av: Vec<Value> = a.try_iter().map(Iterator::collect).unwrap_or_default();
+    let bv: Vec<Value> = b.try_iter().map(Iterator::collect).unwrap_or_default();
+    let out: Vec<Value> = match lm {
+        ListMerge::Replace => bv,
+        ListMerge::Keep => av,
+        ListMerge::Append => av.into_iter().chain(bv).collect(),
+        ListMerge::Prepend => bv.into_iter().chain(av).collect(),
+        ListMerge::AppendRp => av
+            .into_iter()
+            .filter(|x| !bv.contains(x))
+            .chain(bv.iter().cloned())
+            .collect(),
+        ListMerge::PrependRp => bv
+            .iter()
+            .cloned()
+            .chain(av.into_iter().filter(|x| !bv.contains(x)))
+            .collect(),
+    };
+    Value::from(out)
+}
+
+/// `combine(*dicts, recursive=False, list_merge='replace')`.
+pub(crate) fn combine(v: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let recursive = kw.get::<Option<bool>>("recursive")?.unwrap_or(false);
+    let lm = match kw.get::<Option<String>>("list_merge")?.as_deref() {
+        None | Some("replace") => ListMerge::Replace,
+        Some("keep") => ListMerge::Keep,
+        Some("append") => ListMerge::Append,
+        Some("prepend") => ListMerge::Prepend,
+        Some("append_rp") => ListMerge::AppendRp,
+        Some("prepend_rp") => ListMerge::PrependRp,
+        Some(other) => return Err(fail(format!("combine: unknown list_merge value '{other}'"))),
+    };
+    kw.assert_all_used()?;
+    let mut dicts = Vec::new();
+    for d in std::iter::once(v).chain(others.iter().cloned()) {
+        match d.kind() {
+            ValueKind::Map => dicts.push(d),
+            ValueKind::Seq => dicts.extend(d.try_iter()?),
+            _ => return Err(fail(format!("failed to combine variables, expected dicts but got a '{}'", super::type_name(&d)))),
+        }
+    }
+    let mut acc = Value::from_object(ValueMap::new());
+    for d in dicts {
+        if d.kind() != ValueKind::Map {
+            return Err(fail(format!("failed to combine variables, expected dicts but got a '{}'", super::type_name(&d))));
+        }
+        // Non-recursive combine still applies list_merge to top-level lists, as Ansible does.
+        acc = merge(&acc, &d, recursive, lm);
+    }
+    Ok(acc)
+}
+
+pub(crate) fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    kw.assert_all_used()?;
+    if v.kind() != ValueKind::Map {
+        return Err(fail(format!("dict2items requires a dictionary, got {} instead.", super::type_name(&v))));
+    }
+    Ok(Value::from(
+        to_map(&v)
+            .into_iter()
+            .map(|(k, val)| map_value([(key_name.clone(), k), (value_name.clone(), val)]))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub(crate) fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
+    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    kw.assert_all_used()?;
+    let mut out = ValueMap::new();
+    for item in items(&v, "items2dict")? {
+        let k = item.get_attr(&key_name).ok().filter(|x| !x.is_undefined());
+        let val = item.get_attr(&value_name).ok().filter(|x| !x.is_undefined());
+        match (k, val) {
+            (Some(k), Some(val)) => {
+                out.insert(k, val);
+            }
+            _ => {
+                return Err(fail(format!(
+                    "items2dict requires each item to have the keys '{key_name}' and '{value_name}', got {}",
+                    py_repr(&item)
+                )))
+            }
+        }
+    }
+    Ok(Value::from_object(out))
+}
+
+fn flatten_into(out: &mut Vec<Value>, v: &Value, levels: Option<usize>, skip_nulls: bool) {
+    for item in v.try_iter().into_iter().flatten() {
+        if skip_nulls && (item.is_none() || item.as_str() == Some("None")) {
+            continue;
+        }
+        if item.kind() == ValueKind::Seq && levels != Some(0) {
+            flatten_into(out, &item, levels.map(|l| l - 1), skip_nulls);
+        } else {
+            out.push(item);
+        }
+    }
+}
+
+/// `flatten(levels=None, skip_nulls=True)`.
+pub(crate) fn flatten(v: Value, levels: Option<usize>, kw: Kwargs) -> Result<Value, Error> {
+    let levels = match levels {
+        Some(l) => Some(l),
+        None => kw.get::<Option<usize>>("levels")?,
+    };
+    let skip_nulls = kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
+    kw.assert_all_used()?;
+    let mut out = Vec::new();
+    // `levels` counts the nesting removed below the top list.
+    flatten_into(&mut out, &v, levels.map(|l| l.saturating_sub(1)), skip_nulls);
+    if levels == Some(0) {
+        return Ok(v);
+    }
+    Ok(Value::from(out))
+}
+
+fn dedup(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in values {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+pub(crate) fn union(a: Value, b: Value) -> Result<Value, Error> {
+    Ok(Value::from(dedup(items(&a, "union")?.into_iter().chain(items(&b, "union")?))))
+}
+
+pub(crate) fn intersect(a: Value, b: Value) -> Result<Value, Error> {
+    let bv = items(&b, "intersect")?;
+    Ok(Value::from(dedup(items(&a, "intersect")?.into_iter().filter(|x| bv.contains(x)))))
+}
+
+pub(crate) fn difference(a: Value, b: Value) -> Result<Value, Error> {
+    let bv = items(&b, "difference")?;
+    Ok(Value::from(dedup(items(&a, "difference")?.into_iter().filter(|x| !bv.contains(x)))))
+}
+
+pub(crate) fn symmetric_difference(a: Value, b: Value) -> Result<Value, Error> {
+    let av = items(&a, "symmetric_difference")?;
+    let bv = items(&b, "symmetric_difference")?;
+    let both: Vec<Value> = av.iter().filter(|x| bv.contains(x)).cloned().collect();
+    Ok(Value::from(dedup(
+        av.into_iter().chain(bv).filter(|x| !both.contains(x)),
+    )))
+}
+
+fn lists(first: Value, rest: &Rest<Value>, name: &str) -> Result<Vec<Vec<Value>>, Error> {
+    std::iter::once(first)
+        .chain(rest.iter().cloned())
+        .map(|l| items_or_chars(&l, name))
+        .collect()
+}
+
+fn items_or_chars(v: &Value, name: &str) -> Result<Vec<Value>, Error> {
+    if let Some(s) = v.as_str() {
+        return Ok(s.chars().map(|c| Value::from(c.to_string())).collect());
+    }
+    items(v, name)
+}
+
+pub(crate) fn zip(first: Value, rest: Rest<Value>) -> Result<Value, Error> {
+    let ls = lists(first, &rest, "zip")?;
+    let n = ls.iter().map(Vec::len).min().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| Value::from(ls.iter().map(|l| l[i].clone()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub(crate) fn zip_longest(first: Value, rest: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let fill = kw.get::<Option<Value>>("fillvalue")?.unwrap_or(Value::from(()));
+    kw.assert_all_used()?;
+    let ls = lists(first, &rest, "zip_longest")?;
+    let n = ls.iter().map(Vec::len).max().unwrap_or(0);
+    Ok(Value::from(
+        (0..n)
+            .map(|i| {
+                Value::from(
+                    ls.iter()
+                        .map(|l| l.get(i).cloned().unwrap_or_else(|| fill.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+pub(crate) fn cartesian(ls: &[Vec<Value>]) -> Vec<Value> {
+    let mut acc: Vec<Vec<Value>> = vec![Vec::new()];
+    for l in ls {
+        let mut next = Vec::new();
+        for prefix in &acc {
+            for item in l {
+                let mut p = prefix.clone();
+                p.push(item.clone());
+                next.push(p);
+            }
+        }
+        acc = next;
+    }
+    acc.into_iter().map(Value::from).collect()
+}
+
+pub(crate) fn product(first: Value, rest: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+    let repeat = kw.get::<Option<usize>>("repeat")?.unwrap_or(1);
+    kw.assert_all_used()?;
+    let ls = lists(first, &rest, "product")?;
+    let all: Vec<Vec<Value>> = (0..repeat).flat_map(|_| ls.iter().cloned()).collect();
+    Ok(Value::from(cartesian(&all)))
+}
+
+pub(crate) fn permutations(v: Value, r: Option<usize>) -> Result<Value, Error> {
+    let pool = items_or_chars(&v, "permutations")?;
+    let r = r.unwrap_or(pool.len());
+    let mut out = Vec::new();
+    fn rec(pool: &[Value], used: &mut Vec<usize>, r: usize, out: &mut Vec<Value>) {
+        if used.len() == r {
+            out.push(Value::from(used.iter().map(|&i| pool[i].clone()).collect::<Vec<_>>()));
+            return;
+        }
+        for i in 0..pool.len() {
+            if !used.contains(&i) {
+                used.push(i);
+                rec(pool, used, r, out);
+                used.pop();
+            }
+        }
+    }
+    if r <= pool.len() {
+        rec(&pool, &mut Vec::new(), r, &mut out);
+    }
+    Ok(Value::from(out))
+}
+
+pub(crate) fn combinations(v: Value, r: usize) -> Result<Value, Error> {
+    let pool = items_or_chars(&v, "combinations")?;
+    let mut out = Vec::new();
+    fn rec(pool: &[Value], start: usize, cur: &mut Vec<Value>, r: usize, out: &mut Vec<Value>) {
+        if cur.len() == r {
+            out.push(Value::from(cur.clone()));
+            return;
+        }
+        for i in start..pool.len() {
+            cur.push(pool[i].clone());
+            rec(pool, i + 1, cur, r, out);
+            cur.pop();
+        }
+    }
+    rec(&pool, 0, &mut Vec::new(), r, &mut out);
+    Ok(Value::from(out))
+}
+
+/// `key | extract(container, morekeys=None)`.
+pub(crate) fn extract(key: Value, container: Value, morekeys: Option<Value>) -> Result<Value, Error> {
+    let mut v = container.get_item(&key)?;
+    if let Some(more) = morekeys {
+        let keys: Vec<Value> = match more.kind() {
+            ValueKind::Seq => more.try_iter()?.collect(),
+            _ => vec![more],
+        };
+        for k in keys {
+            v = v.get_item(&k)?;
+        }
+    }
+    Ok(v)
+}
+
+/// `subelements(subelement_path, skip_missing=False)`: `[item, subitem]` pairs.
+pub(crate) fn subelements(v: Value, path: String, skip_missing: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+    let skip_missing = match skip_missing {
+        Some(s) => s,
+        None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
+    };
+    kw.assert_all_used()?;
+    let elements = match v.kind() {
+        ValueKind::Map => to_map(&v).into_values().collect(),
+        _ => items(&v, "subelements")?,
+    };
+    let mut out = Vec::new();
+    for el in elements {
+        let mut sub = el.clone();
+        let mut missing = false;
+        for part in path.split('.') {
+            match sub.get_attr(part) {
+                Ok(x) if !x.is_undefined() => sub = x,
+                _ => {
+                    missing = true;
+                    break;
+                }
+            }
+        }
+        if missing {
+            if skip_missing {
+                continue;
+            }
+            return Err(fail(format!("could not find '{path}' key in iterated item '{}'", py_repr(&el))));
+        }
+        if sub.kind() != ValueKind::Seq {
+            return Err(fail(format!("the key '{path}' should point to a list, got '{}'", py_str(&sub))));
+        }
+        for s in sub.try_iter()? {
+            out.push(Value::from(vec![el.clone(), s]));
+        }
+    }
+    Ok(Value::from(out))
+}
+
+/// `random(start=0, step=1, seed=None)`: an item of a list or a number below an integer.
+pub(crate) fn random(_state: &State, v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let seed = kw.get::<Option<Value>>("seed")?;
+    let start = kw.get::<Option<i64>>("start")?.unwrap_or(0);
+    let step = kw.get::<Option<i64>>("step")?.unwrap_or(1).max(1);
+    kw.assert_all_used()?;
+    let mut state = match &seed {
+        Some(s) => fnv(py_str(s).as_bytes()),
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9),
+    };
+    // xorshift64*: not cryptographic, as Ansible documents for the filter.
+    let mut next = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    if let Some(n) = v.as_i64().filter(|_| v.is_integer()) {
+        let count = (n - start).max(0) / step + i64::from((n - start) % step != 0);
+        if count <= 0 {
+            return Err(fail("random: empty range"));
+        }
+        let pick = (next() % count as u64) as i64;
+        return Ok(Value::from(start + pick * step));
+    }
+    let pool = items_or_chars(&v, "random")?;
+    if pool.is_empty() {
+        return Err(fail("random: empty sequence"));
+    }
+    Ok(pool[(next() % pool.len() as u64) as usize].clone())
+}
+
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h | 1
+}

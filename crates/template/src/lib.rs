@@ -1,0 +1,517 @@
+//! Jinja2 templating as Ansible uses it, on minijinja.
+//!
+//! One [`Templar`] is built per run. It owns a minijinja environment with Ansible's filters,
+//! tests, lookups and Python-style methods, strict undefined handling, `trim_blocks` on and
+//! trailing newlines kept (as Ansible configures Jinja2), and renders against a [`Scope`]: the
+//! caller's variables behind the [`VarSource`] trait plus the search paths of lookups.
+//!
+//! Semantics follow ansible-core 2.19:
+//! - a string that is exactly one `{{ expr }}` yields the expression's native value (list, dict,
+//!   int, bool, None); anything else yields a string, which is never re-parsed as a literal;
+//! - strings without `{{`, `{%` or `{#` are returned as they are, without touching minijinja;
+//! - variables are templated lazily, when read, with a guard against cycles;
+//! - conditionals must produce a boolean unless `allow_broken_conditionals` is set.
+//!
+//! Architecture invariant: this crate does no terminal output and no network I/O. The only
+//! controller-side effects are the lookups that Ansible also runs on the controller (`file`,
+//! `pipe`, `env`, …).
+
+mod context;
+mod error;
+mod filters;
+mod lookups;
+mod methods;
+mod pyrepr;
+mod template_file;
+mod tests;
+mod yaml_in;
+mod yaml_out;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use minijinja::value::{Value, ValueKind};
+use minijinja::{Environment, UndefinedBehavior};
+
+pub use context::{has_markers, is_unsafe, needs_templating, unsafe_string};
+use context::Ctx;
+pub use error::{TemplateError, TemplateErrorKind};
+pub use lookups::{LookupCall, LookupContext, LookupFn};
+pub use filters::data::python_json;
+pub use pyrepr::{py_repr, py_str};
+pub use template_file::{Delimiters, TemplateFileVars, TemplateOptions};
+pub use yaml_out::{to_yaml_string, YamlStyle};
+
+/// The map type behind template dictionaries (insertion-ordered, any value as key).
+pub type ValueMap = indexmap::IndexMap<Value, Value>;
+
+/// Converts any serde value (JSON from modules, YAML documents) into a template value.
+pub fn from_serde<T: serde::Serialize>(v: T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// Reads `a.b.0.c` out of a value; missing parts give undefined.
+pub(crate) fn get_path(v: &Value, path: &str) -> Value {
+    let mut cur = v.clone();
+    for part in path.split('.') {
+        let next = match part.parse::<i64>() {
+            Ok(i) if cur.kind() == ValueKind::Seq => cur.get_item(&Value::from(i)),
+            _ => cur.get_attr(part),
+        };
+        cur = next.unwrap_or_default();
+    }
+    cur
+}
+
+/// The placeholder `omit` evaluates to; the engine drops module arguments equal to it.
+pub const OMIT: &str = "__omit_place_holder__drover__";
+
+/// Where a template's variables come from. The engine implements it over its layered scopes.
+pub trait VarSource: Send + Sync {
+    /// The raw (untemplated) value of a variable.
+    fn get(&self, name: &str) -> Option<Value>;
+    /// All variable names, for `vars`, the `vars` lookup and `varnames`.
+    fn names(&self) -> Vec<String>;
+}
+
+impl VarSource for BTreeMap<String, Value> {
+    fn get(&self, name: &str) -> Option<Value> {
+        BTreeMap::get(self, name).cloned()
+    }
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+impl VarSource for std::collections::HashMap<String, Value> {
+    fn get(&self, name: &str) -> Option<Value> {
+        std::collections::HashMap::get(self, name).cloned()
+    }
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
+}
+
+/// A map-like [`Value`] (e.g. converted from YAML) as a variable source.
+impl VarSource for Value {
+    fn get(&self, name: &str) -> Option<Value> {
+        self.get_attr(name).ok().filter(|v| !v.is_undefined())
+    }
+    fn names(&self) -> Vec<String> {
+        self.try_iter()
+            .map(|it| it.filter_map(|k| k.as_str().map(String::from)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a render needs from the caller: the variables and the lookups' search paths.
+///
+/// Variables are shared (`Arc`) because minijinja's context objects must be `'static`; the
+/// engine's scopes are cheap to share.
+#[derive(Clone)]
+pub struct Scope {
+    pub vars: Arc<dyn VarSource>,
+    pub lookup: Arc<LookupContext>,
+}
+
+impl Scope {
+    pub fn new(vars: Arc<dyn VarSource>) -> Scope {
+        Scope {
+            vars,
+            lookup: Arc::default(),
+        }
+    }
+
+    pub fn with_lookup_context(mut self, lookup: LookupContext) -> Scope {
+        self.lookup = Arc::new(lookup);
+        self
+    }
+}
+
+/// Run-wide settings of the templar.
+#[derive(Debug, Clone)]
+pub struct TemplarConfig {
+    /// The value of `ansible_managed` in template files (Ansible's `DEFAULT_MANAGED_STR`).
+    pub ansible_managed: String,
+    /// Ansible's `ALLOW_BROKEN_CONDITIONALS`: accept non-boolean conditional results using
+    /// Python truthiness instead of failing.
+    pub allow_broken_conditionals: bool,
+}
+
+impl Default for TemplarConfig {
+    fn default() -> TemplarConfig {
+        TemplarConfig {
+            ansible_managed: "Ansible managed".into(),
+            allow_broken_conditionals: false,
+        }
+    }
+}
+
+/// The shared state behind a [`Templar`] (and behind every render context).
+pub(crate) struct Inner {
+    pub(crate) env: Environment<'static>,
+    pub(crate) config: TemplarConfig,
+    pub(crate) lookups: Arc<RwLock<BTreeMap<String, LookupFn>>>,
+}
+
+/// Ansible's templating engine. Cheap to clone; build one per run.
+#[derive(Clone)]
+pub struct Templar {
+    inner: Arc<Inner>,
+}
+
+impl Default for Templar {
+    fn default() -> Templar {
+        Templar::new(TemplarConfig::default())
+    }
+}
+
+impl Templar {
+    pub fn new(config: TemplarConfig) -> Templar {
+        let lookups = Arc::new(RwLock::new(lookups::builtin()));
+        let env = build_environment(&lookups);
+        Templar {
+            inner: Arc::new(Inner {
+                env,
+                config,
+                lookups,
+            }),
+        }
+    }
+
+    /// Adds (or replaces) a lookup plugin, e.g. `password`, usable by every clone of this templar.
+    pub fn register_lookup(&self, name: &str, f: LookupFn) {
+        self.inner
+            .lookups
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.to_string(), f);
+    }
+
+    pub fn config(&self) -> &TemplarConfig {
+        &self.inner.config
+    }
+
+    /// Templates a string: native value for a lone `{{ expr }}`, a string otherwise, the input
+    /// itself when it has no template markers.
+    pub fn render_str(&self, template: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        if !has_markers(template) {
+            return Ok(Value::from(template));
+        }
+        let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        self.inner.render_str_in(&ctx, template)
+    }
+
+    /// Templates every string inside a value (list items, map keys and values).
+    pub fn render_value(&self, value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
+        if !needs_templating(value) {
+            return Ok(value.clone());
+        }
+        let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        self.inner.render_value_in(&ctx, value)
+    }
+
+    /// Evaluates a bare Jinja expression (`x | length > 2`) to its native value.
+    pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
+        let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        self.inner.eval_expr_in(&ctx, expr)
+    }
+
+    /// Evaluates a `when:` / `failed_when:` / `changed_when:` / `assert that:` condition.
+    ///
+    /// The condition is a bare expression, or (discouraged, but accepted like Ansible does) a
+    /// string with embedded `{{ }}` whose result, if a string, is evaluated as an expression.
+    /// The result must be a boolean unless `allow_broken_conditionals` is configured.
+    pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
+        let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        let mut value = if has_markers(expr) {
+            self.inner.render_str_in(&ctx, expr)?
+        } else {
+            self.inner.eval_expr_in(&ctx, expr)?
+        };
+        if has_markers(expr) {
+            if let Some(s) = value.as_str() {
+                let s = s.trim().to_string();
+                value = self.inner.eval_expr_in(&ctx, &s)?;
+            }
+        }
+        self.inner.condition_result(expr, &value)
+    }
+
+    /// A conditional given as a YAML value: booleans pass, strings are expressions.
+    pub fn eval_condition_value(&self, value: &Value, scope: &Scope) -> Result<bool, TemplateError> {
+        match value.as_str() {
+            Some(s) => self.eval_condition(s, scope),
+            None => self.inner.condition_result(&value.to_string(), value),
+        }
+    }
+
+    /// Renders a template file for the `template` module (and the `template` lookup).
+    pub fn render_template_file(
+        &self,
+        source: &str,
+        name: &str,
+        scope: &Scope,
+        extra: &TemplateFileVars,
+    ) -> Result<String, TemplateError> {
+        template_file::render(&self.inner, source, name, scope, extra)
+    }
+}
+
+fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_syntax(default_syntax());
+    env.set_formatter(|out, _state, value| {
+        if value.is_undefined() {
+            // Re-raise through a typed conversion so minijinja keeps the undefined origin
+            // (`foo.bar`) that names the culprit in the error.
+            let _: (String,) = minijinja::value::from_args(std::slice::from_ref(value))?;
+        }
+        out.write_str(&pyrepr::py_output(value))
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+    });
+    env.set_unknown_method_callback(methods::call_method);
+    env.add_global("omit", Value::from(OMIT));
+    filters::register(&mut env);
+    tests::register(&mut env);
+    lookups::register(&mut env, lookups.clone());
+    env
+}
+
+/// Ansible's Jinja2 settings: `trim_blocks` on, `lstrip_blocks` off, trailing newline kept.
+pub(crate) fn default_syntax() -> minijinja::syntax::SyntaxConfig {
+    syntax_with(true, false, true, None)
+}
+
+pub(crate) fn syntax_with(
+    trim_blocks: bool,
+    lstrip_blocks: bool,
+    keep_trailing_newline: bool,
+    delimiters: Option<&template_file::Delimiters>,
+) -> minijinja::syntax::SyntaxConfig {
+    let mut b = minijinja::syntax::SyntaxConfig::builder();
+    b.trim_blocks(trim_blocks)
+        .lstrip_blocks(lstrip_blocks)
+        .keep_trailing_newline(keep_trailing_newline);
+    if let Some(d) = delimiters {
+        b.block_delimiters(d.block.0.clone(), d.block.1.clone())
+            .variable_delimiters(d.variable.0.clone(), d.variable.1.clone())
+            .comment_delimiters(d.comment.0.clone(), d.comment.1.clone());
+    }
+    // Only custom delimiters can make this fail; fall back to the defaults then.
+    b.build().unwrap_or_default()
+}
+
+/// The expression inside a string that is exactly one `{{ expr }}`.
+fn single_expression(s: &str) -> Option<&str> {
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    if has_markers(inner) || inner.contains("}}") || inner.contains("%}") {
+        return None;
+    }
+    Some(inner)
+}
+
+impl Inner {
+    pub(crate) fn render_value_in(
+        &self,
+        ctx: &Arc<Ctx>,
+        value: &Value,
+    ) -> Result<Value, TemplateError> {
+        match value.kind() {
+            ValueKind::String => match value.as_str() {
+                Some(s) if !value.is_safe() && has_markers(s) => self.render_str_in(ctx, s),
+                _ => Ok(value.clone()),
+            },
+            ValueKind::Seq => {
+                let mut out = Vec::new();
+                for item in value.try_iter().map_err(|e| convert(e, "", ctx))? {
+                    out.push(self.render_value_in(ctx, &item)?);
+                }
+                Ok(Value::from(out))
+            }
+            ValueKind::Map if needs_templating(value) => {
+                let mut out = ValueMap::new();
+                for key in value.try_iter().map_err(|e| convert(e, "", ctx))? {
+                    let item = value.get_item(&key).unwrap_or_default();
+                    out.insert(self.render_value_in(ctx, &key)?, self.render_value_in(ctx, &item)?);
+                }
+                Ok(Value::from_object(out))
+            }
+            _ => Ok(value.clone()),
+        }
+    }
+
+    pub(crate) fn render_str_in(&self, ctx: &Arc<Ctx>, s: &str) -> Result<Value, TemplateError> {
+        if !has_markers(s) {
+            return Ok(Value::from(s));
+        }
+        if let Some(expr) = single_expression(s) {
+            if let Ok(compiled) = self.env.compile_expression_owned(expr.to_string()) {
+                let v = compiled
+                    .eval(Value::from_dyn_object(ctx.clone()))
+                    .map_err(|e| convert(e, s, ctx))?;
+                if !v.is_undefined() {
+                    return Ok(plain(v));
+                }
+                // Render as a template to get minijinja's description of the undefined value.
+            }
+        }
+        self.env
+            .render_str(s, Value::from_dyn_object(ctx.clone()))
+            .map(Value::from)
+            .map_err(|e| convert(e, s, ctx))
+    }
+
+    pub(crate) fn eval_expr_in(&self, ctx: &Arc<Ctx>, expr: &str) -> Result<Value, TemplateError> {
+        let expr = expr.trim();
+        let compiled = self
+            .env
+            .compile_expression_owned(expr.to_string())
+            .map_err(|e| convert(e, expr, ctx))?;
+        let v = compiled
+            .eval(Value::from_dyn_object(ctx.clone()))
+            .map_err(|e| convert(e, expr, ctx))?;
+        if v.is_undefined() {
+            // Printing it in strict mode produces the error with the culprit's name.
+            let template = format!("{{{{ {expr} }}}}");
+            self.env
+                .render_str(&template, Value::from_dyn_object(ctx.clone()))
+                .map_err(|e| convert(e, &template, ctx))?;
+            return Err(TemplateError::undefined(expr, format!("'{expr}' is undefined")));
+        }
+        Ok(plain(v))
+    }
+
+    fn condition_result(&self, expr: &str, value: &Value) -> Result<bool, TemplateError> {
+        if value.kind() == ValueKind::Bool {
+            return Ok(value.is_true());
+        }
+        let truthy = value.is_true();
+        if self.config.allow_broken_conditionals {
+            return Ok(truthy);
+        }
+        let truthy_text = if truthy { "True" } else { "False" };
+        Err(TemplateError::new(
+            TemplateErrorKind::Conditional,
+            format!(
+                "Conditional result ({truthy_text}) was derived from value of type '{}' at '{expr}'. \
+                 Conditionals must have a boolean result.",
+                filters::type_name(value)
+            ),
+        ))
+    }
+}
+
+/// Turns lazily produced values (iterators, `vars`) into plain data before they leave the crate.
+fn plain(v: Value) -> Value {
+    match v.kind() {
+        ValueKind::Iterable => v
+            .try_iter()
+            .map(|it| Value::from(it.map(plain).collect::<Vec<_>>()))
+            .unwrap_or(v),
+        ValueKind::Map if v.downcast_object_ref::<context::VarsView>().is_some() => {
+            let mut out = ValueMap::new();
+            if let Ok(keys) = v.try_iter() {
+                for k in keys {
+                    let item = v.get_item(&k).unwrap_or_default();
+                    out.insert(k, item);
+                }
+            }
+            Value::from_object(out)
+        }
+        _ => v,
+    }
+}
+
+/// Converts a minijinja error into ours, naming the undefined variable as Ansible does.
+pub(crate) fn convert(err: minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> TemplateError {
+    use minijinja::ErrorKind as K;
+    use std::error::Error as _;
+
+    // Errors we raised ourselves (lookups, nested renders) travel as the error's source.
+    if let Some(inner) = err.source().and_then(|s| s.downcast_ref::<TemplateError>()) {
+        return inner.clone();
+    }
+    let detail = err.detail().unwrap_or_default().to_string();
+    let mut out = match err.kind() {
+        K::UndefinedError => undefined_error(&detail, ctx),
+        K::SyntaxError => TemplateError::new(
+            TemplateErrorKind::Syntax,
+            format!("template syntax error: {detail}"),
+        ),
+        K::TemplateNotFound => TemplateError::new(TemplateErrorKind::NotFound, detail),
+        K::UnknownFilter | K::UnknownTest | K::UnknownFunction => TemplateError::new(
+            TemplateErrorKind::Runtime,
+            format!("{}: {detail}", err.kind()),
+        ),
+        _ if detail.is_empty() => TemplateError::new(TemplateErrorKind::Runtime, err.kind().to_string()),
+        _ => TemplateError::new(TemplateErrorKind::Runtime, detail),
+    };
+    if out.line.is_none() {
+        if let Some(name) = err.name() {
+            if name != "<string>" && name != "<expression>" {
+                out.template_name = Some(name.to_string());
+            }
+        }
+        out.line = err.line();
+        let text = err.template_source().unwrap_or(source);
+        if let Some(range) = err.range() {
+            let before = text.get(..range.start).unwrap_or_default();
+            out.column = Some(before.rsplit('\n').next().unwrap_or_default().chars().count() + 1);
+        }
+        if let Some(line) = out.line {
+            out.source_line = text.lines().nth(line.saturating_sub(1)).map(String::from);
+        }
+    }
+    out
+}
+
+fn undefined_error(detail: &str, ctx: &Arc<Ctx>) -> TemplateError {
+    let expr = detail
+        .split('`')
+        .nth(1)
+        .filter(|_| detail.contains("is undefined"))
+        .unwrap_or_default();
+    if expr.is_empty() {
+        return TemplateError::new(TemplateErrorKind::Undefined, "undefined variable".to_string());
+    }
+    let root: String = expr
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    if let Some(failure) = ctx.failure(&root) {
+        return failure;
+    }
+    let split = expr.rfind(['.', '[']);
+    let Some(pos) = split.filter(|p| *p > 0) else {
+        return TemplateError::undefined(expr, format!("'{expr}' is undefined"));
+    };
+    let (base, last) = expr.split_at(pos);
+    let attr = last
+        .trim_start_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_matches(['"', '\'']);
+    let base_type = if base.contains("(...)") || base.contains("[...]") {
+        None
+    } else {
+        ctx.inner
+            .env
+            .compile_expression_owned(base.to_string())
+            .ok()
+            .and_then(|e| e.eval(Value::from_dyn_object(ctx.clone())).ok())
+            .filter(|v| !v.is_undefined())
+    };
+    let message = match base_type {
+        Some(v) if v.kind() == ValueKind::Seq && last.starts_with('[') => {
+            format!("list object has no element {attr}")
+        }
+        Some(v) => format!("object of type '{}' has no attribute '{attr}'", filters::type_name(&v)),
+        None => format!("'{expr}' is undefined"),
+    };
+    TemplateError::undefined(expr, message)
+}

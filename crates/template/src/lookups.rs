@@ -1,0 +1,690 @@
+//! Lookup plugins: `lookup('name', terms…, kw=…)`, `query(…)` / `q(…)`.
+//!
+//! Lookups live in a registry (name → function) shared by the templar's clones so the engine can
+//! add its own (`password`, …) with [`Templar::register_lookup`](crate::Templar::register_lookup).
+//! They run on the controller, as Ansible's do.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State};
+
+use crate::context::{Ctx, CTX_KEY};
+use crate::filters::map_value;
+use crate::pyrepr::py_str;
+use crate::{TemplateError, TemplateErrorKind, TemplateFileVars};
+
+/// Where lookups look for files on the controller, given by the engine per task.
+#[derive(Debug, Clone, Default)]
+pub struct LookupContext {
+    /// Directories searched in order for relative paths of `file`, `fileglob`, `first_found`
+    /// (e.g. the role's `files/`, the role, the playbook's `files/`, the playbook directory).
+    pub file_paths: Vec<PathBuf>,
+    /// Directories searched in order by the `template` lookup (role `templates/`, playbook dir).
+    pub template_paths: Vec<PathBuf>,
+    /// Working directory of `pipe` and `lines` commands (Ansible: the playbook directory).
+    pub cwd: Option<PathBuf>,
+}
+
+/// One lookup invocation, as a lookup function sees it.
+pub struct LookupCall<'a> {
+    pub name: &'a str,
+    /// The positional terms; a single list argument is spread into terms, as Ansible does.
+    pub terms: Vec<Value>,
+    /// Keyword arguments other than `wantlist` and `errors`.
+    pub kwargs: BTreeMap<String, Value>,
+    ctx: &'a Arc<Ctx>,
+}
+
+/// A lookup plugin.
+pub type LookupFn = Arc<dyn Fn(&LookupCall<'_>) -> Result<Vec<Value>, TemplateError> + Send + Sync>;
+
+impl LookupCall<'_> {
+    pub fn context(&self) -> &LookupContext {
+        &self.ctx.scope.lookup
+    }
+
+    /// A variable of the current scope, templated.
+    pub fn var(&self, name: &str) -> Option<Value> {
+        self.ctx.resolve(name)
+    }
+
+    pub fn var_names(&self) -> Vec<String> {
+        self.ctx.scope.vars.names()
+    }
+
+    pub fn kwarg(&self, name: &str) -> Option<&Value> {
+        self.kwargs.get(name)
+    }
+
+    /// Finds a relative path in the lookup search paths (absolute paths are taken as they are).
+    pub fn find_file(&self, name: &str) -> Option<PathBuf> {
+        find_in(name, &self.context().file_paths)
+    }
+
+    /// Renders a template file with the current variables (the `template` lookup).
+    pub fn render_template_file(&self, path: &Path, locals: BTreeMap<String, Value>) -> Result<String, TemplateError> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            lookup_error(self.name, format!("could not read template {}: {e}", path.display()))
+        })?;
+        let mut extra = TemplateFileVars::for_path(path);
+        extra.locals = locals;
+        let inner = self.ctx.inner.clone();
+        crate::template_file::render(&inner, &source, &path.to_string_lossy(), &self.ctx.scope, &extra)
+    }
+
+    fn bool_kwarg(&self, name: &str, default: bool) -> bool {
+        self.kwargs.get(name).map_or(default, Value::is_true)
+    }
+}
+
+pub(crate) fn lookup_error(name: &str, msg: impl Into<String>) -> TemplateError {
+    TemplateError::new(
+        TemplateErrorKind::Lookup,
+        format!("An unhandled exception occurred while running the lookup plugin '{name}'. Error was: {}", msg.into()),
+    )
+}
+
+fn find_in(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.exists().then(|| p.to_path_buf());
+    }
+    dirs.iter().map(|d| d.join(p)).find(|c| c.exists())
+}
+
+pub(crate) fn register(env: &mut Environment<'static>, registry: Arc<RwLock<BTreeMap<String, LookupFn>>>) {
+    let r = registry.clone();
+    env.add_function("lookup", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &r, args, false));
+    let r = registry.clone();
+    env.add_function("query", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &r, args, true));
+    env.add_function("q", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &registry, args, true));
+}
+
+fn to_mj(err: TemplateError) -> Error {
+    Error::new(ErrorKind::InvalidOperation, err.message.clone()).with_source(err)
+}
+
+fn invoke(
+    state: &State,
+    registry: &RwLock<BTreeMap<String, LookupFn>>,
+    args: Rest<ValueOrKwargs>,
+    query: bool,
+) -> Result<Value, Error> {
+    let mut positional = Vec::new();
+    let mut kwargs = BTreeMap::new();
+    for a in args.0 {
+        let v = a.into_value();
+        match Kwargs::try_from(v.clone()) {
+            Ok(kw) if v.kind() == ValueKind::Map => kwargs.extend(crate::filters::kwargs_map(&kw)?),
+            _ => positional.push(v),
+        }
+    }
+    if positional.is_empty() {
+        return Err(Error::new(ErrorKind::MissingArgument, "lookup requires the name of a lookup plugin"));
+    }
+    let name = py_str(&positional.remove(0));
+    let short = name.strip_prefix("ansible.builtin.").unwrap_or(&name).to_string();
+    let wantlist = query || kwargs.remove("wantlist").is_some_and(|v| v.is_true());
+    let errors = kwargs.remove("errors").map_or_else(|| "strict".to_string(), |v| py_str(&v));
+    let f = registry
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&short)
+        .cloned()
+        .ok_or_else(|| to_mj(TemplateError::new(TemplateErrorKind::Lookup, format!("lookup plugin ({name}) not found"))))?;
+    let ctx = state
+        .lookup(CTX_KEY)
+        .and_then(|v| v.downcast_object::<Ctx>())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "lookups need a drover render context"))?;
+    let terms = match positional.as_slice() {
+        [single] if single.kind() == ValueKind::Seq => single.try_iter()?.collect(),
+        _ => positional,
+    };
+    let call = LookupCall {
+        name: &short,
+        terms,
+        kwargs,
+        ctx: &ctx,
+    };
+    let result = match f(&call) {
+        Ok(r) => r,
+        Err(e) if errors == "ignore" || errors == "warn" => {
+            let _ = e;
+            return Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) });
+        }
+        Err(e) => return Err(to_mj(e)),
+    };
+    if wantlist {
+        return Ok(Value::from(result));
+    }
+    // Ansible joins string results with commas; a single non-string result is returned as is.
+    if result.iter().all(|v| v.kind() == ValueKind::String) {
+        return Ok(Value::from(result.iter().map(py_str).collect::<Vec<_>>().join(",")));
+    }
+    Ok(match result.len() {
+        1 => result.into_iter().next().unwrap_or_default(),
+        _ => Value::from(result),
+    })
+}
+
+macro_rules! lookup {
+    ($f:expr) => {
+        Arc::new($f) as LookupFn
+    };
+}
+
+pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
+    let mut m: BTreeMap<String, LookupFn> = BTreeMap::new();
+    m.insert("env".into(), lookup!(env_lookup));
+    m.insert("file".into(), lookup!(file_lookup));
+    m.insert("template".into(), lookup!(template_lookup));
+    m.insert("vars".into(), lookup!(vars_lookup));
+    m.insert("varnames".into(), lookup!(varnames_lookup));
+    m.insert("pipe".into(), lookup!(pipe_lookup));
+    m.insert("lines".into(), lookup!(lines_lookup));
+    m.insert("items".into(), lookup!(items_lookup));
+    m.insert("list".into(), lookup!(|c: &LookupCall<'_>| Ok(c.terms.clone())));
+    m.insert("dict".into(), lookup!(dict_lookup));
+    m.insert("indexed_items".into(), lookup!(|c: &LookupCall<'_>| {
+        Ok(c.terms.iter().enumerate().map(|(i, t)| Value::from(vec![Value::from(i), t.clone()])).collect())
+    }));
+    m.insert("together".into(), lookup!(together_lookup));
+    m.insert("nested".into(), lookup!(nested_lookup));
+    m.insert("sequence".into(), lookup!(sequence_lookup));
+    m.insert("first_found".into(), lookup!(first_found_lookup));
+    m.insert("fileglob".into(), lookup!(fileglob_lookup));
+    m.insert("subelements".into(), lookup!(subelements_lookup));
+    m.insert("ini".into(), lookup!(ini_lookup));
+    m.insert("csvfile".into(), lookup!(csvfile_lookup));
+    m
+}
+
+fn env_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let default = c.kwarg("default").cloned();
+    c.terms
+        .iter()
+        .map(|t| {
+            let name = py_str(t);
+            match (std::env::var(&name), &default) {
+                (Ok(v), _) => Ok(Value::from(v)),
+                (Err(_), Some(d)) => Ok(d.clone()),
+                (Err(_), None) => Ok(Value::from("")),
+            }
+        })
+        .collect()
+}
+
+fn file_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let rstrip = c.bool_kwarg("rstrip", true);
+    let lstrip = c.bool_kwarg("lstrip", false);
+    c.terms
+        .iter()
+        .map(|t| {
+            let name = py_str(t);
+            let path = c
+                .find_file(&name)
+                .ok_or_else(|| lookup_error("file", format!("could not locate file in lookup: {name}")))?;
+            let mut text = std::fs::read_to_string(&path)
+                .map_err(|e| lookup_error("file", format!("could not read {}: {e}", path.display())))?;
+            if rstrip {
+                text.truncate(text.trim_end().len());
+            }
+            if lstrip {
+                text = text.trim_start().to_string();
+            }
+            Ok(Value::from(text))
+        })
+        .collect()
+}
+
+fn template_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let locals: BTreeMap<String, Value> = match c.kwarg("template_vars") {
+        Some(v) if v.kind() == ValueKind::Map => v
+            .try_iter()
+            .map(|keys| keys.map(|k| (py_str(&k), v.get_item(&k).unwrap_or_default())).collect())
+            .unwrap_or_default(),
+        _ => BTreeMap::new(),
+    };
+    c.terms
+        .iter()
+        .map(|t| {
+            let name = py_str(t);
+            let path = find_in(&name, &c.context().template_paths)
+                .ok_or_else(|| lookup_error("template", format!("the template file {name} could not be found for the lookup")))?;
+            c.render_template_file(&path, locals.clone()).map(Value::from)
+        })
+        .collect()
+}
+
+fn vars_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    c.terms
+        .iter()
+        .map(|t| {
+            let name = py_str(t);
+            match (c.var(&name), c.kwarg("default")) {
+                (Some(v), _) => Ok(v),
+                (None, Some(d)) => Ok(d.clone()),
+                (None, None) => Err(lookup_error("vars", format!("No variable found with this name: {name}"))),
+            }
+        })
+        .collect()
+}
+
+fn varnames_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let names = c.var_names();
+    let mut out = Vec::new();
+    for t in &c.terms {
+        let re = regex::Regex::new(&py_str(t)).map_err(|e| lookup_error("varnames", e.to_string()))?;
+        out.extend(names.iter().filter(|n| re.find(n).is_some_and(|m| m.start() == 0)).map(|n| Value::from(n.as_str())));
+    }
+    Ok(out)
+}
+
+fn run_shell(c: &LookupCall<'_>, cmd: &str) -> Result<String, TemplateError> {
+    let mut command = std::process::Command::new("sh");
+    command.arg("-c").arg(cmd);
+    if let Some(cwd) = &c.context().cwd {
+        command.current_dir(cwd);
+    }
+    let out = command
+        .output()
+        .map_err(|e| lookup_error(c.name, format!("could not run {cmd}: {e}")))?;
+    if !out.status.success() {
+        return Err(lookup_error(
+            c.name,
+            format!("lookup_plugin.{}({cmd}) returned {}", c.name, out.status.code().unwrap_or(-1)),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn pipe_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    c.terms
+        .iter()
+        .map(|t| run_shell(c, &py_str(t)).map(|s| Value::from(s.trim_end())))
+        .collect()
+}
+
+fn lines_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        out.extend(run_shell(c, &py_str(t))?.lines().map(Value::from));
+    }
+    Ok(out)
+}
+
+fn items_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        match t.kind() {
+            ValueKind::Seq => out.extend(t.try_iter().into_iter().flatten()),
+            _ => out.push(t.clone()),
+        }
+    }
+    Ok(out)
+}
+
+fn dict_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        if t.kind() != ValueKind::Map {
+            return Err(lookup_error("dict", "with_dict expects a dict"));
+        }
+        for k in t.try_iter().into_iter().flatten() {
+            let v = t.get_item(&k).unwrap_or_default();
+            out.push(map_value([("key".to_string(), k), ("value".to_string(), v)]));
+        }
+    }
+    Ok(out)
+}
+
+fn term_lists(c: &LookupCall<'_>) -> Result<Vec<Vec<Value>>, TemplateError> {
+    c.terms
+        .iter()
+        .map(|t| match t.kind() {
+            ValueKind::Seq => Ok(t.try_iter().map(Iterator::collect).unwrap_or_default()),
+            _ => Ok(vec![t.clone()]),
+        })
+        .collect()
+}
+
+fn together_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let lists = term_lists(c)?;
+    if lists.is_empty() {
+        return Err(lookup_error("together", "with_together requires at least one element in each list"));
+    }
+    let n = lists.iter().map(Vec::len).max().unwrap_or(0);
+    Ok((0..n)
+        .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect::<Vec<_>>()))
+        .collect())
+}
+
+fn nested_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let lists = term_lists(c)?;
+    if lists.is_empty() {
+        return Err(lookup_error("nested", "with_nested requires at least one element in the nested list"));
+    }
+    Ok(crate::filters::cartesian(&lists))
+}
+
+/// Splits `key=value key2=value2` term syntax; the first bare word is returned separately.
+fn parse_kv(term: &str) -> (Option<String>, BTreeMap<String, String>) {
+    let mut bare = None;
+    let mut kv = BTreeMap::new();
+    for part in term.split_whitespace() {
+        match part.split_once('=') {
+            Some((k, v)) => {
+                kv.insert(k.to_string(), v.trim_matches(['"', '\'']).to_string());
+            }
+            None if bare.is_none() => bare = Some(part.to_string()),
+            None => {}
+        }
+    }
+    (bare, kv)
+}
+
+fn parse_num(name: &str, s: &str) -> Result<i64, TemplateError> {
+    crate::filters::parse_py_int(s, 0).ok_or_else(|| lookup_error("sequence", format!("can't parse {name}={s} as integer")))
+}
+
+fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    let terms: Vec<String> = if c.terms.is_empty() { vec![String::new()] } else { c.terms.iter().map(py_str).collect() };
+    for term in terms {
+        let (bare, mut kv) = parse_kv(&term);
+        for (k, v) in &c.kwargs {
+            kv.insert(k.clone(), py_str(v));
+        }
+        if let Some(short) = bare {
+            // Shortcut form: [start-]end[/stride][:format]
+            let (rest, format) = match short.split_once(':') {
+                Some((r, f)) => (r.to_string(), Some(f.to_string())),
+                None => (short.clone(), None),
+            };
+            let (range, stride) = match rest.split_once('/') {
+                Some((r, s)) => (r.to_string(), Some(s.to_string())),
+                None => (rest, None),
+            };
+            match range.split_once('-') {
+                Some((s, e)) if !s.is_empty() => {
+                    kv.insert("start".into(), s.into());
+                    kv.insert("end".into(), e.into());
+                }
+                _ => {
+                    kv.insert("end".into(), range);
+                }
+            }
+            if let Some(s) = stride {
+                kv.insert("stride".into(), s);
+            }
+            if let Some(f) = format {
+                kv.insert("format".into(), f);
+            }
+        }
+        let start = kv.get("start").map_or(Ok(1), |s| parse_num("start", s))?;
+        let stride = kv.get("stride").map_or(Ok(1), |s| parse_num("stride", s))?;
+        let end = match (kv.get("end"), kv.get("count")) {
+            (Some(_), Some(_)) => return Err(lookup_error("sequence", "can't specify both count and end in with_sequence")),
+            (Some(e), None) => parse_num("end", e)?,
+            (None, Some(n)) => {
+                let n = parse_num("count", n)?;
+                if n == 0 {
+                    continue;
+                }
+                start + (n - 1) * stride
+            }
+            (None, None) => return Err(lookup_error("sequence", "must specify count or end in with_sequence")),
+        };
+        let format = kv.get("format").cloned().unwrap_or_else(|| "%d".into());
+        if stride == 0 {
+            return Err(lookup_error("sequence", "stride must not be zero"));
+        }
+        if (stride > 0 && end < start) || (stride < 0 && end > start) {
+            return Err(lookup_error("sequence", "to count backwards make stride negative"));
+        }
+        let mut i = start;
+        while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+            out.push(Value::from(printf_int(&format, i)));
+            i += stride;
+        }
+    }
+    Ok(out)
+}
+
+/// Python's `format % int` for the conversions `with_sequence` formats use.
+pub(crate) fn printf_int(format: &str, n: i64) -> String {
+    let mut out = String::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = String::new();
+        while let Some(&d) = chars.peek() {
+            if d.is_ascii_digit() || d == '-' || d == '0' {
+                spec.push(d);
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let conv = chars.next().unwrap_or('d');
+        let body = match conv {
+            '%' => {
+                out.push('%');
+                continue;
+            }
+            'x' => format!("{n:x}"),
+            'X' => format!("{n:X}"),
+            'o' => format!("{n:o}"),
+            _ => n.to_string(),
+        };
+        let left = spec.starts_with('-');
+        let zero = spec.trim_start_matches('-').starts_with('0');
+        let width: usize = spec.trim_start_matches(['-', '0']).parse().unwrap_or(0);
+        let pad = width.saturating_sub(body.len());
+        if left {
+            out.push_str(&body);
+            out.push_str(&" ".repeat(pad));
+        } else if zero {
+            match body.strip_prefix('-') {
+                Some(digits) => out.push_str(&format!("-{}{digits}", "0".repeat(pad))),
+                None => out.push_str(&format!("{}{body}", "0".repeat(pad))),
+            }
+        } else {
+            out.push_str(&" ".repeat(pad));
+            out.push_str(&body);
+        }
+    }
+    out
+}
+
+fn first_found_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut files: Vec<String> = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
+    let mut skip = c.bool_kwarg("skip", false);
+    let split = |v: &Value| -> Vec<String> {
+        match v.kind() {
+            ValueKind::Seq => v.try_iter().into_iter().flatten().map(|x| py_str(&x)).collect(),
+            _ => py_str(v).split([',', ';']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        }
+    };
+    if let Some(f) = c.kwarg("files") {
+        files.extend(split(f));
+    }
+    if let Some(p) = c.kwarg("paths") {
+        paths.extend(split(p));
+    }
+    for t in &c.terms {
+        if t.kind() == ValueKind::Map {
+            if let Ok(f) = t.get_attr("files") {
+                files.extend(split(&f));
+            }
+            if let Ok(p) = t.get_attr("paths") {
+                if !p.is_undefined() {
+                    paths.extend(split(&p));
+                }
+            }
+            if t.get_attr("skip").is_ok_and(|s| s.is_true()) {
+                skip = true;
+            }
+        } else {
+            files.push(py_str(t));
+        }
+    }
+    let base = &c.context().file_paths;
+    for f in &files {
+        let candidates: Vec<String> = if paths.is_empty() {
+            vec![f.clone()]
+        } else {
+            paths.iter().map(|p| format!("{}/{f}", p.trim_end_matches('/'))).collect()
+        };
+        for cand in candidates {
+            if let Some(found) = find_in(&cand, base) {
+                return Ok(vec![Value::from(found.to_string_lossy().into_owned())]);
+            }
+        }
+    }
+    if skip {
+        return Ok(Vec::new());
+    }
+    Err(lookup_error("first_found", "No file was found when using first_found."))
+}
+
+fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        let pattern = py_str(t);
+        let (dir, file_pat) = match pattern.rfind('/') {
+            Some(i) => (&pattern[..i.max(1)], &pattern[i + 1..]),
+            None => ("", pattern.as_str()),
+        };
+        let dir_path = if Path::new(dir).is_absolute() {
+            Some(PathBuf::from(dir))
+        } else {
+            c.context().file_paths.iter().map(|b| b.join(dir)).find(|p| p.is_dir())
+        };
+        let Some(dir_path) = dir_path else { continue };
+        let glob = globset::GlobBuilder::new(file_pat)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| lookup_error("fileglob", e.to_string()))?
+            .compile_matcher();
+        let mut found: Vec<String> = std::fs::read_dir(&dir_path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_file() && glob.is_match(e.file_name()))
+            .map(|e| e.path().to_string_lossy().into_owned())
+            .collect();
+        found.sort();
+        out.extend(found.into_iter().map(Value::from));
+    }
+    Ok(out)
+}
+
+fn subelements_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let (list, key) = match c.terms.as_slice() {
+        [l, k] | [l, k, _] => (l.clone(), py_str(k)),
+        _ => return Err(lookup_error("subelements", "subelements lookup expects a list of two or three items")),
+    };
+    let skip = c.terms.get(2).is_some_and(|f| f.get_attr("skip_missing").is_ok_and(|s| s.is_true()));
+    let kw = Kwargs::from_iter([("skip_missing", Value::from(skip))]);
+    let v = crate::filters::subelements_filter(list, key, None, kw).map_err(|e| lookup_error("subelements", e.to_string()))?;
+    Ok(v.try_iter().map(Iterator::collect).unwrap_or_default())
+}
+
+fn read_lookup_file(c: &LookupCall<'_>, name: &str) -> Result<String, TemplateError> {
+    let path = c
+        .find_file(name)
+        .ok_or_else(|| lookup_error(c.name, format!("could not locate file in lookup: {name}")))?;
+    std::fs::read_to_string(&path).map_err(|e| lookup_error(c.name, format!("could not read {}: {e}", path.display())))
+}
+
+fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        let (key, mut kv) = parse_kv(&py_str(t));
+        for (k, v) in &c.kwargs {
+            kv.insert(k.clone(), py_str(v));
+        }
+        let key = key.unwrap_or_default();
+        let file = kv.get("file").cloned().unwrap_or_else(|| "ansible.ini".into());
+        let section = kv.get("section").cloned().unwrap_or_else(|| "global".into());
+        let is_properties = kv.get("type").is_some_and(|t| t == "properties");
+        let text = read_lookup_file(c, &file)?;
+        let mut current = if is_properties { section.clone() } else { String::new() };
+        let mut found = None;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with(['#', ';']) {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                current = name.trim().to_string();
+                continue;
+            }
+            if current != section {
+                continue;
+            }
+            if let Some((k, v)) = line.split_once(['=', ':']) {
+                if k.trim() == key {
+                    found = Some(v.trim().to_string());
+                }
+            }
+        }
+        match (found, kv.get("default")) {
+            (Some(v), _) => out.push(Value::from(v)),
+            (None, Some(d)) => out.push(Value::from(d.as_str())),
+            (None, None) => out.push(Value::from("")),
+        }
+    }
+    Ok(out)
+}
+
+fn csvfile_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let mut out = Vec::new();
+    for t in &c.terms {
+        let (key, mut kv) = parse_kv(&py_str(t));
+        for (k, v) in &c.kwargs {
+            kv.insert(k.clone(), py_str(v));
+        }
+        let key = key.unwrap_or_default();
+        let file = kv.get("file").cloned().unwrap_or_else(|| "ansible.csv".into());
+        let delimiter = match kv.get("delimiter").map(String::as_str) {
+            None | Some("TAB") | Some("\\t") if kv.get("delimiter").is_some() => '\t',
+            None => ',',
+            Some(d) => d.chars().next().unwrap_or(','),
+        };
+        let col: usize = kv.get("col").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let text = read_lookup_file(c, &file)?;
+        let found = text.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(delimiter).map(|f| f.trim_matches('"')).collect();
+            (fields.first() == Some(&key.as_str())).then(|| fields.get(col).map(|s| s.to_string()))
+        });
+        match (found.flatten(), kv.get("default")) {
+            (Some(v), _) => out.push(Value::from(v)),
+            (None, Some(d)) => out.push(Value::from(d.as_str())),
+            (None, None) => out.push(Value::from(())),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printf_int;
+
+    #[test]
+    fn printf_formats() {
+        assert_eq!(printf_int("%d", 5), "5");
+        assert_eq!(printf_int("x%02d", 5), "x05");
+        assert_eq!(printf_int("%03x", 255), "0ff");
+        assert_eq!(printf_int("host%-3d|", 7), "host7  |");
+        assert_eq!(printf_int("100%%", 1), "100%");
+    }
+}

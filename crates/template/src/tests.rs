@@ -1,0 +1,117 @@
+//! Ansible's Jinja tests (`is succeeded`, `is version(...)`, `is match(...)`, …). minijinja
+//! already provides Jinja2's own (`defined`, `none`, `string`, `even`, `eq`, `in`, …).
+
+use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::{Environment, Error};
+
+use crate::filters::{fail, regex_test};
+use crate::pyrepr::py_str;
+
+pub(crate) fn register(env: &mut Environment<'static>) {
+    env.add_test("undefined", |v: &Value| v.is_undefined());
+    env.add_test("match", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, true));
+    env.add_test("search", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, false));
+    env.add_test("regex", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, false));
+    for name in ["succeeded", "success"] {
+        env.add_test(name, |v: &Value| Ok::<_, Error>(!result_flag(v, "failed", "succeeded")?));
+    }
+    for name in ["failed", "failure"] {
+        env.add_test(name, |v: &Value| result_flag(v, "failed", "failed"));
+    }
+    for name in ["changed", "change"] {
+        env.add_test(name, |v: &Value| result_flag(v, "changed", "changed"));
+    }
+    for name in ["skipped", "skip"] {
+        env.add_test(name, |v: &Value| result_flag(v, "skipped", "skipped"));
+    }
+    env.add_test("finished", |v: &Value| {
+        check_result(v, "finished")?;
+        Ok::<_, Error>(v.get_attr("finished").ok().filter(|f| !f.is_undefined()).is_none_or(|f| f.as_i64() != Some(0) && f.is_true()))
+    });
+    env.add_test("started", |v: &Value| {
+        check_result(v, "started")?;
+        Ok::<_, Error>(v.get_attr("started").ok().filter(|f| !f.is_undefined()).is_none_or(|f| f.is_true()))
+    });
+    for name in ["version", "version_compare"] {
+        env.add_test(name, crate::filters::version_test);
+    }
+    env.add_test("subset", |a: Value, b: Value| {
+        let bv: Vec<Value> = b.try_iter()?.collect();
+        Ok::<_, Error>(a.try_iter()?.all(|x| bv.contains(&x)))
+    });
+    env.add_test("superset", |a: Value, b: Value| {
+        let av: Vec<Value> = a.try_iter()?.collect();
+        Ok::<_, Error>(b.try_iter()?.all(|x| av.contains(&x)))
+    });
+    env.add_test("contains", |seq: Value, item: Value| {
+        Ok::<_, Error>(seq.try_iter()?.any(|x| x == item))
+    });
+    env.add_test("any", |v: Value| Ok::<_, Error>(v.try_iter()?.any(|x| x.is_true())));
+    env.add_test("all", |v: Value| Ok::<_, Error>(v.try_iter()?.all(|x| x.is_true())));
+    env.add_test("truthy", |v: Value, kw: Kwargs| truthy(&v, &kw));
+    env.add_test("falsy", |v: Value, kw: Kwargs| truthy(&v, &kw).map(|t| !t));
+    env.add_test("nan", |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
+    for name in ["abs", "is_abs"] {
+        env.add_test(name, |v: Value| py_str(&v).starts_with('/'));
+    }
+    env.add_test("exists", |v: Value| std::path::Path::new(&py_str(&v)).exists());
+    env.add_test("file", |v: Value| std::path::Path::new(&py_str(&v)).is_file());
+    env.add_test("directory", |v: Value| std::path::Path::new(&py_str(&v)).is_dir());
+    env.add_test("link", |v: Value| std::path::Path::new(&py_str(&v)).is_symlink());
+    env.add_test("same_file", |a: Value, b: Value| {
+        match (std::fs::canonicalize(py_str(&a)), std::fs::canonicalize(py_str(&b))) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        }
+    });
+    env.add_test("mount", |v: Value| {
+        let p = py_str(&v);
+        std::fs::read_to_string("/proc/self/mounts")
+            .map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some(p.as_str())))
+            .unwrap_or(false)
+    });
+}
+
+fn check_result(v: &Value, test: &str) -> Result<(), Error> {
+    if v.kind() != ValueKind::Map {
+        return Err(fail(format!("The '{test}' test expects a dictionary")));
+    }
+    Ok(())
+}
+
+/// A registered result's flag; for loop results, any item's flag counts (as Ansible does for
+/// `changed`, and `failed` is set on the aggregate by the engine anyway).
+fn result_flag(v: &Value, key: &str, test: &str) -> Result<bool, Error> {
+    check_result(v, test)?;
+    let own = v.get_attr(key).ok().is_some_and(|f| !f.is_undefined() && f.is_true());
+    if own {
+        return Ok(true);
+    }
+    if key == "changed" {
+        if let Ok(results) = v.get_attr("results") {
+            if results.kind() == ValueKind::Seq {
+                return Ok(results.try_iter()?.any(|r| {
+                    r.get_attr("changed").is_ok_and(|c| !c.is_undefined() && c.is_true())
+                }));
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn truthy(v: &Value, kw: &Kwargs) -> Result<bool, Error> {
+    let convert = kw.get::<Option<bool>>("convert_bool")?.unwrap_or(false);
+    kw.assert_all_used()?;
+    if convert {
+        if let Some(s) = v.as_str() {
+            let s = s.to_ascii_lowercase();
+            if matches!(s.as_str(), "yes" | "on" | "1" | "true" | "t" | "y") {
+                return Ok(true);
+            }
+            if matches!(s.as_str(), "no" | "off" | "0" | "false" | "f" | "n") {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(v.is_true())
+}

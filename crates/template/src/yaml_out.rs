@@ -1,0 +1,424 @@
+//! A YAML emitter that writes what PyYAML's `yaml.dump` writes for plain data, so `to_yaml` and
+//! `to_nice_yaml` produce the same files as under Ansible (keys sorted, PyYAML's quoting
+//! choices, line folding at 80 columns, indentless sequences in mappings).
+
+use minijinja::value::{Value, ValueKind};
+
+use crate::pyrepr::py_float;
+
+/// The emitter settings `to_yaml` / `to_nice_yaml` pass.
+#[derive(Debug, Clone)]
+pub struct YamlStyle {
+    /// Spaces per nesting level (PyYAML `indent`, 2 by default, 4 for `to_nice_yaml`).
+    pub indent: usize,
+    /// PyYAML `default_flow_style`: `None` writes collections of scalars inline, `Some(false)`
+    /// writes everything in block style, `Some(true)` everything inline.
+    pub flow: Option<bool>,
+    pub sort_keys: bool,
+    /// PyYAML `width`.
+    pub width: usize,
+}
+
+impl Default for YamlStyle {
+    fn default() -> YamlStyle {
+        YamlStyle {
+            indent: 2,
+            flow: None,
+            sort_keys: true,
+            width: 80,
+        }
+    }
+}
+
+/// Serialises a value as one YAML document, exactly as `yaml.dump(value, allow_unicode=True)`.
+pub fn to_yaml_string(v: &Value, style: &YamlStyle) -> String {
+    let mut e = Emitter {
+        out: String::new(),
+        style: style.clone(),
+    };
+    if is_collection(v) && !e.flow_for(v) {
+        e.block(v, 0, Ctx::Root);
+        if !e.out.ends_with('\n') {
+            e.out.push('\n');
+        }
+    } else {
+        let text = if is_collection(v) {
+            e.flow(v)
+        } else {
+            e.scalar(v, 0, false)
+        };
+        e.out.push_str(&text);
+        e.out.push('\n');
+        if !is_collection(v) && plain_allowed(&scalar_text(v), false) && v.kind() == ValueKind::String {
+            // PyYAML ends a document holding a bare plain scalar explicitly.
+            e.out.push_str("...\n");
+        }
+    }
+    e.out
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ctx {
+    Root,
+    MapValue,
+    SeqItem,
+}
+
+struct Emitter {
+    out: String,
+    style: YamlStyle,
+}
+
+fn is_collection(v: &Value) -> bool {
+    matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
+}
+
+fn entries(v: &Value, sort: bool) -> Vec<(Value, Value)> {
+    let mut out: Vec<(Value, Value)> = v
+        .try_iter()
+        .map(|it| {
+            it.map(|k| {
+                let item = v.get_item(&k).unwrap_or_default();
+                (k, item)
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    if sort {
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    out
+}
+
+fn items(v: &Value) -> Vec<Value> {
+    v.try_iter().map(Iterator::collect).unwrap_or_default()
+}
+
+fn is_empty_collection(v: &Value) -> bool {
+    is_collection(v) && v.len().unwrap_or_else(|| items(v).len()) == 0
+}
+
+impl Emitter {
+    fn column(&self) -> usize {
+        self.out.len() - self.out.rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn flow_for(&self, v: &Value) -> bool {
+        match self.style.flow {
+            Some(f) => f || is_empty_collection(v),
+            None => {
+                is_empty_collection(v)
+                    || match v.kind() {
+                        ValueKind::Map => entries(v, false).iter().all(|(_, x)| !is_collection(x)),
+                        _ => items(v).iter().all(|x| !is_collection(x)),
+                    }
+            }
+        }
+    }
+
+    /// Writes a block collection whose first line continues the current line.
+    fn block(&mut self, v: &Value, indent: usize, ctx: Ctx) {
+        match v.kind() {
+            ValueKind::Map => {
+                for (i, (k, val)) in entries(v, self.style.sort_keys).into_iter().enumerate() {
+                    if i > 0 || ctx == Ctx::MapValue {
+                        self.newline(indent);
+                    }
+                    let key = self.scalar(&k, indent + self.style.indent, false);
+                    self.out.push_str(&key);
+                    self.out.push(':');
+                    self.value(&val, indent, Ctx::MapValue);
+                }
+            }
+            _ => {
+                for (i, item) in items(v).into_iter().enumerate() {
+                    if i > 0 || ctx == Ctx::MapValue {
+                        self.newline(indent);
+                    }
+                    self.out.push('-');
+                    let inner = indent + self.style.indent;
+                    if is_collection(&item) && !self.flow_for(&item) {
+                        let pad = inner - self.column();
+                        self.out.push_str(&" ".repeat(pad.max(1)));
+                        self.block(&item, inner, Ctx::SeqItem);
+                    } else {
+                        self.out.push(' ');
+                        let text = if is_collection(&item) {
+                            self.flow(&item)
+                        } else {
+                            self.scalar(&item, inner, false)
+                        };
+                        self.out.push_str(&text);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a mapping value after `key:`.
+    fn value(&mut self, v: &Value, indent: usize, ctx: Ctx) {
+        if is_collection(v) && !self.flow_for(v) {
+            // Sequences in mappings are not indented (PyYAML's indentless sequences).
+            let child = if v.kind() == ValueKind::Map {
+                indent + self.style.indent
+            } else {
+                indent
+            };
+            self.block(v, child, ctx);
+        } else {
+            self.out.push(' ');
+            let text = if is_collection(v) {
+                self.flow(v)
+            } else {
+                self.scalar(v, indent + self.style.indent, false)
+            };
+            self.out.push_str(&text);
+        }
+    }
+
+    fn newline(&mut self, indent: usize) {
+        self.out.push('\n');
+        self.out.push_str(&" ".repeat(indent));
+    }
+
+    fn flow(&self, v: &Value) -> String {
+        match v.kind() {
+            ValueKind::Map => {
+                let parts: Vec<String> = entries(v, self.style.sort_keys)
+                    .iter()
+                    .map(|(k, x)| {
+                        let val = if is_collection(x) { self.flow(x) } else { self.scalar(x, 0, true) };
+                        format!("{}: {val}", self.scalar(k, 0, true))
+                    })
+                    .collect();
+                format!("{{{}}}", parts.join(", "))
+            }
+            _ => {
+                let parts: Vec<String> = items(v)
+                    .iter()
+                    .map(|x| if is_collection(x) { self.flow(x) } else { self.scalar(x, 0, true) })
+                    .collect();
+                format!("[{}]", parts.join(", "))
+            }
+        }
+    }
+
+    /// A scalar's text; long strings are folded at `width` with continuation lines at `indent`.
+    fn scalar(&self, v: &Value, indent: usize, in_flow: bool) -> String {
+        match v.kind() {
+            ValueKind::String => {
+                let s = v.as_str().unwrap_or_default();
+                let start_col = self.column();
+                if needs_double_quotes(s) {
+                    double_quoted(s)
+                } else if plain_allowed(s, in_flow) {
+                    fold(s, start_col, indent, self.style.width, false)
+                } else {
+                    fold(s, start_col, indent, self.style.width, true)
+                }
+            }
+            _ => scalar_text(v),
+        }
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::None | ValueKind::Undefined => "null".into(),
+        ValueKind::Bool => if v.is_true() { "true" } else { "false" }.into(),
+        ValueKind::Number if v.is_integer() => v.to_string(),
+        ValueKind::Number => {
+            let f = f64::try_from(v.clone()).unwrap_or(0.0);
+            if f.is_nan() {
+                ".nan".into()
+            } else if f.is_infinite() {
+                if f > 0.0 { ".inf" } else { "-.inf" }.into()
+            } else {
+                // PyYAML writes `1.0e+16` where Python's repr says `1e+16`.
+                let r = py_float(f);
+                match r.split_once('e') {
+                    Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
+                    _ => r,
+                }
+            }
+        }
+        ValueKind::String => v.as_str().unwrap_or_default().to_string(),
+        _ => v.to_string(),
+    }
+}
+
+fn needs_double_quotes(s: &str) -> bool {
+    s.chars().any(|c| {
+        (c < ' ' && c != '\n') || c == '\u{7f}' || c == '\u{feff}' || ('\u{80}'..'\u{a0}').contains(&c)
+    })
+}
+
+/// PyYAML's `analyze_scalar` verdict on plain style.
+fn plain_allowed(s: &str, in_flow: bool) -> bool {
+    if s.is_empty() || s.starts_with(' ') || s.ends_with(' ') || s.contains('\n') {
+        return false;
+    }
+    if s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let first = chars[0];
+    let followed_by_space = |i: usize| chars.get(i + 1).is_none_or(|c| *c == ' ');
+    if "#,[]{}&*!|>'\"%@`".contains(first) {
+        return false;
+    }
+    if matches!(first, '?' | ':' | '-') && followed_by_space(0) {
+        return false;
+    }
+    for (i, &c) in chars.iter().enumerate().skip(1) {
+        if in_flow && ",?[]{}".contains(c) {
+            return false;
+        }
+        if c == ':' && (followed_by_space(i) || in_flow) {
+            return false;
+        }
+        if c == '#' && chars[i - 1] == ' ' {
+            return false;
+        }
+    }
+    // A plain scalar must read back as the same string.
+    if crate::yaml_in::parse_all(s)
+        .ok()
+        .and_then(|d| d.into_iter().next())
+        .is_none_or(|v| v.as_str() != Some(s))
+    {
+        return false;
+    }
+    !looks_like_timestamp(s) && s != "="
+}
+
+fn looks_like_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5].is_ascii_digit()
+        && s[5..].split(['-', 'T', 't', ' ', ':', '.']).take(2).all(|p| !p.is_empty() && p.chars().take(2).all(|c| c.is_ascii_digit()))
+}
+
+/// Plain or single-quoted text with PyYAML's folding: a single space becomes a line break once
+/// the column passed `width`; in quoted style a newline is written as an empty line.
+fn fold(s: &str, start_col: usize, indent: usize, width: usize, quoted: bool) -> String {
+    let mut out = String::new();
+    let mut col = start_col;
+    if quoted {
+        out.push('\'');
+        col += 1;
+    }
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == ' ' {
+            let single = chars.get(i + 1).is_some_and(|n| *n != ' ') && (i == 0 || chars[i - 1] != ' ');
+            if single && col > width && i != 0 && i + 1 != chars.len() {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                col = indent;
+            } else {
+                out.push(' ');
+                col += 1;
+            }
+        } else if c == '\n' {
+            let mut run = 0;
+            while chars.get(i + run) == Some(&'\n') {
+                run += 1;
+            }
+            out.push('\n');
+            for _ in 0..run {
+                out.push('\n');
+            }
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+            i += run;
+            continue;
+        } else if c == '\'' && quoted {
+            out.push_str("''");
+            col += 2;
+        } else {
+            out.push(c);
+            col += 1;
+        }
+        i += 1;
+    }
+    if quoted {
+        out.push('\'');
+    }
+    out
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\x0b' => out.push_str("\\v"),
+            '\x0c' => out.push_str("\\f"),
+            '\r' => out.push_str("\\r"),
+            '\x1b' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push_str("\\_"),
+            c if c < ' ' || c == '\u{7f}' || ('\u{80}'..'\u{a0}').contains(&c) => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            '\u{feff}' => out.push_str("\\uFEFF"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(json: serde_json::Value, style: YamlStyle, expected: &str) {
+        assert_eq!(to_yaml_string(&crate::from_serde(&json), &style), expected);
+    }
+
+    #[test]
+    fn default_flow_style_none() {
+        check(
+            serde_json::json!({"b": [1, 2, {"x": "y", "z": [3]}], "a": {"e": [], "k": "v"}}),
+            YamlStyle::default(),
+            "a:\n  e: []\n  k: v\nb:\n- 1\n- 2\n- x: y\n  z: [3]\n",
+        );
+        check(serde_json::json!({"a": 1}), YamlStyle::default(), "{a: 1}\n");
+        check(serde_json::json!("abc"), YamlStyle::default(), "abc\n...\n");
+    }
+
+    #[test]
+    fn nice_yaml_indent_four() {
+        let style = YamlStyle {
+            indent: 4,
+            flow: Some(false),
+            ..YamlStyle::default()
+        };
+        check(
+            serde_json::json!({"b": [{"x": "y", "z": [3]}], "l": [[1, 2]]}),
+            style,
+            "b:\n-   x: y\n    z:\n    - 3\nl:\n-   - 1\n    - 2\n",
+        );
+    }
+
+    #[test]
+    fn quoting() {
+        check(
+            serde_json::json!({"q": "yes", "n": "123", "c": "a: b", "s": "multi\nline", "t": "a\tb", "e": ""}),
+            YamlStyle { flow: Some(false), ..YamlStyle::default() },
+            "c: 'a: b'\ne: ''\nn: '123'\nq: 'yes'\ns: 'multi\n\n  line'\nt: \"a\\tb\"\n",
+        );
+    }
+}
