@@ -1,0 +1,118 @@
+//! What `drover inventory --list | --graph | --host` print, shaped as `ansible-inventory`
+//! shapes it. Object keys are sorted, as `ansible-inventory` sorts them.
+
+use serde_json::{Map, Value as Json};
+
+use crate::{Inventory, InventoryError, Vars};
+
+fn sorted_json(v: Json) -> Json {
+    match v {
+        Json::Object(map) => {
+            let mut entries: Vec<(String, Json)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_json(v)))
+                    .collect(),
+            )
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted_json).collect()),
+        other => other,
+    }
+}
+
+fn vars_json(vars: &Vars) -> Json {
+    let map: Map<String, Json> = vars
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Json::Null)))
+        .collect();
+    sorted_json(Json::Object(map))
+}
+
+impl Inventory {
+    /// `ansible-inventory --list`: `_meta.hostvars` with each host's merged variables (hosts
+    /// without variables left out), then every group with its `hosts` and sorted `children`
+    /// (groups with neither left out, except `all`).
+    pub fn list_json(&self) -> Json {
+        let mut top = Map::new();
+        let mut hostvars = Map::new();
+        for name in self.hosts.keys() {
+            let vars = self.host_vars(name);
+            if !vars.is_empty() {
+                hostvars.insert(name.clone(), vars_json(&vars));
+            }
+        }
+        let mut meta = Map::new();
+        meta.insert("hostvars".to_string(), Json::Object(hostvars));
+        top.insert("_meta".to_string(), Json::Object(meta));
+        for g in self.groups.values() {
+            let mut entry = Map::new();
+            let mut children = g.children.clone();
+            children.sort();
+            if !children.is_empty() {
+                entry.insert("children".to_string(), Json::from(children));
+            }
+            if !g.hosts.is_empty() {
+                entry.insert("hosts".to_string(), Json::from(g.hosts.clone()));
+            }
+            if !entry.is_empty() || g.name == "all" {
+                top.insert(g.name.clone(), Json::Object(entry));
+            }
+        }
+        sorted_json(Json::Object(top))
+    }
+
+    /// `ansible-inventory --graph [GROUP]`: the group tree from `group` (default `all`), child
+    /// groups then hosts, each sorted by name.
+    ///
+    /// # Errors
+    /// When `group` does not exist.
+    pub fn graph(&self, group: Option<&str>) -> Result<String, InventoryError> {
+        let root = group.unwrap_or("all");
+        if !self.groups.contains_key(root) {
+            return Err(InventoryError::Pattern {
+                pattern: root.to_string(),
+                message: "no such group in the inventory".to_string(),
+            });
+        }
+        let mut lines = Vec::new();
+        self.graph_group(root, 0, &mut lines);
+        Ok(lines.join("\n"))
+    }
+
+    fn graph_group(&self, name: &str, depth: usize, lines: &mut Vec<String>) {
+        let Some(g) = self.groups.get(name) else {
+            return;
+        };
+        lines.push(graph_line(&format!("@{name}:"), depth));
+        let mut children = g.children.clone();
+        children.sort();
+        for c in &children {
+            self.graph_group(c, depth + 1, lines);
+        }
+        if name != "all" {
+            let mut hosts = g.hosts.clone();
+            hosts.sort();
+            for h in &hosts {
+                lines.push(graph_line(h, depth + 1));
+            }
+        }
+    }
+
+    /// `ansible-inventory --host NAME`: the host's merged variables, or `None` for a host the
+    /// inventory does not have (the implicit localhost included, as with Ansible).
+    pub fn host_json(&self, host: &str) -> Option<Json> {
+        self.hosts
+            .contains_key(host)
+            .then(|| vars_json(&self.host_vars(host)))
+    }
+}
+
+fn graph_line(text: &str, depth: usize) -> String {
+    if depth == 0 {
+        text.to_string()
+    } else {
+        format!("{}--{text}", "  |".repeat(depth))
+    }
+}

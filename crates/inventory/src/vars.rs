@@ -1,0 +1,156 @@
+//! `group_vars/` and `host_vars/` directories: for an entity `name`, the files `name`,
+//! `name.yml`, `name.yaml`, `name.json`, and every such file under a directory `name/`
+//! (recursively), merged in path order.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use drover_yaml::{parse_one, SourceError};
+
+use crate::{InventoryError, Vars, VarsDirKind};
+
+const VALID_EXTS: [&str; 3] = ["yml", "yaml", "json"];
+
+#[derive(Debug, Clone)]
+pub(crate) struct VarsDir {
+    pub(crate) kind: VarsDirKind,
+    pub(crate) groups: HashMap<String, Vars>,
+    pub(crate) hosts: HashMap<String, Vars>,
+}
+
+impl VarsDir {
+    pub(crate) fn load(dir: &Path, kind: VarsDirKind) -> Result<VarsDir, InventoryError> {
+        Ok(VarsDir {
+            kind,
+            groups: load_entities(&dir.join("group_vars"))?,
+            hosts: load_entities(&dir.join("host_vars"))?,
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.groups.is_empty() && self.hosts.is_empty()
+    }
+}
+
+/// Files a vars directory never holds vars in: hidden files and editor or packaging leftovers.
+fn skipped(name: &str) -> bool {
+    const SKIP: [&str; 9] = [
+        "~", ".orig", ".bak", ".swp", ".retry", ".md", ".txt", ".rst", ".j2",
+    ];
+    name.starts_with('.') || SKIP.iter().any(|s| name.ends_with(s))
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, InventoryError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        SourceError::whole_file(
+            dir.display().to_string(),
+            format!("cannot read directory: {e}"),
+        )
+    })?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    Ok(paths)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+}
+
+fn load_entities(dir: &Path) -> Result<HashMap<String, Vars>, InventoryError> {
+    let mut out: HashMap<String, Vars> = HashMap::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for path in sorted_entries(dir)? {
+        let name = file_name(&path);
+        if skipped(&name) {
+            continue;
+        }
+        let (entity, files) = if path.is_dir() {
+            let mut files = Vec::new();
+            collect_files(&path, &mut files)?;
+            (name, files)
+        } else {
+            // `web.yml` is for `web`; `web.example.com` (no vars extension) is for that host.
+            let entity = match name.rsplit_once('.') {
+                Some((stem, ext)) if VALID_EXTS.contains(&ext) => stem.to_string(),
+                _ => name,
+            };
+            (entity, vec![path])
+        };
+        for file in files {
+            let vars = load_file(&file)?;
+            let slot = out.entry(entity.clone()).or_default();
+            for (k, v) in vars {
+                slot.insert(k, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Files under an entity directory: those with a vars extension or none, recursively.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InventoryError> {
+    for path in sorted_entries(dir)? {
+        let name = file_name(&path);
+        if skipped(&name) {
+            continue;
+        }
+        if path.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            let ok = match name.rsplit_once('.') {
+                Some((_, ext)) => VALID_EXTS.contains(&ext),
+                None => true,
+            };
+            if ok {
+                out.push(path);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One vars file: a YAML (or JSON) mapping, or empty.
+pub(crate) fn load_file(path: &Path) -> Result<Vars, InventoryError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| SourceError::whole_file(file.clone(), format!("cannot read: {e}")))?;
+    if bytes.starts_with(b"$ANSIBLE_VAULT;") {
+        return Err(SourceError::whole_file(
+            file,
+            "this file is encrypted with ansible-vault, which drover cannot decrypt yet",
+        )
+        .into());
+    }
+    let src = String::from_utf8(bytes)
+        .map_err(|_| SourceError::whole_file(file.clone(), "not valid UTF-8"))?;
+    let doc = parse_one(&src, &file)?;
+    let mut vars = Vars::new();
+    if doc.root.is_null() {
+        return Ok(vars);
+    }
+    let Some(pairs) = doc.root.as_map() else {
+        return Err(SourceError::new(
+            &file,
+            &src,
+            doc.root.span.start,
+            format!(
+                "a variables file must be a mapping of names to values, found {}",
+                doc.root.kind_name()
+            ),
+        )
+        .into());
+    };
+    for (k, v) in pairs {
+        let Some(key) = k.scalar_text() else {
+            return Err(
+                SourceError::new(&file, &src, k.span.start, "expected a variable name").into(),
+            );
+        };
+        vars.insert(key, v.to_value());
+    }
+    Ok(vars)
+}
