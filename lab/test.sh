@@ -127,7 +127,7 @@ check "init starts a service" on root node01 \
 	'systemctl start cron && systemctl is-active -q cron && pgrep -x cron'
 check "service(8) drives it too" on root node01 \
 	'service cron restart && systemctl is-active -q cron'
-check "procps and iproute2 present" on root node02 'ps -e >/dev/null && ip -br addr show eth0 | grep -q UP'
+check "procps and iproute2 present" on root node02 "ps -e >/dev/null && ip -br addr | grep -qw $(ip_of node02)"
 
 # --- fault helpers ---------------------------------------------------------------
 
@@ -150,11 +150,15 @@ check "fault helpers reject unknown hosts" eval '! "$LAB" pause node99 && ! "$LA
 # A bring-up that cannot finish (no time to get ready) must remove the host
 # it created and leave the existing ones alone.
 failed_up_is_undone() {
-	! DROVER_LAB_READY_TIMEOUT=0 "$LAB" up 4 &&
-		[[ -z $(docker ps -aq --filter name='^drover-lab-node04$') ]] &&
-		[[ ! -e $LAB_DIR/.state/hosts/node04 ]] &&
-		! grep -q '^node04,' "$KNOWN_HOSTS" &&
-		[[ $(docker ps -q --filter label=drover.lab.host | sort) == "$ids_before" ]]
+	local count next before
+	before=$(docker ps -aq --filter label=drover.lab.host | sort)
+	count=$(wc -l <<<"$before")
+	next=$(printf 'node%02d' $((count + 1)))
+	! DROVER_LAB_READY_TIMEOUT=0 "$LAB" up $((count + 1)) &&
+		[[ -z $(docker ps -aq --filter name="^drover-lab-$next\$") ]] &&
+		[[ ! -e $LAB_DIR/.state/hosts/$next ]] &&
+		! grep -q "^$next," "$KNOWN_HOSTS" &&
+		[[ $(docker ps -aq --filter label=drover.lab.host | sort) == "$before" ]]
 }
 check "failed up removes what it made" failed_up_is_undone
 
