@@ -58,16 +58,22 @@ pub mod shlex;
 mod util;
 
 mod command;
+mod copy;
+mod file;
 mod ping;
 mod raw;
 mod shell;
+mod template;
 
 /// Every builtin host module; one line per module file.
 fn all() -> Vec<Box<dyn Module>> {
     vec![
         Box::new(command::Command),
+        Box::new(copy::Copy),
+        Box::new(file::File),
         Box::new(ping::Ping),
         Box::new(raw::Raw),
         Box::new(shell::Shell),
+        Box::new(template::Template),
     ]
 }
