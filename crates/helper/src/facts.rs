@@ -136,7 +136,7 @@ pub(crate) fn fqdn_from_hosts(hosts: &str, nodename: &str) -> String {
     nodename.to_string()
 }
 
-pub(crate) fn parse_os_release(text: &str) -> BTreeMap<String, String> {
+pub fn parse_os_release(text: &str) -> BTreeMap<String, String> {
     text.lines()
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| {
@@ -153,7 +153,7 @@ pub(crate) fn parse_os_release(text: &str) -> BTreeMap<String, String> {
 
 /// Ansible's distribution facts from os-release (and /etc/debian_version, which Ansible prefers
 /// for Debian's point release).
-pub(crate) fn distribution(
+pub fn distribution(
     os: &BTreeMap<String, String>,
     debian_version: &str,
 ) -> Vec<(&'static str, Value)> {

@@ -9,7 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod exec;
-mod facts;
+pub mod facts;
 mod fsops;
 pub mod mode;
 pub mod users;
