@@ -198,7 +198,7 @@ fn check(dir: &Path) -> Vec<String> {
 #[test]
 fn inventory_cases() {
     let dirs = case_dirs();
-    assert!(dirs.len() >= 1, "test cases went missing");
+    assert!(dirs.len() >= 25, "test cases went missing");
     let failures: Vec<String> = dirs.iter().flat_map(|d| check(d)).collect();
     assert!(
         failures.is_empty(),
