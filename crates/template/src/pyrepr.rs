@@ -20,7 +20,7 @@ pub fn py_str(v: &Value) -> String {
 /// The text Ansible writes for a value in a template's output: like `str()`, but `None` prints
 /// nothing (Ansible's finalize hook).
 pub fn py_output(v: &Value) -> String {
-    if v.is_none() {
+    if v.is_none() || v.is_undefined() {
         return String::new();
     }
     py_str(v)

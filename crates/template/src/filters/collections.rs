@@ -154,7 +154,7 @@ fn flatten_into(out: &mut Vec<Value>, v: &Value, levels: Option<usize>, skip_nul
             continue;
         }
         if item.kind() == ValueKind::Seq && levels != Some(0) {
-            flatten_into(out, &item, levels.map(|l| l - 1), skip_nulls);
+            flatten_into(out, &item, levels.map(|l| l.saturating_sub(1)), skip_nulls);
         } else {
             out.push(item);
         }
@@ -170,11 +170,7 @@ pub(crate) fn flatten(v: Value, levels: Option<usize>, kw: Kwargs) -> Result<Val
     let skip_nulls = kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
     kw.assert_all_used()?;
     let mut out = Vec::new();
-    // `levels` counts the nesting removed below the top list.
-    flatten_into(&mut out, &v, levels.map(|l| l.saturating_sub(1)), skip_nulls);
-    if levels == Some(0) {
-        return Ok(v);
-    }
+    flatten_into(&mut out, &v, levels, skip_nulls);
     Ok(Value::from(out))
 }
 
