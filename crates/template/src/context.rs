@@ -42,7 +42,11 @@ impl std::fmt::Debug for Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn new(inner: Arc<Inner>, scope: Scope, locals: BTreeMap<String, Value>) -> Arc<Ctx> {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        scope: Scope,
+        locals: BTreeMap<String, Value>,
+    ) -> Arc<Ctx> {
         Arc::new(Ctx {
             inner,
             scope,
@@ -118,7 +122,9 @@ impl Object for Ctx {
         let name = key.as_str()?;
         match name {
             CTX_KEY => Some(Value::from_dyn_object(self.clone())),
-            "vars" if !self.locals.contains_key("vars") && self.scope.vars.get("vars").is_none() => {
+            "vars"
+                if !self.locals.contains_key("vars") && self.scope.vars.get("vars").is_none() =>
+            {
                 Some(Value::from_object(VarsView(self.clone())))
             }
             _ => self.resolve(name),
@@ -163,7 +169,8 @@ pub fn needs_templating(v: &Value) -> bool {
             v.try_iter()
                 .map(|mut it| {
                     it.any(|k| {
-                        needs_templating(&k) || needs_templating(&v.get_item(&k).unwrap_or_default())
+                        needs_templating(&k)
+                            || needs_templating(&v.get_item(&k).unwrap_or_default())
                     })
                 })
                 .unwrap_or(false)

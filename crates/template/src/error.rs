@@ -25,6 +25,19 @@ pub enum TemplateErrorKind {
     Runtime,
 }
 
+/// Where inside a template an error happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateLocation {
+    /// The template file name for template files; `None` for inline strings.
+    pub template_name: Option<String>,
+    /// 1-based line inside the template.
+    pub line: usize,
+    /// 1-based column inside the template, when known.
+    pub column: Option<usize>,
+    /// The template source line the position refers to.
+    pub source_line: Option<String>,
+}
+
 /// A templating error with enough structure for the engine to point at the task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -33,14 +46,8 @@ pub struct TemplateError {
     pub message: String,
     /// For [`TemplateErrorKind::Undefined`]: the undefined expression (`foo`, `foo.bar`).
     pub variable: Option<String>,
-    /// The template the error happened in: a file name for template files, else `None`.
-    pub template_name: Option<String>,
-    /// 1-based line inside the template, when known.
-    pub line: Option<usize>,
-    /// 1-based column inside the template, when known.
-    pub column: Option<usize>,
-    /// The template source line the position refers to.
-    pub source_line: Option<String>,
+    /// The position inside the template, when known (boxed: errors travel in `Result`s).
+    pub location: Option<Box<TemplateLocation>>,
 }
 
 impl TemplateError {
@@ -49,10 +56,7 @@ impl TemplateError {
             kind,
             message: message.into(),
             variable: None,
-            template_name: None,
-            line: None,
-            column: None,
-            source_line: None,
+            location: None,
         }
     }
 
@@ -77,10 +81,13 @@ impl TemplateError {
 impl fmt::Display for TemplateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)?;
-        match (&self.template_name, self.line, self.column) {
-            (Some(name), Some(line), Some(col)) => write!(f, " (in {name}, line {line}, column {col})"),
-            (Some(name), Some(line), None) => write!(f, " (in {name}, line {line})"),
-            (None, Some(line), Some(col)) if line > 1 => write!(f, " (line {line}, column {col})"),
+        let Some(loc) = &self.location else {
+            return Ok(());
+        };
+        match (&loc.template_name, loc.column) {
+            (Some(name), Some(col)) => write!(f, " (in {name}, line {}, column {col})", loc.line),
+            (Some(name), None) => write!(f, " (in {name}, line {})", loc.line),
+            (None, Some(col)) if loc.line > 1 => write!(f, " (line {}, column {col})", loc.line),
             _ => Ok(()),
         }
     }

@@ -38,7 +38,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("center", |v: Value, width: Option<usize>| {
         crate::methods::pad(&py_str(&v), width.unwrap_or(80), ' ', "center")
     });
-    env.add_filter("wordcount", |v: Value| py_str(&v).split_whitespace().count());
+    env.add_filter("wordcount", |v: Value| {
+        py_str(&v).split_whitespace().count()
+    });
     env.add_filter("comment", comment);
     env.add_filter("b64encode", |v: Value| {
         base64::engine::general_purpose::STANDARD.encode(py_str(&v))
@@ -66,7 +68,9 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("md5", |v: Value| data::hash(&py_str(&v), "md5"));
     env.add_filter("sha1", |v: Value| data::hash(&py_str(&v), "sha1"));
     env.add_filter("checksum", |v: Value| data::hash(&py_str(&v), "sha1"));
-    env.add_filter("to_uuid", |v: Value, ns: Option<String>| data::to_uuid(&py_str(&v), ns.as_deref()));
+    env.add_filter("to_uuid", |v: Value, ns: Option<String>| {
+        data::to_uuid(&py_str(&v), ns.as_deref())
+    });
     env.add_filter("urlsplit", data::urlsplit);
     env.add_filter("log", |x: f64, base: Option<f64>| match base {
         Some(b) => x.ln() / b.ln(),
@@ -148,10 +152,18 @@ fn to_bool(v: Value) -> bool {
 
 /// Jinja2's `int(default=0, base=10)`: strings are parsed as Python's `int(s, base)` then as a
 /// float; anything unparseable yields the default.
-fn to_int(state: &State, v: Value, default: Option<Value>, base: Option<u32>, kw: Kwargs) -> Result<Value, Error> {
+fn to_int(
+    state: &State,
+    v: Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let default = match default {
         Some(d) => d,
-        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0)),
+        None => kw
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
     };
     let base = match base {
         Some(b) => b,
@@ -173,7 +185,11 @@ fn to_int(state: &State, v: Value, default: Option<Value>, base: Option<u32>, kw
             let s = v.as_str().unwrap_or_default();
             parse_py_int(s, base)
                 .map(Value::from)
-                .or_else(|| parse_py_float(s).filter(|f| f.is_finite()).map(|f| Value::from(f.trunc() as i64)))
+                .or_else(|| {
+                    parse_py_float(s)
+                        .filter(|f| f.is_finite())
+                        .map(|f| Value::from(f.trunc() as i64))
+                })
                 .unwrap_or(default)
         }
         _ => default,
@@ -196,7 +212,11 @@ pub(crate) fn parse_py_int(s: &str, base: u32) -> Option<i64> {
         (0, _) => (10, s),
         _ => (base, s),
     };
-    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
         return None;
     }
     let clean: String = digits.chars().filter(|c| *c != '_').collect();
@@ -212,7 +232,11 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
     if matches!(unsigned, "inf" | "infinity" | "nan") {
         return lower.parse::<f64>().ok();
     }
-    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || "+-.eE_".contains(c)) {
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || "+-.eE_".contains(c))
+    {
         return None;
     }
     t.replace('_', "").parse::<f64>().ok()
@@ -221,7 +245,9 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
 fn to_float(v: Value, default: Option<Value>, kw: Kwargs) -> Result<Value, Error> {
     let default = match default {
         Some(d) => d,
-        None => kw.get::<Option<Value>>("default")?.unwrap_or(Value::from(0.0)),
+        None => kw
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
     };
     kw.assert_all_used()?;
     if v.is_undefined() {
@@ -263,10 +289,17 @@ fn join(state: &State, v: Value, sep: Option<Value>, kw: Kwargs) -> Result<Strin
 }
 
 /// Jinja2's `default(default_value='', boolean=False)`.
-fn default(v: Value, other: Option<Value>, boolean: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+fn default(
+    v: Value,
+    other: Option<Value>,
+    boolean: Option<bool>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let other = match other {
         Some(o) => o,
-        None => kw.get::<Option<Value>>("default_value")?.unwrap_or(Value::from("")),
+        None => kw
+            .get::<Option<Value>>("default_value")?
+            .unwrap_or(Value::from("")),
     };
     let boolean = match boolean {
         Some(b) => b,
@@ -287,7 +320,9 @@ fn mandatory(v: Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> 
     };
     kw.assert_all_used()?;
     if v.is_undefined() {
-        return Err(fail(msg.unwrap_or_else(|| "Mandatory variable not defined.".into())));
+        return Err(fail(
+            msg.unwrap_or_else(|| "Mandatory variable not defined.".into()),
+        ));
     }
     Ok(v)
 }
@@ -305,8 +340,7 @@ pub(crate) fn shell_quote(s: &str) -> String {
     if s.is_empty() {
         return "''".into();
     }
-    if s
-        .chars()
+    if s.chars()
         .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c))
     {
         return s.to_string();
@@ -397,9 +431,15 @@ fn comment(v: Value, style: Option<String>, kw: Kwargs) -> Result<String, Error>
         "xml" => ("<!--", "", " - ", "", "-->"),
         other => return Err(fail(format!("comment: unknown style '{other}'"))),
     };
-    let decoration = kw.get::<Option<String>>("decoration")?.unwrap_or_else(|| decoration.into());
-    let prefix = kw.get::<Option<String>>("prefix")?.unwrap_or_else(|| prefix.into());
-    let postfix = kw.get::<Option<String>>("postfix")?.unwrap_or_else(|| postfix.into());
+    let decoration = kw
+        .get::<Option<String>>("decoration")?
+        .unwrap_or_else(|| decoration.into());
+    let prefix = kw
+        .get::<Option<String>>("prefix")?
+        .unwrap_or_else(|| prefix.into());
+    let postfix = kw
+        .get::<Option<String>>("postfix")?
+        .unwrap_or_else(|| postfix.into());
     let text = py_str(&v);
     let mut lines = Vec::new();
     if !begin.is_empty() {
@@ -434,13 +474,21 @@ const SIZE_UNITS: [(&str, u32); 9] = [
 
 /// Ansible's `human_readable(isbits=False, unit=None)`: `1.00 KB`, `10.00 Bytes`.
 fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
-    let size = f64::try_from(v.clone()).map_err(|_| fail(format!("human_readable() can't interpret {}", py_repr(&v))))?;
+    let size = f64::try_from(v.clone())
+        .map_err(|_| fail(format!("human_readable() can't interpret {}", py_repr(&v))))?;
     let isbits = isbits.unwrap_or(false);
-    let (suffix, base_name) = if isbits { ("b", "bits") } else { ("B", "Bytes") };
+    let (suffix, base_name) = if isbits {
+        ("b", "bits")
+    } else {
+        ("B", "Bytes")
+    };
     for (letter, power) in SIZE_UNITS {
         let limit = 1024f64.powi(power as i32);
         let chosen = match &unit {
-            Some(u) => u.chars().next().map(|c| c.to_ascii_uppercase().to_string()) == Some(letter.to_string()),
+            Some(u) => {
+                u.chars().next().map(|c| c.to_ascii_uppercase().to_string())
+                    == Some(letter.to_string())
+            }
             None => size >= limit,
         };
         if chosen {
@@ -456,16 +504,28 @@ fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Resul
 }
 
 /// Ansible's `human_to_bytes(default_unit=None, isbits=False)`.
-fn human_to_bytes(v: Value, default_unit: Option<String>, _isbits: Option<bool>) -> Result<i64, Error> {
+fn human_to_bytes(
+    v: Value,
+    default_unit: Option<String>,
+    _isbits: Option<bool>,
+) -> Result<i64, Error> {
     let s = py_str(&v);
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| fail(format!("human_to_bytes() can't interpret following string: {s}")))?;
+    let num: f64 = num.parse().map_err(|_| {
+        fail(format!(
+            "human_to_bytes() can't interpret following string: {s}"
+        ))
+    })?;
     let unit = unit.trim();
-    let unit = if unit.is_empty() { default_unit.unwrap_or_default() } else { unit.to_string() };
+    let unit = if unit.is_empty() {
+        default_unit.unwrap_or_default()
+    } else {
+        unit.to_string()
+    };
     let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
     let power = match letter {
         None | Some('B') => 0,
@@ -473,7 +533,11 @@ fn human_to_bytes(v: Value, default_unit: Option<String>, _isbits: Option<bool>)
             .iter()
             .find(|(l, _)| l.starts_with(c))
             .map(|(_, p)| *p)
-            .ok_or_else(|| fail(format!("human_to_bytes() failed to convert {s}: unknown unit")))?,
+            .ok_or_else(|| {
+                fail(format!(
+                    "human_to_bytes() failed to convert {s}: unknown unit"
+                ))
+            })?,
     };
     Ok((num * 1024f64.powi(power as i32)).round() as i64)
 }
@@ -494,7 +558,6 @@ pub(crate) fn kwargs_map(kw: &Kwargs) -> Result<BTreeMap<String, Value>, Error> 
     }
     Ok(out)
 }
-
 
 #[cfg(test)]
 mod unit {

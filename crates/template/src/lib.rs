@@ -16,6 +16,9 @@
 //! controller-side effects are the lookups that Ansible also runs on the controller (`file`,
 //! `pipe`, `env`, …).
 
+// Tests may unwrap (house rule); library code may not.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod context;
 mod error;
 mod filters;
@@ -33,11 +36,11 @@ use std::sync::{Arc, RwLock};
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, UndefinedBehavior};
 
-pub use context::{has_markers, is_unsafe, needs_templating, unsafe_string};
 use context::Ctx;
-pub use error::{TemplateError, TemplateErrorKind};
-pub use lookups::{LookupCall, LookupContext, LookupFn};
+pub use context::{has_markers, is_unsafe, needs_templating, unsafe_string};
+pub use error::{TemplateError, TemplateErrorKind, TemplateLocation};
 pub use filters::data::python_json;
+pub use lookups::{LookupCall, LookupContext, LookupFn};
 pub use pyrepr::{py_repr, py_str};
 pub use template_file::{Delimiters, TemplateFileVars, TemplateOptions};
 pub use yaml_out::{to_yaml_string, YamlStyle};
@@ -239,7 +242,11 @@ impl Templar {
     }
 
     /// A conditional given as a YAML value: booleans pass, strings are expressions.
-    pub fn eval_condition_value(&self, value: &Value, scope: &Scope) -> Result<bool, TemplateError> {
+    pub fn eval_condition_value(
+        &self,
+        value: &Value,
+        scope: &Scope,
+    ) -> Result<bool, TemplateError> {
         match value.as_str() {
             Some(s) => self.eval_condition(s, scope),
             None => self.inner.condition_result(&value.to_string(), value),
@@ -337,7 +344,10 @@ impl Inner {
                 let mut out = ValueMap::new();
                 for key in value.try_iter().map_err(|e| convert(e, "", ctx))? {
                     let item = value.get_item(&key).unwrap_or_default();
-                    out.insert(self.render_value_in(ctx, &key)?, self.render_value_in(ctx, &item)?);
+                    out.insert(
+                        self.render_value_in(ctx, &key)?,
+                        self.render_value_in(ctx, &item)?,
+                    );
                 }
                 Ok(Value::from_object(out))
             }
@@ -381,7 +391,10 @@ impl Inner {
             self.env
                 .render_str(&template, Value::from_dyn_object(ctx.clone()))
                 .map_err(|e| convert(e, &template, ctx))?;
-            return Err(TemplateError::undefined(expr, format!("'{expr}' is undefined")));
+            return Err(TemplateError::undefined(
+                expr,
+                format!("'{expr}' is undefined"),
+            ));
         }
         Ok(plain(v))
     }
@@ -448,23 +461,33 @@ pub(crate) fn convert(err: minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> Te
             TemplateErrorKind::Runtime,
             format!("{}: {detail}", err.kind()),
         ),
-        _ if detail.is_empty() => TemplateError::new(TemplateErrorKind::Runtime, err.kind().to_string()),
+        _ if detail.is_empty() => {
+            TemplateError::new(TemplateErrorKind::Runtime, err.kind().to_string())
+        }
         _ => TemplateError::new(TemplateErrorKind::Runtime, detail),
     };
-    if out.line.is_none() {
-        if let Some(name) = err.name() {
-            if name != "<string>" && name != "<expression>" {
-                out.template_name = Some(name.to_string());
-            }
-        }
-        out.line = err.line();
-        let text = err.template_source().unwrap_or(source);
-        if let Some(range) = err.range() {
-            let before = text.get(..range.start).unwrap_or_default();
-            out.column = Some(before.rsplit('\n').next().unwrap_or_default().chars().count() + 1);
-        }
-        if let Some(line) = out.line {
-            out.source_line = text.lines().nth(line.saturating_sub(1)).map(String::from);
+    if out.location.is_none() {
+        if let Some(line) = err.line() {
+            let text = err.template_source().unwrap_or(source);
+            let column = err.range().map(|range| {
+                let before = text.get(..range.start).unwrap_or_default();
+                before
+                    .rsplit('\n')
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .count()
+                    + 1
+            });
+            out.location = Some(Box::new(TemplateLocation {
+                template_name: err
+                    .name()
+                    .filter(|n| *n != "<string>" && *n != "<expression>")
+                    .map(String::from),
+                line,
+                column,
+                source_line: text.lines().nth(line.saturating_sub(1)).map(String::from),
+            }));
         }
     }
     out
@@ -477,7 +500,10 @@ fn undefined_error(detail: &str, ctx: &Arc<Ctx>) -> TemplateError {
         .filter(|_| detail.contains("is undefined"))
         .unwrap_or_default();
     if expr.is_empty() {
-        return TemplateError::new(TemplateErrorKind::Undefined, "undefined variable".to_string());
+        return TemplateError::new(
+            TemplateErrorKind::Undefined,
+            "undefined variable".to_string(),
+        );
     }
     let root: String = expr
         .chars()
@@ -510,7 +536,10 @@ fn undefined_error(detail: &str, ctx: &Arc<Ctx>) -> TemplateError {
         Some(v) if v.kind() == ValueKind::Seq && last.starts_with('[') => {
             format!("list object has no element {attr}")
         }
-        Some(v) => format!("object of type '{}' has no attribute '{attr}'", filters::type_name(&v)),
+        Some(v) => format!(
+            "object of type '{}' has no attribute '{attr}'",
+            filters::type_name(&v)
+        ),
         None => format!("'{expr}' is undefined"),
     };
     TemplateError::undefined(expr, message)

@@ -65,14 +65,27 @@ impl LookupCall<'_> {
     }
 
     /// Renders a template file with the current variables (the `template` lookup).
-    pub fn render_template_file(&self, path: &Path, locals: BTreeMap<String, Value>) -> Result<String, TemplateError> {
+    pub fn render_template_file(
+        &self,
+        path: &Path,
+        locals: BTreeMap<String, Value>,
+    ) -> Result<String, TemplateError> {
         let source = std::fs::read_to_string(path).map_err(|e| {
-            lookup_error(self.name, format!("could not read template {}: {e}", path.display()))
+            lookup_error(
+                self.name,
+                format!("could not read template {}: {e}", path.display()),
+            )
         })?;
         let mut extra = TemplateFileVars::for_path(path);
         extra.locals = locals;
         let inner = self.ctx.inner.clone();
-        crate::template_file::render(&inner, &source, &path.to_string_lossy(), &self.ctx.scope, &extra)
+        crate::template_file::render(
+            &inner,
+            &source,
+            &path.to_string_lossy(),
+            &self.ctx.scope,
+            &extra,
+        )
     }
 
     fn bool_kwarg(&self, name: &str, default: bool) -> bool {
@@ -95,12 +108,21 @@ fn find_in(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
     dirs.iter().map(|d| d.join(p)).find(|c| c.exists())
 }
 
-pub(crate) fn register(env: &mut Environment<'static>, registry: Arc<RwLock<BTreeMap<String, LookupFn>>>) {
+pub(crate) fn register(
+    env: &mut Environment<'static>,
+    registry: Arc<RwLock<BTreeMap<String, LookupFn>>>,
+) {
     let r = registry.clone();
-    env.add_function("lookup", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &r, args, false));
+    env.add_function("lookup", move |state: &State, args: Rest<ValueOrKwargs>| {
+        invoke(state, &r, args, false)
+    });
     let r = registry.clone();
-    env.add_function("query", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &r, args, true));
-    env.add_function("q", move |state: &State, args: Rest<ValueOrKwargs>| invoke(state, &registry, args, true));
+    env.add_function("query", move |state: &State, args: Rest<ValueOrKwargs>| {
+        invoke(state, &r, args, true)
+    });
+    env.add_function("q", move |state: &State, args: Rest<ValueOrKwargs>| {
+        invoke(state, &registry, args, true)
+    });
 }
 
 fn to_mj(err: TemplateError) -> Error {
@@ -123,22 +145,40 @@ fn invoke(
         }
     }
     if positional.is_empty() {
-        return Err(Error::new(ErrorKind::MissingArgument, "lookup requires the name of a lookup plugin"));
+        return Err(Error::new(
+            ErrorKind::MissingArgument,
+            "lookup requires the name of a lookup plugin",
+        ));
     }
     let name = py_str(&positional.remove(0));
-    let short = name.strip_prefix("ansible.builtin.").unwrap_or(&name).to_string();
+    let short = name
+        .strip_prefix("ansible.builtin.")
+        .unwrap_or(&name)
+        .to_string();
     let wantlist = query || kwargs.remove("wantlist").is_some_and(|v| v.is_true());
-    let errors = kwargs.remove("errors").map_or_else(|| "strict".to_string(), |v| py_str(&v));
+    let errors = kwargs
+        .remove("errors")
+        .map_or_else(|| "strict".to_string(), |v| py_str(&v));
     let f = registry
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .get(&short)
         .cloned()
-        .ok_or_else(|| to_mj(TemplateError::new(TemplateErrorKind::Lookup, format!("lookup plugin ({name}) not found"))))?;
+        .ok_or_else(|| {
+            to_mj(TemplateError::new(
+                TemplateErrorKind::Lookup,
+                format!("lookup plugin ({name}) not found"),
+            ))
+        })?;
     let ctx = state
         .lookup(CTX_KEY)
         .and_then(|v| v.downcast_object::<Ctx>())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidOperation, "lookups need a drover render context"))?;
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "lookups need a drover render context",
+            )
+        })?;
     let terms = match positional.as_slice() {
         [single] if single.kind() == ValueKind::Seq => single.try_iter()?.collect(),
         _ => positional,
@@ -153,7 +193,11 @@ fn invoke(
         Ok(r) => r,
         Err(e) if errors == "ignore" || errors == "warn" => {
             let _ = e;
-            return Ok(if wantlist { Value::from(Vec::<Value>::new()) } else { Value::from(()) });
+            return Ok(if wantlist {
+                Value::from(Vec::<Value>::new())
+            } else {
+                Value::from(())
+            });
         }
         Err(e) => return Err(to_mj(e)),
     };
@@ -162,7 +206,9 @@ fn invoke(
     }
     // Ansible joins string results with commas; a single non-string result is returned as is.
     if result.iter().all(|v| v.kind() == ValueKind::String) {
-        return Ok(Value::from(result.iter().map(py_str).collect::<Vec<_>>().join(",")));
+        return Ok(Value::from(
+            result.iter().map(py_str).collect::<Vec<_>>().join(","),
+        ));
     }
     Ok(match result.len() {
         1 => result.into_iter().next().unwrap_or_default(),
@@ -186,11 +232,21 @@ pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
     m.insert("pipe".into(), lookup!(pipe_lookup));
     m.insert("lines".into(), lookup!(lines_lookup));
     m.insert("items".into(), lookup!(items_lookup));
-    m.insert("list".into(), lookup!(|c: &LookupCall<'_>| Ok(c.terms.clone())));
+    m.insert(
+        "list".into(),
+        lookup!(|c: &LookupCall<'_>| Ok(c.terms.clone())),
+    );
     m.insert("dict".into(), lookup!(dict_lookup));
-    m.insert("indexed_items".into(), lookup!(|c: &LookupCall<'_>| {
-        Ok(c.terms.iter().enumerate().map(|(i, t)| Value::from(vec![Value::from(i), t.clone()])).collect())
-    }));
+    m.insert(
+        "indexed_items".into(),
+        lookup!(|c: &LookupCall<'_>| {
+            Ok(c.terms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Value::from(vec![Value::from(i), t.clone()]))
+                .collect())
+        }),
+    );
     m.insert("together".into(), lookup!(together_lookup));
     m.insert("nested".into(), lookup!(nested_lookup));
     m.insert("sequence".into(), lookup!(sequence_lookup));
@@ -224,11 +280,12 @@ fn file_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         .iter()
         .map(|t| {
             let name = py_str(t);
-            let path = c
-                .find_file(&name)
-                .ok_or_else(|| lookup_error("file", format!("could not locate file in lookup: {name}")))?;
-            let mut text = std::fs::read_to_string(&path)
-                .map_err(|e| lookup_error("file", format!("could not read {}: {e}", path.display())))?;
+            let path = c.find_file(&name).ok_or_else(|| {
+                lookup_error("file", format!("could not locate file in lookup: {name}"))
+            })?;
+            let mut text = std::fs::read_to_string(&path).map_err(|e| {
+                lookup_error("file", format!("could not read {}: {e}", path.display()))
+            })?;
             if rstrip {
                 text.truncate(text.trim_end().len());
             }
@@ -244,7 +301,10 @@ fn template_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let locals: BTreeMap<String, Value> = match c.kwarg("template_vars") {
         Some(v) if v.kind() == ValueKind::Map => v
             .try_iter()
-            .map(|keys| keys.map(|k| (py_str(&k), v.get_item(&k).unwrap_or_default())).collect())
+            .map(|keys| {
+                keys.map(|k| (py_str(&k), v.get_item(&k).unwrap_or_default()))
+                    .collect()
+            })
             .unwrap_or_default(),
         _ => BTreeMap::new(),
     };
@@ -252,9 +312,14 @@ fn template_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         .iter()
         .map(|t| {
             let name = py_str(t);
-            let path = find_in(&name, &c.context().template_paths)
-                .ok_or_else(|| lookup_error("template", format!("the template file {name} could not be found for the lookup")))?;
-            c.render_template_file(&path, locals.clone()).map(Value::from)
+            let path = find_in(&name, &c.context().template_paths).ok_or_else(|| {
+                lookup_error(
+                    "template",
+                    format!("the template file {name} could not be found for the lookup"),
+                )
+            })?;
+            c.render_template_file(&path, locals.clone())
+                .map(Value::from)
         })
         .collect()
 }
@@ -267,7 +332,10 @@ fn vars_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             match (c.var(&name), c.kwarg("default")) {
                 (Some(v), _) => Ok(v),
                 (None, Some(d)) => Ok(d.clone()),
-                (None, None) => Err(lookup_error("vars", format!("No variable found with this name: {name}"))),
+                (None, None) => Err(lookup_error(
+                    "vars",
+                    format!("No variable found with this name: {name}"),
+                )),
             }
         })
         .collect()
@@ -277,8 +345,14 @@ fn varnames_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let names = c.var_names();
     let mut out = Vec::new();
     for t in &c.terms {
-        let re = regex::Regex::new(&py_str(t)).map_err(|e| lookup_error("varnames", e.to_string()))?;
-        out.extend(names.iter().filter(|n| re.find(n).is_some_and(|m| m.start() == 0)).map(|n| Value::from(n.as_str())));
+        let re =
+            regex::Regex::new(&py_str(t)).map_err(|e| lookup_error("varnames", e.to_string()))?;
+        out.extend(
+            names
+                .iter()
+                .filter(|n| re.find(n).is_some_and(|m| m.start() == 0))
+                .map(|n| Value::from(n.as_str())),
+        );
     }
     Ok(out)
 }
@@ -295,7 +369,11 @@ fn run_shell(c: &LookupCall<'_>, cmd: &str) -> Result<String, TemplateError> {
     if !out.status.success() {
         return Err(lookup_error(
             c.name,
-            format!("lookup_plugin.{}({cmd}) returned {}", c.name, out.status.code().unwrap_or(-1)),
+            format!(
+                "lookup_plugin.{}({cmd}) returned {}",
+                c.name,
+                out.status.code().unwrap_or(-1)
+            ),
         ));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -335,7 +413,10 @@ fn dict_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         }
         for k in t.try_iter().into_iter().flatten() {
             let v = t.get_item(&k).unwrap_or_default();
-            out.push(map_value([("key".to_string(), k), ("value".to_string(), v)]));
+            out.push(map_value([
+                ("key".to_string(), k),
+                ("value".to_string(), v),
+            ]));
         }
     }
     Ok(out)
@@ -354,18 +435,31 @@ fn term_lists(c: &LookupCall<'_>) -> Result<Vec<Vec<Value>>, TemplateError> {
 fn together_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let lists = term_lists(c)?;
     if lists.is_empty() {
-        return Err(lookup_error("together", "with_together requires at least one element in each list"));
+        return Err(lookup_error(
+            "together",
+            "with_together requires at least one element in each list",
+        ));
     }
     let n = lists.iter().map(Vec::len).max().unwrap_or(0);
     Ok((0..n)
-        .map(|i| Value::from(lists.iter().map(|l| l.get(i).cloned().unwrap_or(Value::from(()))).collect::<Vec<_>>()))
+        .map(|i| {
+            Value::from(
+                lists
+                    .iter()
+                    .map(|l| l.get(i).cloned().unwrap_or(Value::from(())))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect())
 }
 
 fn nested_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let lists = term_lists(c)?;
     if lists.is_empty() {
-        return Err(lookup_error("nested", "with_nested requires at least one element in the nested list"));
+        return Err(lookup_error(
+            "nested",
+            "with_nested requires at least one element in the nested list",
+        ));
     }
     Ok(crate::filters::cartesian(&lists))
 }
@@ -387,12 +481,17 @@ fn parse_kv(term: &str) -> (Option<String>, BTreeMap<String, String>) {
 }
 
 fn parse_num(name: &str, s: &str) -> Result<i64, TemplateError> {
-    crate::filters::parse_py_int(s, 0).ok_or_else(|| lookup_error("sequence", format!("can't parse {name}={s} as integer")))
+    crate::filters::parse_py_int(s, 0)
+        .ok_or_else(|| lookup_error("sequence", format!("can't parse {name}={s} as integer")))
 }
 
 fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let mut out = Vec::new();
-    let terms: Vec<String> = if c.terms.is_empty() { vec![String::new()] } else { c.terms.iter().map(py_str).collect() };
+    let terms: Vec<String> = if c.terms.is_empty() {
+        vec![String::new()]
+    } else {
+        c.terms.iter().map(py_str).collect()
+    };
     for term in terms {
         let (bare, mut kv) = parse_kv(&term);
         for (k, v) in &c.kwargs {
@@ -427,7 +526,12 @@ fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         let start = kv.get("start").map_or(Ok(1), |s| parse_num("start", s))?;
         let stride = kv.get("stride").map_or(Ok(1), |s| parse_num("stride", s))?;
         let end = match (kv.get("end"), kv.get("count")) {
-            (Some(_), Some(_)) => return Err(lookup_error("sequence", "can't specify both count and end in with_sequence")),
+            (Some(_), Some(_)) => {
+                return Err(lookup_error(
+                    "sequence",
+                    "can't specify both count and end in with_sequence",
+                ))
+            }
             (Some(e), None) => parse_num("end", e)?,
             (None, Some(n)) => {
                 let n = parse_num("count", n)?;
@@ -436,14 +540,22 @@ fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
                 }
                 start + (n - 1) * stride
             }
-            (None, None) => return Err(lookup_error("sequence", "must specify count or end in with_sequence")),
+            (None, None) => {
+                return Err(lookup_error(
+                    "sequence",
+                    "must specify count or end in with_sequence",
+                ))
+            }
         };
         let format = kv.get("format").cloned().unwrap_or_else(|| "%d".into());
         if stride == 0 {
             return Err(lookup_error("sequence", "stride must not be zero"));
         }
         if (stride > 0 && end < start) || (stride < 0 && end > start) {
-            return Err(lookup_error("sequence", "to count backwards make stride negative"));
+            return Err(lookup_error(
+                "sequence",
+                "to count backwards make stride negative",
+            ));
         }
         let mut i = start;
         while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
@@ -509,8 +621,17 @@ fn first_found_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let mut skip = c.bool_kwarg("skip", false);
     let split = |v: &Value| -> Vec<String> {
         match v.kind() {
-            ValueKind::Seq => v.try_iter().into_iter().flatten().map(|x| py_str(&x)).collect(),
-            _ => py_str(v).split([',', ';']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+            ValueKind::Seq => v
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| py_str(&x))
+                .collect(),
+            _ => py_str(v)
+                .split([',', ';'])
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
         }
     };
     if let Some(f) = c.kwarg("files") {
@@ -541,7 +662,10 @@ fn first_found_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         let candidates: Vec<String> = if paths.is_empty() {
             vec![f.clone()]
         } else {
-            paths.iter().map(|p| format!("{}/{f}", p.trim_end_matches('/'))).collect()
+            paths
+                .iter()
+                .map(|p| format!("{}/{f}", p.trim_end_matches('/')))
+                .collect()
         };
         for cand in candidates {
             if let Some(found) = find_in(&cand, base) {
@@ -552,7 +676,10 @@ fn first_found_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     if skip {
         return Ok(Vec::new());
     }
-    Err(lookup_error("first_found", "No file was found when using first_found."))
+    Err(lookup_error(
+        "first_found",
+        "No file was found when using first_found.",
+    ))
 }
 
 fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
@@ -566,7 +693,11 @@ fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         let dir_path = if Path::new(dir).is_absolute() {
             Some(PathBuf::from(dir))
         } else {
-            c.context().file_paths.iter().map(|b| b.join(dir)).find(|p| p.is_dir())
+            c.context()
+                .file_paths
+                .iter()
+                .map(|b| b.join(dir))
+                .find(|p| p.is_dir())
         };
         let Some(dir_path) = dir_path else { continue };
         let glob = globset::GlobBuilder::new(file_pat)
@@ -590,11 +721,20 @@ fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
 fn subelements_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let (list, key) = match c.terms.as_slice() {
         [l, k] | [l, k, _] => (l.clone(), py_str(k)),
-        _ => return Err(lookup_error("subelements", "subelements lookup expects a list of two or three items")),
+        _ => {
+            return Err(lookup_error(
+                "subelements",
+                "subelements lookup expects a list of two or three items",
+            ))
+        }
     };
-    let skip = c.terms.get(2).is_some_and(|f| f.get_attr("skip_missing").is_ok_and(|s| s.is_true()));
+    let skip = c
+        .terms
+        .get(2)
+        .is_some_and(|f| f.get_attr("skip_missing").is_ok_and(|s| s.is_true()));
     let kw = Kwargs::from_iter([("skip_missing", Value::from(skip))]);
-    let v = crate::filters::subelements_filter(list, key, None, kw).map_err(|e| lookup_error("subelements", e.to_string()))?;
+    let v = crate::filters::subelements_filter(list, key, None, kw)
+        .map_err(|e| lookup_error("subelements", e.to_string()))?;
     Ok(v.try_iter().map(Iterator::collect).unwrap_or_default())
 }
 
@@ -602,7 +742,8 @@ fn read_lookup_file(c: &LookupCall<'_>, name: &str) -> Result<String, TemplateEr
     let path = c
         .find_file(name)
         .ok_or_else(|| lookup_error(c.name, format!("could not locate file in lookup: {name}")))?;
-    std::fs::read_to_string(&path).map_err(|e| lookup_error(c.name, format!("could not read {}: {e}", path.display())))
+    std::fs::read_to_string(&path)
+        .map_err(|e| lookup_error(c.name, format!("could not read {}: {e}", path.display())))
 }
 
 fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
@@ -613,11 +754,21 @@ fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             kv.insert(k.clone(), py_str(v));
         }
         let key = key.unwrap_or_default();
-        let file = kv.get("file").cloned().unwrap_or_else(|| "ansible.ini".into());
-        let section = kv.get("section").cloned().unwrap_or_else(|| "global".into());
+        let file = kv
+            .get("file")
+            .cloned()
+            .unwrap_or_else(|| "ansible.ini".into());
+        let section = kv
+            .get("section")
+            .cloned()
+            .unwrap_or_else(|| "global".into());
         let is_properties = kv.get("type").is_some_and(|t| t == "properties");
         let text = read_lookup_file(c, &file)?;
-        let mut current = if is_properties { section.clone() } else { String::new() };
+        let mut current = if is_properties {
+            section.clone()
+        } else {
+            String::new()
+        };
         let mut found = None;
         for line in text.lines() {
             let line = line.trim();
@@ -654,9 +805,12 @@ fn csvfile_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             kv.insert(k.clone(), py_str(v));
         }
         let key = key.unwrap_or_default();
-        let file = kv.get("file").cloned().unwrap_or_else(|| "ansible.csv".into());
+        let file = kv
+            .get("file")
+            .cloned()
+            .unwrap_or_else(|| "ansible.csv".into());
         let delimiter = match kv.get("delimiter").map(String::as_str) {
-            None | Some("TAB") | Some("\\t") if kv.get("delimiter").is_some() => '\t',
+            Some("TAB") | Some("\\t") => '\t',
             None => ',',
             Some(d) => d.chars().next().unwrap_or(','),
         };

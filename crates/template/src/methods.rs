@@ -41,7 +41,10 @@ pub(crate) fn call_method(
             let needle = args.first().map(py_str).unwrap_or_default();
             match s.find(&needle) {
                 Some(byte) => Ok(Value::from(s[..byte].chars().count())),
-                None => Err(Error::new(ErrorKind::InvalidOperation, "substring not found")),
+                None => Err(Error::new(
+                    ErrorKind::InvalidOperation,
+                    "substring not found",
+                )),
             }
         }
         (ValueKind::Seq, "index") => {

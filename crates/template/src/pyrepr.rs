@@ -172,7 +172,10 @@ mod tests {
         check(Value::from(-3), "-3");
         check(Value::from("it's"), "\"it's\"");
         check(Value::from("a'\""), "'a\\'\"'");
-        check(Value::from(vec![Value::from("a"), Value::from(1)]), "['a', 1]");
+        check(
+            Value::from(vec![Value::from("a"), Value::from(1)]),
+            "['a', 1]",
+        );
         check(
             crate::from_serde(serde_json::json!({"a": [true, null]})),
             "{'a': [True, None]}",

@@ -79,7 +79,10 @@ impl TemplateFileVars {
     /// The variables for a template file at `path`, searching its own directory for includes.
     pub fn for_path(path: &Path) -> TemplateFileVars {
         let fullpath = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        let search_paths = fullpath.parent().map(|p| vec![p.to_path_buf()]).unwrap_or_default();
+        let search_paths = fullpath
+            .parent()
+            .map(|p| vec![p.to_path_buf()])
+            .unwrap_or_default();
         TemplateFileVars {
             path: path.to_string_lossy().into_owned(),
             fullpath,
@@ -102,7 +105,10 @@ fn apply_header<'a>(source: &'a str, opts: &mut TemplateOptions) -> Result<&'a s
         };
         let key = key.trim();
         let raw = value.trim();
-        let text = raw.trim_matches(['"', '\'']).replace("\\n", "\n").replace("\\r", "\r");
+        let text = raw
+            .trim_matches(['"', '\''])
+            .replace("\\n", "\n")
+            .replace("\\r", "\r");
         let flag = || match raw {
             "True" | "true" | "yes" => Ok(true),
             "False" | "false" | "no" => Ok(false),
@@ -184,7 +190,12 @@ pub(crate) fn render(
     );
     locals.insert(
         "template_uid".into(),
-        Value::from(extra.uid.clone().unwrap_or_else(|| owner_name(&extra.fullpath))),
+        Value::from(
+            extra
+                .uid
+                .clone()
+                .unwrap_or_else(|| owner_name(&extra.fullpath)),
+        ),
     );
     locals.insert(
         "template_run_date".into(),
@@ -214,8 +225,17 @@ pub(crate) fn render(
 }
 
 fn with_name(mut e: TemplateError, name: &str) -> TemplateError {
-    if e.template_name.is_none() {
-        e.template_name = Some(name.to_string());
+    match &mut e.location {
+        Some(loc) if loc.template_name.is_none() => loc.template_name = Some(name.to_string()),
+        Some(_) => {}
+        None => {
+            e.location = Some(Box::new(crate::TemplateLocation {
+                template_name: Some(name.to_string()),
+                line: 1,
+                column: None,
+                source_line: None,
+            }))
+        }
     }
     e
 }
@@ -225,9 +245,13 @@ fn convert_plain(e: minijinja::Error, body: &str) -> TemplateError {
         TemplateErrorKind::Syntax,
         format!("template syntax error: {}", e.detail().unwrap_or_default()),
     );
-    out.line = e.line();
-    if let Some(line) = out.line {
-        out.source_line = body.lines().nth(line.saturating_sub(1)).map(String::from);
+    if let Some(line) = e.line() {
+        out.location = Some(Box::new(crate::TemplateLocation {
+            template_name: None,
+            line,
+            column: None,
+            source_line: body.lines().nth(line.saturating_sub(1)).map(String::from),
+        }));
     }
     out
 }
@@ -291,16 +315,31 @@ mod tests {
     #[test]
     fn header_overrides() {
         let mut o = TemplateOptions::default();
-        let body = apply_header("#jinja2: trim_blocks: False, lstrip_blocks: True, newline_sequence: '\\r\\n'\nbody", &mut o).unwrap();
+        let body = apply_header(
+            "#jinja2: trim_blocks: False, lstrip_blocks: True, newline_sequence: '\\r\\n'\nbody",
+            &mut o,
+        )
+        .unwrap();
         assert_eq!(body, "body");
         assert!(!o.trim_blocks);
         assert!(o.lstrip_blocks);
         assert_eq!(o.newline_sequence, "\r\n");
         assert!(o.delimiters.is_none());
         let mut o = TemplateOptions::default();
-        apply_header("#jinja2: variable_start_string: '[%', variable_end_string: '%]'\n", &mut o).unwrap();
-        assert_eq!(o.delimiters.unwrap().variable, ("[%".to_string(), "%]".to_string()));
-        assert!(apply_header("#jinja2: trim_blocks: maybe\n", &mut TemplateOptions::default()).is_err());
+        apply_header(
+            "#jinja2: variable_start_string: '[%', variable_end_string: '%]'\n",
+            &mut o,
+        )
+        .unwrap();
+        assert_eq!(
+            o.delimiters.unwrap().variable,
+            ("[%".to_string(), "%]".to_string())
+        );
+        assert!(apply_header(
+            "#jinja2: trim_blocks: maybe\n",
+            &mut TemplateOptions::default()
+        )
+        .is_err());
     }
 
     #[test]

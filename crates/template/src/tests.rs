@@ -9,11 +9,19 @@ use crate::pyrepr::py_str;
 
 pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("undefined", |v: &Value| v.is_undefined());
-    env.add_test("match", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, true));
-    env.add_test("search", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, false));
-    env.add_test("regex", |v: &Value, p: String, kw: Kwargs| regex_test(v, &p, &kw, false));
+    env.add_test("match", |v: &Value, p: String, kw: Kwargs| {
+        regex_test(v, &p, &kw, true)
+    });
+    env.add_test("search", |v: &Value, p: String, kw: Kwargs| {
+        regex_test(v, &p, &kw, false)
+    });
+    env.add_test("regex", |v: &Value, p: String, kw: Kwargs| {
+        regex_test(v, &p, &kw, false)
+    });
     for name in ["succeeded", "success"] {
-        env.add_test(name, |v: &Value| Ok::<_, Error>(!result_flag(v, "failed", "succeeded")?));
+        env.add_test(name, |v: &Value| {
+            Ok::<_, Error>(!result_flag(v, "failed", "succeeded")?)
+        });
     }
     for name in ["failed", "failure"] {
         env.add_test(name, |v: &Value| result_flag(v, "failed", "failed"));
@@ -26,11 +34,21 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     }
     env.add_test("finished", |v: &Value| {
         check_result(v, "finished")?;
-        Ok::<_, Error>(v.get_attr("finished").ok().filter(|f| !f.is_undefined()).is_none_or(|f| f.as_i64() != Some(0) && f.is_true()))
+        Ok::<_, Error>(
+            v.get_attr("finished")
+                .ok()
+                .filter(|f| !f.is_undefined())
+                .is_none_or(|f| f.as_i64() != Some(0) && f.is_true()),
+        )
     });
     env.add_test("started", |v: &Value| {
         check_result(v, "started")?;
-        Ok::<_, Error>(v.get_attr("started").ok().filter(|f| !f.is_undefined()).is_none_or(|f| f.is_true()))
+        Ok::<_, Error>(
+            v.get_attr("started")
+                .ok()
+                .filter(|f| !f.is_undefined())
+                .is_none_or(|f| f.is_true()),
+        )
     });
     for name in ["version", "version_compare"] {
         env.add_test(name, crate::filters::version_test);
@@ -46,20 +64,35 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("contains", |seq: Value, item: Value| {
         Ok::<_, Error>(seq.try_iter()?.any(|x| x == item))
     });
-    env.add_test("any", |v: Value| Ok::<_, Error>(v.try_iter()?.any(|x| x.is_true())));
-    env.add_test("all", |v: Value| Ok::<_, Error>(v.try_iter()?.all(|x| x.is_true())));
+    env.add_test("any", |v: Value| {
+        Ok::<_, Error>(v.try_iter()?.any(|x| x.is_true()))
+    });
+    env.add_test("all", |v: Value| {
+        Ok::<_, Error>(v.try_iter()?.all(|x| x.is_true()))
+    });
     env.add_test("truthy", |v: Value, kw: Kwargs| truthy(&v, &kw));
     env.add_test("falsy", |v: Value, kw: Kwargs| truthy(&v, &kw).map(|t| !t));
     env.add_test("nan", |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
     for name in ["abs", "is_abs"] {
         env.add_test(name, |v: Value| py_str(&v).starts_with('/'));
     }
-    env.add_test("exists", |v: Value| std::path::Path::new(&py_str(&v)).exists());
-    env.add_test("file", |v: Value| std::path::Path::new(&py_str(&v)).is_file());
-    env.add_test("directory", |v: Value| std::path::Path::new(&py_str(&v)).is_dir());
-    env.add_test("link", |v: Value| std::path::Path::new(&py_str(&v)).is_symlink());
+    env.add_test("exists", |v: Value| {
+        std::path::Path::new(&py_str(&v)).exists()
+    });
+    env.add_test("file", |v: Value| {
+        std::path::Path::new(&py_str(&v)).is_file()
+    });
+    env.add_test("directory", |v: Value| {
+        std::path::Path::new(&py_str(&v)).is_dir()
+    });
+    env.add_test("link", |v: Value| {
+        std::path::Path::new(&py_str(&v)).is_symlink()
+    });
     env.add_test("same_file", |a: Value, b: Value| {
-        match (std::fs::canonicalize(py_str(&a)), std::fs::canonicalize(py_str(&b))) {
+        match (
+            std::fs::canonicalize(py_str(&a)),
+            std::fs::canonicalize(py_str(&b)),
+        ) {
             (Ok(x), Ok(y)) => x == y,
             _ => false,
         }
@@ -67,7 +100,10 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("mount", |v: Value| {
         let p = py_str(&v);
         std::fs::read_to_string("/proc/self/mounts")
-            .map(|m| m.lines().any(|l| l.split_whitespace().nth(1) == Some(p.as_str())))
+            .map(|m| {
+                m.lines()
+                    .any(|l| l.split_whitespace().nth(1) == Some(p.as_str()))
+            })
             .unwrap_or(false)
     });
 }
@@ -83,7 +119,10 @@ fn check_result(v: &Value, test: &str) -> Result<(), Error> {
 /// `changed`, and `failed` is set on the aggregate by the engine anyway).
 fn result_flag(v: &Value, key: &str, test: &str) -> Result<bool, Error> {
     check_result(v, test)?;
-    let own = v.get_attr(key).ok().is_some_and(|f| !f.is_undefined() && f.is_true());
+    let own = v
+        .get_attr(key)
+        .ok()
+        .is_some_and(|f| !f.is_undefined() && f.is_true());
     if own {
         return Ok(true);
     }
@@ -91,7 +130,8 @@ fn result_flag(v: &Value, key: &str, test: &str) -> Result<bool, Error> {
         if let Ok(results) = v.get_attr("results") {
             if results.kind() == ValueKind::Seq {
                 return Ok(results.try_iter()?.any(|r| {
-                    r.get_attr("changed").is_ok_and(|c| !c.is_undefined() && c.is_true())
+                    r.get_attr("changed")
+                        .is_ok_and(|c| !c.is_undefined() && c.is_true())
                 }));
             }
         }

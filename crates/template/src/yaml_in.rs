@@ -78,7 +78,9 @@ pub(crate) fn parse_all(text: &str) -> Result<Vec<Value>, String> {
 
 fn merge_into(map: &mut ValueMap, value: &Value) {
     let sources: Vec<Value> = match value.kind() {
-        minijinja::value::ValueKind::Seq => value.try_iter().map(Iterator::collect).unwrap_or_default(),
+        minijinja::value::ValueKind::Seq => {
+            value.try_iter().map(Iterator::collect).unwrap_or_default()
+        }
         _ => vec![value.clone()],
     };
     for src in sources {
@@ -146,13 +148,16 @@ fn resolve_int(t: &str) -> Option<i64> {
         i64::from_str_radix(b, 2).ok()?
     } else if let Some(h) = clean.strip_prefix("0x") {
         i64::from_str_radix(h, 16).ok()?
-    } else if clean.len() > 1 && clean.starts_with('0') && clean.chars().all(|c| c.is_ascii_digit()) {
+    } else if clean.len() > 1 && clean.starts_with('0') && clean.chars().all(|c| c.is_ascii_digit())
+    {
         i64::from_str_radix(&clean[1..], 8).ok()?
     } else if clean.contains(':') {
         // Sexagesimal: 1:30 == 90.
         let mut acc: i64 = 0;
         for part in clean.split(':') {
-            acc = acc.checked_mul(60)?.checked_add(part.parse::<i64>().ok()?)?;
+            acc = acc
+                .checked_mul(60)?
+                .checked_add(part.parse::<i64>().ok()?)?;
         }
         acc
     } else if clean.chars().all(|c| c.is_ascii_digit()) {
@@ -180,7 +185,9 @@ fn resolve_float(t: &str) -> Option<f64> {
     if !mantissa.contains('.') || mantissa == "." {
         return None;
     }
-    if !mantissa.chars().all(|c| c.is_ascii_digit() || c == '.') || mantissa.matches('.').count() != 1 {
+    if !mantissa.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || mantissa.matches('.').count() != 1
+    {
         return None;
     }
     if let Some(e) = exp {

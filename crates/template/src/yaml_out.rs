@@ -49,7 +49,10 @@ pub fn to_yaml_string(v: &Value, style: &YamlStyle) -> String {
         };
         e.out.push_str(&text);
         e.out.push('\n');
-        if !is_collection(v) && plain_allowed(&scalar_text(v), false) && v.kind() == ValueKind::String {
+        if !is_collection(v)
+            && plain_allowed(&scalar_text(v), false)
+            && v.kind() == ValueKind::String
+        {
             // PyYAML ends a document holding a bare plain scalar explicitly.
             e.out.push_str("...\n");
         }
@@ -70,7 +73,10 @@ struct Emitter {
 }
 
 fn is_collection(v: &Value) -> bool {
-    matches!(v.kind(), ValueKind::Seq | ValueKind::Map | ValueKind::Iterable)
+    matches!(
+        v.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable
+    )
 }
 
 fn entries(v: &Value, sort: bool) -> Vec<(Value, Value)> {
@@ -187,7 +193,11 @@ impl Emitter {
                 let parts: Vec<String> = entries(v, self.style.sort_keys)
                     .iter()
                     .map(|(k, x)| {
-                        let val = if is_collection(x) { self.flow(x) } else { self.scalar(x, 0, true) };
+                        let val = if is_collection(x) {
+                            self.flow(x)
+                        } else {
+                            self.scalar(x, 0, true)
+                        };
                         format!("{}: {val}", self.scalar(k, 0, true))
                     })
                     .collect();
@@ -196,7 +206,13 @@ impl Emitter {
             _ => {
                 let parts: Vec<String> = items(v)
                     .iter()
-                    .map(|x| if is_collection(x) { self.flow(x) } else { self.scalar(x, 0, true) })
+                    .map(|x| {
+                        if is_collection(x) {
+                            self.flow(x)
+                        } else {
+                            self.scalar(x, 0, true)
+                        }
+                    })
                     .collect();
                 format!("[{}]", parts.join(", "))
             }
@@ -249,7 +265,10 @@ fn scalar_text(v: &Value) -> String {
 
 fn needs_double_quotes(s: &str) -> bool {
     s.chars().any(|c| {
-        (c < ' ' && c != '\n') || c == '\u{7f}' || c == '\u{feff}' || ('\u{80}'..'\u{a0}').contains(&c)
+        (c < ' ' && c != '\n')
+            || c == '\u{7f}'
+            || c == '\u{feff}'
+            || ('\u{80}'..'\u{a0}').contains(&c)
     })
 }
 
@@ -298,7 +317,10 @@ fn looks_like_timestamp(s: &str) -> bool {
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'-'
         && b[5].is_ascii_digit()
-        && s[5..].split(['-', 'T', 't', ' ', ':', '.']).take(2).all(|p| !p.is_empty() && p.chars().take(2).all(|c| c.is_ascii_digit()))
+        && s[5..]
+            .split(['-', 'T', 't', ' ', ':', '.'])
+            .take(2)
+            .all(|p| !p.is_empty() && p.chars().take(2).all(|c| c.is_ascii_digit()))
 }
 
 /// Plain or single-quoted text with PyYAML's folding: a single space becomes a line break once
@@ -315,7 +337,8 @@ fn fold(s: &str, start_col: usize, indent: usize, width: usize, quoted: bool) ->
     while i < chars.len() {
         let c = chars[i];
         if c == ' ' {
-            let single = chars.get(i + 1).is_some_and(|n| *n != ' ') && (i == 0 || chars[i - 1] != ' ');
+            let single =
+                chars.get(i + 1).is_some_and(|n| *n != ' ') && (i == 0 || chars[i - 1] != ' ');
             if single && col > width && i != 0 && i + 1 != chars.len() {
                 out.push('\n');
                 out.push_str(&" ".repeat(indent));
@@ -395,7 +418,11 @@ mod tests {
             YamlStyle::default(),
             "a:\n  e: []\n  k: v\nb:\n- 1\n- 2\n- x: y\n  z: [3]\n",
         );
-        check(serde_json::json!({"a": 1}), YamlStyle::default(), "{a: 1}\n");
+        check(
+            serde_json::json!({"a": 1}),
+            YamlStyle::default(),
+            "{a: 1}\n",
+        );
         check(serde_json::json!("abc"), YamlStyle::default(), "abc\n...\n");
     }
 
@@ -417,7 +444,10 @@ mod tests {
     fn quoting() {
         check(
             serde_json::json!({"q": "yes", "n": "123", "c": "a: b", "s": "multi\nline", "t": "a\tb", "e": ""}),
-            YamlStyle { flow: Some(false), ..YamlStyle::default() },
+            YamlStyle {
+                flow: Some(false),
+                ..YamlStyle::default()
+            },
             "c: 'a: b'\ne: ''\nn: '123'\nq: 'yes'\ns: 'multi\n\n  line'\nt: \"a\\tb\"\n",
         );
     }

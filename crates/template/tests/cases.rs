@@ -15,6 +15,8 @@
 //! --- nodiff          (optional: skip the Jinja2 comparison, e.g. for Ansible-only behaviour)
 //! ```
 
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -72,7 +74,10 @@ fn parse_cases(file: &str, text: &str) -> Vec<Case> {
 
 fn load_all() -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut all = Vec::new();
     for f in files {
@@ -86,7 +91,9 @@ fn load_all() -> Vec<Case> {
 
 fn vars_of(case: &Case) -> BTreeMap<String, Value> {
     let json: serde_json::Value = match case.sections.get("vars") {
-        Some(v) => serde_json::from_str(v).unwrap_or_else(|e| panic!("{}: bad vars JSON: {e}", case.name)),
+        Some(v) => {
+            serde_json::from_str(v).unwrap_or_else(|e| panic!("{}: bad vars JSON: {e}", case.name))
+        }
         None => serde_json::json!({}),
     };
     let mut vars = BTreeMap::new();
@@ -138,7 +145,9 @@ fn run(templar: &Templar, case: &Case) -> Result<String, String> {
         .sections
         .get("template")
         .unwrap_or_else(|| panic!("{}: no template", case.name));
-    let v = templar.render_str(template, &scope).map_err(|e| e.to_string())?;
+    let v = templar
+        .render_str(template, &scope)
+        .map_err(|e| e.to_string())?;
     if case.sections.contains_key("native") {
         return Ok(serde_json::to_string(&v).unwrap());
     }
@@ -153,12 +162,15 @@ fn check(templar: &Templar, case: &Case) -> Result<(), String> {
         return match got {
             Err(msg) if msg.contains(err.as_str()) => Ok(()),
             Err(msg) => Err(format!("{label}: error {msg:?} does not contain {err:?}")),
-            Ok(out) => Err(format!("{label}: expected error {err:?}, got output {out:?}")),
+            Ok(out) => Err(format!(
+                "{label}: expected error {err:?}, got output {out:?}"
+            )),
         };
     }
     let got = got.map_err(|e| format!("{label}: unexpected error: {e}"))?;
     if let Some(native) = case.sections.get("native") {
-        let want: serde_json::Value = serde_json::from_str(native).map_err(|e| format!("{label}: bad native JSON: {e}"))?;
+        let want: serde_json::Value =
+            serde_json::from_str(native).map_err(|e| format!("{label}: bad native JSON: {e}"))?;
         let got_json: serde_json::Value = serde_json::from_str(&got).unwrap();
         return if want == got_json {
             Ok(())
@@ -173,7 +185,9 @@ fn check(templar: &Templar, case: &Case) -> Result<(), String> {
     if &got == want {
         Ok(())
     } else {
-        Err(format!("{label}:\n  got:      {got:?}\n  expected: {want:?}"))
+        Err(format!(
+            "{label}:\n  got:      {got:?}\n  expected: {want:?}"
+        ))
     }
 }
 
@@ -182,7 +196,10 @@ fn cases() {
     let templar = Templar::default();
     let cases = load_all();
     assert!(cases.len() > 50, "only {} cases found", cases.len());
-    let failures: Vec<String> = cases.iter().filter_map(|c| check(&templar, c).err()).collect();
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| check(&templar, c).err())
+        .collect();
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -197,7 +214,9 @@ fn cases() {
 #[test]
 fn differential_against_jinja2() {
     let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/jinja2_shim.py");
-    let probe = std::process::Command::new("python3").args(["-c", "import jinja2"]).output();
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import jinja2"])
+        .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         eprintln!("notice: python3 with jinja2 not available; differential test skipped");
         return;
@@ -232,7 +251,9 @@ fn differential_against_jinja2() {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
+        stdin
+            .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "shim failed");
@@ -247,16 +268,27 @@ fn differential_against_jinja2() {
         let ours = run(&templar, case).map(|s| {
             if case.sections.contains_key("native") {
                 let v: serde_json::Value = serde_json::from_str(&s).unwrap();
-                if v.is_null() { String::new() } else { py_str(&from_serde(&v)) }
+                if v.is_null() {
+                    String::new()
+                } else {
+                    py_str(&from_serde(&v))
+                }
             } else {
                 s
             }
         });
         match ours {
             Ok(o) if o == py => {}
-            other => failures.push(format!("{} / {}: jinja2 {py:?}, drover {other:?}", case.file, case.name)),
+            other => failures.push(format!(
+                "{} / {}: jinja2 {py:?}, drover {other:?}",
+                case.file, case.name
+            )),
         }
     }
     assert!(compared > 30, "only {compared} cases compared with Jinja2");
-    assert!(failures.is_empty(), "differences with Jinja2:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "differences with Jinja2:\n{}",
+        failures.join("\n")
+    );
 }

@@ -11,7 +11,10 @@ use crate::pyrepr::{py_repr, py_str};
 fn items(v: &Value, filter: &str) -> Result<Vec<Value>, Error> {
     match v.kind() {
         ValueKind::Seq | ValueKind::Iterable => Ok(v.try_iter()?.collect()),
-        _ => Err(fail(format!("{filter} expects a list, got {}", super::type_name(v)))),
+        _ => Err(fail(format!(
+            "{filter} expects a list, got {}",
+            super::type_name(v)
+        ))),
     }
 }
 
@@ -41,7 +44,9 @@ fn merge(a: &Value, b: &Value, recursive: bool, lm: ListMerge) -> Value {
         let mut out = to_map(a);
         for (k, bv) in to_map(b) {
             let merged = match out.get(&k) {
-                Some(av) if recursive && av.kind() == ValueKind::Map && bv.kind() == ValueKind::Map => {
+                Some(av)
+                    if recursive && av.kind() == ValueKind::Map && bv.kind() == ValueKind::Map =>
+                {
                     merge(av, &bv, recursive, lm)
                 }
                 Some(av) if av.kind() == ValueKind::Seq && bv.kind() == ValueKind::Seq => {
@@ -96,13 +101,21 @@ pub(crate) fn combine(v: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value
         match d.kind() {
             ValueKind::Map => dicts.push(d),
             ValueKind::Seq => dicts.extend(d.try_iter()?),
-            _ => return Err(fail(format!("failed to combine variables, expected dicts but got a '{}'", super::type_name(&d)))),
+            _ => {
+                return Err(fail(format!(
+                    "failed to combine variables, expected dicts but got a '{}'",
+                    super::type_name(&d)
+                )))
+            }
         }
     }
     let mut acc = Value::from_object(ValueMap::new());
     for d in dicts {
         if d.kind() != ValueKind::Map {
-            return Err(fail(format!("failed to combine variables, expected dicts but got a '{}'", super::type_name(&d))));
+            return Err(fail(format!(
+                "failed to combine variables, expected dicts but got a '{}'",
+                super::type_name(&d)
+            )));
         }
         // Non-recursive combine still applies list_merge to top-level lists, as Ansible does.
         acc = merge(&acc, &d, recursive, lm);
@@ -111,11 +124,18 @@ pub(crate) fn combine(v: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value
 }
 
 pub(crate) fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
-    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     kw.assert_all_used()?;
     if v.kind() != ValueKind::Map {
-        return Err(fail(format!("dict2items requires a dictionary, got {} instead.", super::type_name(&v))));
+        return Err(fail(format!(
+            "dict2items requires a dictionary, got {} instead.",
+            super::type_name(&v)
+        )));
     }
     Ok(Value::from(
         to_map(&v)
@@ -126,13 +146,20 @@ pub(crate) fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
 }
 
 pub(crate) fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
-    let key_name = kw.get::<Option<String>>("key_name")?.unwrap_or_else(|| "key".into());
-    let value_name = kw.get::<Option<String>>("value_name")?.unwrap_or_else(|| "value".into());
+    let key_name = kw
+        .get::<Option<String>>("key_name")?
+        .unwrap_or_else(|| "key".into());
+    let value_name = kw
+        .get::<Option<String>>("value_name")?
+        .unwrap_or_else(|| "value".into());
     kw.assert_all_used()?;
     let mut out = ValueMap::new();
     for item in items(&v, "items2dict")? {
         let k = item.get_attr(&key_name).ok().filter(|x| !x.is_undefined());
-        let val = item.get_attr(&value_name).ok().filter(|x| !x.is_undefined());
+        let val = item
+            .get_attr(&value_name)
+            .ok()
+            .filter(|x| !x.is_undefined());
         match (k, val) {
             (Some(k), Some(val)) => {
                 out.insert(k, val);
@@ -185,17 +212,27 @@ fn dedup(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
 }
 
 pub(crate) fn union(a: Value, b: Value) -> Result<Value, Error> {
-    Ok(Value::from(dedup(items(&a, "union")?.into_iter().chain(items(&b, "union")?))))
+    Ok(Value::from(dedup(
+        items(&a, "union")?.into_iter().chain(items(&b, "union")?),
+    )))
 }
 
 pub(crate) fn intersect(a: Value, b: Value) -> Result<Value, Error> {
     let bv = items(&b, "intersect")?;
-    Ok(Value::from(dedup(items(&a, "intersect")?.into_iter().filter(|x| bv.contains(x)))))
+    Ok(Value::from(dedup(
+        items(&a, "intersect")?
+            .into_iter()
+            .filter(|x| bv.contains(x)),
+    )))
 }
 
 pub(crate) fn difference(a: Value, b: Value) -> Result<Value, Error> {
     let bv = items(&b, "difference")?;
-    Ok(Value::from(dedup(items(&a, "difference")?.into_iter().filter(|x| !bv.contains(x)))))
+    Ok(Value::from(dedup(
+        items(&a, "difference")?
+            .into_iter()
+            .filter(|x| !bv.contains(x)),
+    )))
 }
 
 pub(crate) fn symmetric_difference(a: Value, b: Value) -> Result<Value, Error> {
@@ -232,7 +269,9 @@ pub(crate) fn zip(first: Value, rest: Rest<Value>) -> Result<Value, Error> {
 }
 
 pub(crate) fn zip_longest(first: Value, rest: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
-    let fill = kw.get::<Option<Value>>("fillvalue")?.unwrap_or(Value::from(()));
+    let fill = kw
+        .get::<Option<Value>>("fillvalue")?
+        .unwrap_or(Value::from(()));
     kw.assert_all_used()?;
     let ls = lists(first, &rest, "zip_longest")?;
     let n = ls.iter().map(Vec::len).max().unwrap_or(0);
@@ -279,7 +318,9 @@ pub(crate) fn permutations(v: Value, r: Option<usize>) -> Result<Value, Error> {
     let mut out = Vec::new();
     fn rec(pool: &[Value], used: &mut Vec<usize>, r: usize, out: &mut Vec<Value>) {
         if used.len() == r {
-            out.push(Value::from(used.iter().map(|&i| pool[i].clone()).collect::<Vec<_>>()));
+            out.push(Value::from(
+                used.iter().map(|&i| pool[i].clone()).collect::<Vec<_>>(),
+            ));
             return;
         }
         for i in 0..pool.len() {
@@ -315,7 +356,11 @@ pub(crate) fn combinations(v: Value, r: usize) -> Result<Value, Error> {
 }
 
 /// `key | extract(container, morekeys=None)`.
-pub(crate) fn extract(key: Value, container: Value, morekeys: Option<Value>) -> Result<Value, Error> {
+pub(crate) fn extract(
+    key: Value,
+    container: Value,
+    morekeys: Option<Value>,
+) -> Result<Value, Error> {
     let mut v = container.get_item(&key)?;
     if let Some(more) = morekeys {
         let keys: Vec<Value> = match more.kind() {
@@ -330,7 +375,12 @@ pub(crate) fn extract(key: Value, container: Value, morekeys: Option<Value>) -> 
 }
 
 /// `subelements(subelement_path, skip_missing=False)`: `[item, subitem]` pairs.
-pub(crate) fn subelements(v: Value, path: String, skip_missing: Option<bool>, kw: Kwargs) -> Result<Value, Error> {
+pub(crate) fn subelements(
+    v: Value,
+    path: String,
+    skip_missing: Option<bool>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let skip_missing = match skip_missing {
         Some(s) => s,
         None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
@@ -357,10 +407,16 @@ pub(crate) fn subelements(v: Value, path: String, skip_missing: Option<bool>, kw
             if skip_missing {
                 continue;
             }
-            return Err(fail(format!("could not find '{path}' key in iterated item '{}'", py_repr(&el))));
+            return Err(fail(format!(
+                "could not find '{path}' key in iterated item '{}'",
+                py_repr(&el)
+            )));
         }
         if sub.kind() != ValueKind::Seq {
-            return Err(fail(format!("the key '{path}' should point to a list, got '{}'", py_str(&sub))));
+            return Err(fail(format!(
+                "the key '{path}' should point to a list, got '{}'",
+                py_str(&sub)
+            )));
         }
         for s in sub.try_iter()? {
             out.push(Value::from(vec![el.clone(), s]));

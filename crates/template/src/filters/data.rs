@@ -95,7 +95,12 @@ fn json_write(out: &mut String, v: &Value, style: &JsonStyle, level: usize) -> R
             newline(out, level);
             out.push('}');
         }
-        _ => return Err(fail(format!("Object of type {} is not JSON serializable", super::type_name(v)))),
+        _ => {
+            return Err(fail(format!(
+                "Object of type {} is not JSON serializable",
+                super::type_name(v)
+            )))
+        }
     }
     Ok(())
 }
@@ -220,12 +225,14 @@ pub(crate) fn from_yaml(v: Value) -> Result<Value, Error> {
     if v.kind() != ValueKind::String {
         return Ok(v);
     }
-    let docs = crate::yaml_in::parse_all(&py_str(&v)).map_err(|e| fail(format!("from_yaml: {e}")))?;
+    let docs =
+        crate::yaml_in::parse_all(&py_str(&v)).map_err(|e| fail(format!("from_yaml: {e}")))?;
     Ok(docs.into_iter().next().unwrap_or(Value::from(())))
 }
 
 pub(crate) fn from_yaml_all(v: Value) -> Result<Value, Error> {
-    let docs = crate::yaml_in::parse_all(&py_str(&v)).map_err(|e| fail(format!("from_yaml_all: {e}")))?;
+    let docs =
+        crate::yaml_in::parse_all(&py_str(&v)).map_err(|e| fail(format!("from_yaml_all: {e}")))?;
     Ok(Value::from(docs))
 }
 
@@ -268,17 +275,32 @@ pub(crate) fn to_uuid(name: &str, namespace: Option<&str>) -> Result<String, Err
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
     let x = hex(&b);
-    Ok(format!("{}-{}-{}-{}-{}", &x[..8], &x[8..12], &x[12..16], &x[16..20], &x[20..]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    ))
 }
 
 /// `urlsplit(query='')`: Python's `urlsplit` fields, or one of them.
 pub(crate) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
     let url = py_str(&v);
     let (scheme, rest) = match url.split_once("://") {
-        Some((s, r)) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => (s.to_ascii_lowercase(), format!("//{r}")),
+        Some((s, r))
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            (s.to_ascii_lowercase(), format!("//{r}"))
+        }
         _ => (String::new(), url.clone()),
     };
-    let (rest, fragment) = rest.split_once('#').map_or((rest.as_str(), ""), |(a, b)| (a, b));
+    let (rest, fragment) = rest
+        .split_once('#')
+        .map_or((rest.as_str(), ""), |(a, b)| (a, b));
     let (rest, query_s) = rest.split_once('?').map_or((rest, ""), |(a, b)| (a, b));
     let (netloc, path) = match rest.strip_prefix("//") {
         Some(r) => match r.find('/') {
@@ -307,7 +329,11 @@ pub(crate) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> 
     let hostname = if host.is_empty() {
         Value::from(())
     } else {
-        Value::from(host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase())
+        Value::from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase(),
+        )
     };
     let fields = super::map_value([
         ("fragment".to_string(), Value::from(fragment)),
@@ -335,8 +361,14 @@ mod tests {
 
     #[test]
     fn hashes() {
-        assert_eq!(hash("abc", "md5").unwrap(), "900150983cd24fb0d6963f7d28e17f72");
-        assert_eq!(hash("abc", "sha1").unwrap(), "a9993e364706816aba3e25717850c26c9cd0d89d");
+        assert_eq!(
+            hash("abc", "md5").unwrap(),
+            "900150983cd24fb0d6963f7d28e17f72"
+        );
+        assert_eq!(
+            hash("abc", "sha1").unwrap(),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
         assert!(hash("abc", "nope").is_err());
     }
 

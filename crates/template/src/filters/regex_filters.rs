@@ -10,7 +10,11 @@ use regex::{Regex, RegexBuilder};
 use super::fail;
 use crate::pyrepr::py_str;
 
-pub(crate) fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
+pub(crate) fn build_regex(
+    pattern: &str,
+    ignorecase: bool,
+    multiline: bool,
+) -> Result<Regex, Error> {
     RegexBuilder::new(pattern)
         .case_insensitive(ignorecase)
         .multi_line(multiline)
@@ -109,7 +113,12 @@ pub(crate) fn regex_replace(
 
 /// `regex_search(regex, *groups, ignorecase=, multiline=)`: the match, or a list of the
 /// requested groups (`'\\1'`, `'\\g<name>'`), or None when nothing matches.
-pub(crate) fn regex_search(value: Value, pattern: String, groups: Rest<Value>, kw: Kwargs) -> Result<Value, Error> {
+pub(crate) fn regex_search(
+    value: Value,
+    pattern: String,
+    groups: Rest<Value>,
+    kw: Kwargs,
+) -> Result<Value, Error> {
     let (ic, ml) = flags(&kw)?;
     kw.assert_all_used()?;
     let re = build_regex(&pattern, ic, ml)?;
@@ -123,12 +132,17 @@ pub(crate) fn regex_search(value: Value, pattern: String, groups: Rest<Value>, k
     let mut out = Vec::new();
     for g in groups.iter() {
         let spec = py_str(g);
-        let m = if let Some(num) = spec.strip_prefix('\\').and_then(|n| n.parse::<usize>().ok()) {
+        let m = if let Some(num) = spec
+            .strip_prefix('\\')
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             caps.get(num)
         } else if let Some(name) = spec.strip_prefix("\\g<").and_then(|n| n.strip_suffix('>')) {
             caps.name(name)
         } else {
-            return Err(fail(format!("regex_search: unknown group specification {spec:?}")));
+            return Err(fail(format!(
+                "regex_search: unknown group specification {spec:?}"
+            )));
         };
         out.push(m.map_or(Value::from(()), |m| Value::from(m.as_str())));
     }
@@ -183,7 +197,12 @@ pub(crate) fn regex_escape(value: Value, re_type: Option<String>) -> Result<Stri
 }
 
 /// The `match` (anchored at the start), `search` and `regex` tests.
-pub(crate) fn regex_test(value: &Value, pattern: &str, kw: &Kwargs, anchored: bool) -> Result<bool, Error> {
+pub(crate) fn regex_test(
+    value: &Value,
+    pattern: &str,
+    kw: &Kwargs,
+    anchored: bool,
+) -> Result<bool, Error> {
     let (ic, ml) = flags(kw)?;
     let match_type = kw.get::<Option<String>>("match_type")?;
     kw.assert_all_used()?;

@@ -49,7 +49,10 @@ fn loose(v: &str) -> Vec<Part> {
 }
 
 /// StrictVersion: `N.N[.N][(a|b)N]`.
-fn strict(v: &str) -> Option<(Vec<u64>, Option<(char, u64)>)> {
+/// Release numbers and an optional `a`/`b` pre-release.
+type StrictVersion = (Vec<u64>, Option<(char, u64)>);
+
+fn strict(v: &str) -> Option<StrictVersion> {
     let (main, pre) = match v.find(['a', 'b']) {
         Some(i) => {
             let kind = v[i..].chars().next()?;
@@ -76,7 +79,10 @@ fn semver(v: &str) -> Option<(Vec<u64>, Vec<String>)> {
         Some((c, p)) => (c, p.split('.').map(String::from).collect()),
         None => (v, Vec::new()),
     };
-    let nums: Vec<u64> = core.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let nums: Vec<u64> = core
+        .split('.')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     (nums.len() == 3).then_some((nums, pre))
 }
 
@@ -122,7 +128,12 @@ pub(crate) fn compare_versions(a: &str, b: &str, version_type: &str) -> Result<O
     }
 }
 
-pub(crate) fn version_check(a: &Value, b: &Value, op: &str, version_type: &str) -> Result<bool, Error> {
+pub(crate) fn version_check(
+    a: &Value,
+    b: &Value,
+    op: &str,
+    version_type: &str,
+) -> Result<bool, Error> {
     let ord = compare_versions(&py_str(a), &py_str(b), version_type)?;
     Ok(match op {
         "==" | "=" | "eq" => ord == Ordering::Equal,
@@ -136,10 +147,17 @@ pub(crate) fn version_check(a: &Value, b: &Value, op: &str, version_type: &str) 
 }
 
 /// `value is version(other, operator='eq', strict=False, version_type=None)`.
-pub(crate) fn version_filter(a: Value, b: Value, op: Option<String>, kw: Kwargs) -> Result<bool, Error> {
+pub(crate) fn version_filter(
+    a: Value,
+    b: Value,
+    op: Option<String>,
+    kw: Kwargs,
+) -> Result<bool, Error> {
     let op = match op {
         Some(o) => o,
-        None => kw.get::<Option<String>>("operator")?.unwrap_or_else(|| "eq".into()),
+        None => kw
+            .get::<Option<String>>("operator")?
+            .unwrap_or_else(|| "eq".into()),
     };
     let strict = kw.get::<Option<bool>>("strict")?.unwrap_or(false);
     let vt = kw.get::<Option<String>>("version_type")?;
@@ -158,7 +176,11 @@ mod tests {
     use super::*;
 
     fn check(a: &str, b: &str, t: &str, expected: Ordering) {
-        assert_eq!(compare_versions(a, b, t).unwrap(), expected, "{a} vs {b} ({t})");
+        assert_eq!(
+            compare_versions(a, b, t).unwrap(),
+            expected,
+            "{a} vs {b} ({t})"
+        );
     }
 
     #[test]
@@ -175,6 +197,11 @@ mod tests {
         check("1.0a1", "1.0", "strict", Ordering::Less);
         assert!(compare_versions("1.0.0.0", "1.0", "strict").is_err());
         check("1.0.0-alpha", "1.0.0", "semver", Ordering::Less);
-        check("1.0.0-alpha.1", "1.0.0-alpha.beta", "semver", Ordering::Less);
+        check(
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "semver",
+            Ordering::Less,
+        );
     }
 }
