@@ -321,7 +321,7 @@ fn convert(def: &ArgDef, v: &Value) -> Result<Value, ArgsError> {
                     Value::from(minijinja::value::Serde(&parsed))
                 } else {
                     let kv = parse_kv(s, false).map_err(|e| err("dict", &e))?;
-                    Value::from_iter(kv.into_iter().map(|(k, v)| (k, Value::from(v))))
+                    Value::from_pairs(kv.into_iter().map(|(k, v)| (k, Value::from(v))))
                 }
             }
             _ => return Err(err("dict", "a dictionary was expected")),

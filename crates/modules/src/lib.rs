@@ -12,7 +12,7 @@ pub mod args;
 mod registry;
 mod result;
 
-pub use args::{ArgDef, ArgKind, Args, ArgsError, ModuleSpec};
+pub use args::{parse_kv, ArgDef, ArgKind, Args, ArgsError, ModuleSpec};
 pub use registry::{canonical_name, Registry};
 pub use result::{FileDiff, ModuleError, Outcome};
 
@@ -55,25 +55,44 @@ pub type ControllerPath = PathBuf;
 
 pub mod pyre;
 pub mod shlex;
+mod textfile;
 mod util;
 
+mod assemble;
+mod blockinfile;
 mod command;
 mod copy;
 mod file;
+mod find;
+mod lineinfile;
 mod ping;
 mod raw;
+mod replace;
+mod setup;
 mod shell;
+mod slurp;
+mod stat;
+mod tempfile;
 mod template;
 
 /// Every builtin host module; one line per module file.
 fn all() -> Vec<Box<dyn Module>> {
     vec![
+        Box::new(assemble::Assemble),
+        Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
         Box::new(file::File),
+        Box::new(find::Find),
+        Box::new(lineinfile::LineInFile),
         Box::new(ping::Ping),
         Box::new(raw::Raw),
+        Box::new(replace::Replace),
+        Box::new(setup::Setup),
         Box::new(shell::Shell),
+        Box::new(slurp::Slurp),
+        Box::new(stat::Stat),
+        Box::new(tempfile::TempFile),
         Box::new(template::Template),
     ]
 }
