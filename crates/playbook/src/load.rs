@@ -81,6 +81,31 @@ impl Loader {
         }
     }
 
+    /// Loads a playbook given as text (ad-hoc runs), as if it were the file `path`.
+    pub fn load_playbook_str(&self, text: &str, path: &Path) -> Result<Playbook> {
+        let file: Arc<str> = Arc::from(path.display().to_string());
+        let doc = drover_yaml::parse_one(text, &file)?;
+        let src = Src {
+            file,
+            text: Arc::from(text),
+        };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut plays = Vec::new();
+        for entry in doc.root.as_seq().unwrap_or_default() {
+            plays.push(Arc::new(self.load_play(
+                &src,
+                entry,
+                &dir,
+                &Keywords::default(),
+            )?));
+        }
+        Ok(Playbook {
+            path: path.to_path_buf(),
+            dir,
+            plays,
+        })
+    }
+
     /// Loads a playbook file with everything it imports.
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
@@ -819,12 +844,14 @@ impl Loader {
                 NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_) => {
                     Args::Free(action_value.scalar_text().unwrap_or_default())
                 }
-                NodeKind::Seq(_) => return Err(src.err(
-                    action_value,
-                    format!(
+                NodeKind::Seq(_) => {
+                    return Err(src.err(
+                        action_value,
+                        format!(
                         "the arguments of '{module}' must be a mapping or a string, found a list"
                     ),
-                )),
+                    ))
+                }
             }
         };
         if let Some(extra) = args_extra {

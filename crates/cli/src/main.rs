@@ -1,0 +1,587 @@
+//! The `drover` command: argument parsing, wiring of inventory, engine and transport, and the
+//! one place that reports errors to people.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod connect;
+mod extra_vars;
+mod inventory;
+mod output;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use drover_engine::{RunOptions, RunShared};
+use drover_inventory::{Inventory, VarsDirKind};
+use drover_playbook::{Loader, LoaderConfig, Playbook, Task, TaskKind, Vars};
+use drover_template::{Templar, TemplarConfig};
+use drover_transport::{HelperBinary, Transport, TransportConfig};
+
+use crate::output::{Format, Printer};
+
+#[derive(Parser)]
+#[command(
+    name = "drover",
+    version,
+    about = "Runs Ansible playbooks natively over SSH, without Python on targets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run playbooks (as ansible-playbook).
+    Playbook(PlaybookArgs),
+    /// Run one module on hosts matching a pattern (as ansible).
+    Exec(ExecArgs),
+    /// Show the inventory (as ansible-inventory).
+    Inventory(InventoryArgs),
+    /// Serve the helper RPC on stdin/stdout (what drover runs on managed hosts).
+    #[command(name = "__helper", hide = true)]
+    Helper,
+}
+
+/// Options shared by `playbook` and `exec`.
+#[derive(Args, Clone)]
+struct Common {
+    /// Inventory file, directory or comma-separated host list (repeatable).
+    #[arg(short = 'i', long = "inventory", value_name = "INVENTORY")]
+    inventory: Vec<String>,
+    /// Further limit the selected hosts to a pattern.
+    #[arg(short = 'l', long = "limit", value_name = "SUBSET")]
+    limit: Option<String>,
+    /// Extra variables: key=value, YAML/JSON, or @file (repeatable).
+    #[arg(short = 'e', long = "extra-vars", value_name = "EXTRA_VARS")]
+    extra_vars: Vec<String>,
+    /// Number of hosts worked on in parallel.
+    #[arg(short = 'f', long = "forks")]
+    forks: Option<usize>,
+    /// Connect as this user.
+    #[arg(short = 'u', long = "user", value_name = "REMOTE_USER")]
+    user: Option<String>,
+    /// Connection type (ssh or local).
+    #[arg(short = 'c', long = "connection")]
+    connection: Option<String>,
+    /// Private key file for SSH.
+    #[arg(
+        long = "private-key",
+        alias = "key-file",
+        value_name = "PRIVATE_KEY_FILE"
+    )]
+    private_key: Option<String>,
+    /// Connection timeout in seconds.
+    #[arg(short = 'T', long = "timeout")]
+    timeout: Option<u64>,
+    /// Run operations with become.
+    #[arg(short = 'b', long = "become")]
+    become_: bool,
+    #[arg(long = "become-user")]
+    become_user: Option<String>,
+    #[arg(long = "become-method")]
+    become_method: Option<String>,
+    /// Ask for the become password.
+    #[arg(short = 'K', long = "ask-become-pass")]
+    ask_become_pass: bool,
+    /// Report what would change without changing anything.
+    #[arg(short = 'C', long = "check")]
+    check: bool,
+    /// Show the differences in files changed.
+    #[arg(short = 'D', long = "diff")]
+    diff: bool,
+    /// More output (-vvvv for the most).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Output format: human (Ansible's) or json (one event per line).
+    #[arg(long = "output", default_value = "human", value_parser = ["human", "json"])]
+    output: String,
+}
+
+#[derive(Args)]
+struct PlaybookArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Only run tasks tagged with these tags.
+    #[arg(short = 't', long = "tags", value_delimiter = ',')]
+    tags: Vec<String>,
+    /// Skip tasks tagged with these tags.
+    #[arg(long = "skip-tags", value_delimiter = ',')]
+    skip_tags: Vec<String>,
+    /// Check the playbooks without running them.
+    #[arg(long = "syntax-check")]
+    syntax_check: bool,
+    /// List the hosts each play would run on.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// List the tasks each play would run.
+    #[arg(long = "list-tasks")]
+    list_tasks: bool,
+    /// List all tags.
+    #[arg(long = "list-tags")]
+    list_tags: bool,
+    /// Start at the task with this name.
+    #[arg(long = "start-at-task")]
+    start_at_task: Option<String>,
+    /// Playbook files.
+    #[arg(required = true)]
+    playbooks: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExecArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Module name.
+    #[arg(short = 'm', long = "module-name", default_value = "command")]
+    module: String,
+    /// Module arguments (k=v or free form).
+    #[arg(short = 'a', long = "args", default_value = "")]
+    args: String,
+    /// Host pattern.
+    pattern: String,
+}
+
+#[derive(Args)]
+struct InventoryArgs {
+    #[arg(short = 'i', long = "inventory")]
+    inventory: Vec<String>,
+    /// All hosts and groups as JSON.
+    #[arg(long = "list")]
+    list: bool,
+    /// The group tree.
+    #[arg(long = "graph")]
+    graph: bool,
+    /// One host's variables.
+    #[arg(long = "host")]
+    host: Option<String>,
+    /// Group for --graph.
+    group: Option<String>,
+    /// Also show variables with --graph.
+    #[arg(long = "vars")]
+    vars: bool,
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    // Multi-call: invoked as `ansible-playbook`, `ansible`, `ansible-inventory`.
+    let invoked = argv
+        .first()
+        .map(|a| {
+            Path::new(a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let mut args = argv.clone();
+    match invoked.as_str() {
+        "ansible-playbook" => args.insert(1, "playbook".into()),
+        "ansible" => args.insert(1, "exec".into()),
+        "ansible-inventory" => args.insert(1, "inventory".into()),
+        _ => {}
+    }
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 5 } else { 0 });
+        }
+    };
+    if let Command::Helper = cli.command {
+        return match drover_helper::serve(std::io::stdin().lock(), std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("drover helper: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ERROR! cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Playbook(a) => playbook(a).await,
+            Command::Exec(a) => exec(a).await,
+            Command::Inventory(a) => inventory_cmd(a),
+            Command::Helper => Ok(0),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("ERROR! {e:#}");
+            // ansible-playbook: 1 for errors, 4 for parser errors, 5 for bad options.
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_inventory(sources: &[String]) -> Result<Inventory> {
+    let mut sources: Vec<String> = sources.to_vec();
+    if sources.is_empty() {
+        if let Ok(env) = std::env::var("ANSIBLE_INVENTORY") {
+            sources.extend(env.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        }
+    }
+    let inv = Inventory::load(&sources)?;
+    for w in inv.warnings() {
+        eprintln!("[WARNING]: {w}");
+    }
+    Ok(inv)
+}
+
+fn options(common: &Common) -> Result<RunOptions> {
+    let become_password = if common.ask_become_pass {
+        Some(prompt_password("BECOME password: ")?)
+    } else {
+        None
+    };
+    Ok(RunOptions {
+        check: common.check,
+        diff: common.diff,
+        forks: common.forks.unwrap_or(drover_engine::DEFAULT_FORKS).max(1),
+        verbosity: common.verbose,
+        limit: common.limit.clone(),
+        remote_user: common.user.clone(),
+        become_: common.become_,
+        become_user: common.become_user.clone(),
+        become_method: common.become_method.clone(),
+        become_password,
+        timeout: common.timeout,
+        private_key_file: common.private_key.clone(),
+        ..RunOptions::default()
+    })
+}
+
+fn prompt_password(prompt: &str) -> Result<String> {
+    if !std::io::stdin().is_terminal() {
+        bail!("{prompt}needs an interactive terminal (set ansible_become_password instead)");
+    }
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The helper to upload: this very executable, run as `drover __helper`.
+fn helper_binary() -> Option<HelperBinary> {
+    let exe = std::env::current_exe().ok()?;
+    HelperBinary::from_path(exe, vec!["__helper".into()]).ok()
+}
+
+struct Wiring {
+    run: Arc<RunShared>,
+}
+
+fn wire(
+    inventory: Inventory,
+    extra_vars: Vars,
+    playbook_dir: PathBuf,
+    options: RunOptions,
+    printer: Arc<Printer>,
+    loader: Loader,
+) -> Result<Wiring> {
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    let mut config = TransportConfig::new(helper_binary());
+    if let Some(t) = options.timeout {
+        config.connect_timeout = std::time::Duration::from_secs(t);
+    }
+    config.warnings = Some(Arc::new(move |w: drover_transport::Warning| {
+        if let Ok(mut v) = sink.lock() {
+            v.push(format!("{}: {}", w.host, w.message));
+        }
+    }));
+    let transport = Transport::new(config)?;
+    let connector = Arc::new(connect::TransportConnector::new(transport, warnings));
+    let run = Arc::new(RunShared::new(
+        Templar::new(TemplarConfig::default()),
+        Arc::new(inventory::InventoryAdapter(inventory)),
+        extra_vars,
+        playbook_dir,
+        options,
+        printer,
+        connector,
+        loader,
+    ));
+    Ok(Wiring { run })
+}
+
+/// Ctrl-C: the first stops new tasks (running ones finish, files stay whole), the second exits.
+fn install_interrupt(run: Arc<RunShared>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            run.interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            eprintln!("\n[WARNING]: interrupted: finishing running tasks (Ctrl-C again to abort)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+async fn playbook(a: PlaybookArgs) -> Result<i32> {
+    let common = &a.common;
+    let mut inventory = load_inventory(&common.inventory)?;
+    let extra = extra_vars::parse_all(&common.extra_vars)?;
+    let first = a
+        .playbooks
+        .first()
+        .ok_or_else(|| anyhow!("no playbook given"))?;
+    let playbook_dir = first
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    let playbook_dir = playbook_dir.canonicalize().unwrap_or(playbook_dir);
+    // Everything is loaded and checked before any host is contacted.
+    let loader_config = LoaderConfig {
+        roles_path: roles_path(),
+    };
+    let mut playbooks: Vec<Playbook> = Vec::new();
+    for path in &a.playbooks {
+        if !path.is_file() {
+            bail!("the playbook: {} could not be found", path.display());
+        }
+        let loader = Loader::new(&playbook_dir, loader_config.clone());
+        playbooks.push(loader.load_playbook(path)?);
+    }
+    let registry = drover_modules::Registry::builtin();
+    for pb in &playbooks {
+        if let Err(errors) = drover_engine::validate::validate(pb, &registry) {
+            let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            bail!("{}", text.join("\n"));
+        }
+    }
+    inventory.add_vars_dir(&playbook_dir, VarsDirKind::Playbook)?;
+    if a.syntax_check {
+        for p in &a.playbooks {
+            println!("\nplaybook: {}", p.display());
+        }
+        return Ok(0);
+    }
+    let mut options = options(common)?;
+    options.tags = a.tags.clone();
+    options.skip_tags = a.skip_tags.clone();
+    options.start_at_task = a.start_at_task.clone();
+    if a.list_hosts || a.list_tasks || a.list_tags {
+        return list(&a, &playbooks, inventory, extra, playbook_dir, options);
+    }
+    let format = if common.output == "json" {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    let printer = Arc::new(Printer::new(
+        format,
+        common.verbose,
+        common.diff,
+        std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+    ));
+    let mut code = 0;
+    for pb in &playbooks {
+        let loader = Loader::new(&playbook_dir, loader_config.clone());
+        let w = wire(
+            inventory.clone(),
+            extra.clone(),
+            playbook_dir.clone(),
+            options.clone(),
+            printer.clone(),
+            loader,
+        )?;
+        install_interrupt(w.run.clone());
+        let summary = drover_engine::run_playbook(w.run, pb).await;
+        code = code.max(summary.exit_code);
+        if summary.interrupted {
+            break;
+        }
+    }
+    Ok(code)
+}
+
+fn roles_path() -> Vec<PathBuf> {
+    std::env::var("ANSIBLE_ROLES_PATH")
+        .map(|v| {
+            v.split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `--list-hosts`, `--list-tasks`, `--list-tags` in ansible-playbook's layout.
+fn list(
+    a: &PlaybookArgs,
+    playbooks: &[Playbook],
+    inventory: Inventory,
+    extra: Vars,
+    playbook_dir: PathBuf,
+    options: RunOptions,
+) -> Result<i32> {
+    let printer = Arc::new(Printer::new(Format::Human, 0, false, false));
+    let loader = Loader::new(&playbook_dir, LoaderConfig::default());
+    let w = wire(inventory, extra, playbook_dir, options, printer, loader)?;
+    for (pb, path) in playbooks.iter().zip(&a.playbooks) {
+        println!("\nplaybook: {}", path.display());
+        for (i, play) in pb.plays.iter().enumerate() {
+            let name = play.name.clone().unwrap_or_default();
+            let hosts = drover_engine::play_hosts(&w.run, play).map_err(|e| anyhow!(e))?;
+            println!(
+                "\n  play #{} ({}): {}\tTAGS: [{}]",
+                i + 1,
+                drover_engine::display_hosts(&play.hosts),
+                name,
+                play.tags.join(", ")
+            );
+            if a.list_hosts {
+                println!(
+                    "    pattern: ['{}']",
+                    drover_engine::display_hosts(&play.hosts)
+                );
+                println!("    hosts ({}):", hosts.len());
+                for h in &hosts {
+                    println!("      {h}");
+                }
+            }
+            if a.list_tasks || a.list_tags {
+                let mut lines = Vec::new();
+                let mut tags = Vec::new();
+                for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
+                    collect_tasks(list, &w.run, &mut lines, &mut tags);
+                }
+                if a.list_tasks {
+                    println!("    tasks:");
+                    for l in lines {
+                        println!("      {l}");
+                    }
+                }
+                if a.list_tags {
+                    tags.sort();
+                    tags.dedup();
+                    println!("      TASK TAGS: [{}]", tags.join(", "));
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn collect_tasks(list: &[Task], run: &RunShared, lines: &mut Vec<String>, tags: &mut Vec<String>) {
+    for t in list {
+        match &t.kind {
+            TaskKind::Block {
+                block,
+                rescue,
+                always,
+            } => {
+                for l in [block, rescue, always] {
+                    collect_tasks(l, run, lines, tags);
+                }
+            }
+            TaskKind::RoleTasks { tasks, .. } => collect_tasks(tasks, run, lines, tags),
+            _ => {
+                if !drover_engine::tags_selected(run, t) {
+                    continue;
+                }
+                tags.extend(t.keywords.tags.iter().cloned());
+                lines.push(format!(
+                    "{}\tTAGS: [{}]",
+                    t.display_name(),
+                    t.keywords.tags.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+async fn exec(a: ExecArgs) -> Result<i32> {
+    let common = &a.common;
+    let inventory = load_inventory(&common.inventory)?;
+    let extra = extra_vars::parse_all(&common.extra_vars)?;
+    let module = drover_modules::canonical_name(&a.module).to_string();
+    // An ad-hoc run is a one-task play, so it shares every behaviour of playbooks.
+    let dir = std::env::current_dir().context("current directory")?;
+    let yaml = ad_hoc_play(&a.pattern, &module, &a.args, common.connection.as_deref());
+    let tmp = dir.join(".drover-adhoc.yml");
+    let loader = Loader::new(&dir, LoaderConfig::default());
+    let pb = loader
+        .load_playbook_str(&yaml, &tmp)
+        .map_err(|e| anyhow!("{e}"))?;
+    let registry = drover_modules::Registry::builtin();
+    if let Err(errors) = drover_engine::validate::validate(&pb, &registry) {
+        let text: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        bail!("{}", text.join("\n"));
+    }
+    let mut options = options(common)?;
+    options.gather_facts = false;
+    let format = if common.output == "json" {
+        Format::Json
+    } else {
+        Format::Human
+    };
+    let printer =
+        Arc::new(Printer::new(format, common.verbose.max(1), common.diff, false).ad_hoc());
+    let w = wire(
+        inventory,
+        extra,
+        dir.clone(),
+        options,
+        printer,
+        Loader::new(&dir, LoaderConfig::default()),
+    )?;
+    install_interrupt(w.run.clone());
+    let summary = drover_engine::run_playbook(w.run, &pb).await;
+    Ok(summary.exit_code)
+}
+
+/// The one-task play of an ad-hoc command.
+fn ad_hoc_play(pattern: &str, module: &str, args: &str, connection: Option<&str>) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let conn = connection
+        .map(|c| format!("  connection: {}\n", q(c)))
+        .unwrap_or_default();
+    format!(
+        "- hosts: {}\n  gather_facts: false\n{conn}  tasks:\n    - {}: {}\n",
+        q(pattern),
+        module,
+        q(args)
+    )
+}
+
+fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
+    let inv = load_inventory(&a.inventory)?;
+    if let Some(h) = &a.host {
+        let json = inv
+            .host_json(h)
+            .ok_or_else(|| anyhow!("You must pass a single valid host to --host parameter"))?;
+        println!("{}", serde_json::to_string_pretty(&json)?);
+    } else if a.graph {
+        print!("{}", inv.graph(a.group.as_deref())?);
+    } else if a.list {
+        println!("{}", serde_json::to_string_pretty(&inv.list_json())?);
+    } else {
+        bail!(
+            "No action selected, at least one of --host, --graph or --list needs to be specified."
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,491 @@
+//! Turning engine events into what people and machines read: Ansible's default callback
+//! layout on a terminal, or one JSON object per line with `--output json`.
+//!
+//! This is the one place that writes run output; data goes to stdout, progress to stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use drover_engine::{Event, EventSink, HostStats, Status};
+use serde_json::Value as Json;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Ansible's default callback.
+    Human,
+    /// One JSON event per line.
+    Json,
+}
+
+pub struct Printer {
+    format: Format,
+    verbosity: u8,
+    diff: bool,
+    out: Mutex<Box<dyn Write + Send>>,
+    progress: Option<indicatif::ProgressBar>,
+    state: Mutex<PrinterState>,
+    /// `drover exec`: Ansible's ad-hoc layout (`host | CHANGED | rc=0 >>`), no banners.
+    ad_hoc: bool,
+}
+
+#[derive(Default)]
+struct PrinterState {
+    /// The banner of the current task, printed lazily before its first result (as Ansible
+    /// does when `display_skipped_hosts` is on, it is printed right away).
+    hosts_in_play: u64,
+}
+
+impl Printer {
+    pub fn new(format: Format, verbosity: u8, diff: bool, progress: bool) -> Printer {
+        let progress = (progress && format == Format::Human).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} host results  {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar
+        });
+        Printer {
+            format,
+            verbosity,
+            diff,
+            out: Mutex::new(Box::new(std::io::stdout())),
+            progress,
+            state: Mutex::new(PrinterState::default()),
+            ad_hoc: false,
+        }
+    }
+
+    pub fn ad_hoc(mut self) -> Printer {
+        self.ad_hoc = true;
+        self
+    }
+
+    fn ad_hoc_event(&self, event: &Event) {
+        match event {
+            Event::HostResult {
+                host,
+                status,
+                result,
+                ..
+            } => {
+                let word = match status {
+                    Status::Ok => "SUCCESS",
+                    Status::Changed => "CHANGED",
+                    Status::Failed => "FAILED",
+                    Status::Skipped => "SKIPPED",
+                    Status::Unreachable => "UNREACHABLE!",
+                };
+                let text = match (result.get("rc"), *status) {
+                    (Some(rc), Status::Ok | Status::Changed | Status::Failed)
+                        if result.get("stdout").is_some() =>
+                    {
+                        let mut t = format!("{host} | {word} | rc={rc} >>\n");
+                        let out = result
+                            .get("stdout")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default();
+                        let err = result
+                            .get("stderr")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default();
+                        t.push_str(out);
+                        if !err.is_empty() {
+                            if !out.is_empty() {
+                                t.push('\n');
+                            }
+                            t.push_str(err);
+                        }
+                        if *status == Status::Failed {
+                            if let Some(msg) = result.get("msg").and_then(Json::as_str) {
+                                t.push_str(&format!(
+                                    "{}{msg}",
+                                    if out.is_empty() && err.is_empty() {
+                                        ""
+                                    } else {
+                                        "\n"
+                                    }
+                                ));
+                            }
+                        }
+                        t.push('\n');
+                        t
+                    }
+                    _ => {
+                        let sep = if matches!(status, Status::Failed) {
+                            "! =>"
+                        } else {
+                            " =>"
+                        };
+                        format!("{host} | {word}{sep} {}\n", dump(result, true))
+                    }
+                };
+                self.write(&text);
+            }
+            Event::Warning { message } => self.write(&format!("[WARNING]: {message}\n")),
+            _ => {}
+        }
+    }
+
+    fn write(&self, text: &str) {
+        let write = |out: &mut Box<dyn Write + Send>| {
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        };
+        if let Ok(mut out) = self.out.lock() {
+            match &self.progress {
+                Some(bar) => bar.suspend(|| write(&mut out)),
+                None => write(&mut out),
+            }
+        }
+    }
+
+    fn human(&self, event: &Event) {
+        match event {
+            Event::RunStarted { .. } => {}
+            Event::PlayStarted { name, hosts } => {
+                if let Ok(mut st) = self.state.lock() {
+                    st.hosts_in_play = hosts.len() as u64;
+                }
+                if let Some(bar) = &self.progress {
+                    bar.set_length(0);
+                    bar.set_position(0);
+                }
+                self.write(&banner(&format!("PLAY [{name}]")));
+            }
+            Event::TaskStarted { name, handler, .. } => {
+                let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
+                self.write(&banner(&format!("{kind} [{name}]")));
+                if let Some(bar) = &self.progress {
+                    let hosts = self.state.lock().map(|s| s.hosts_in_play).unwrap_or(0);
+                    bar.set_length(hosts);
+                    bar.set_position(0);
+                    bar.set_message(name.clone());
+                }
+            }
+            Event::HostResult {
+                host,
+                status,
+                item,
+                delegated_to,
+                ignored,
+                result,
+                diff,
+                verbosity,
+                ..
+            } => {
+                if *verbosity > self.verbosity {
+                    // `debug` with a verbosity above ours: Ansible prints a skip marker.
+                    self.write(&format!("skipping: [{host}]\n"));
+                    return;
+                }
+                if item.is_none() {
+                    if let Some(bar) = &self.progress {
+                        bar.inc(1);
+                    }
+                }
+                let mut text = String::new();
+                if self.diff {
+                    for d in diff {
+                        text.push_str(&render_diff(d));
+                    }
+                }
+                text.push_str(&self.result_line(host, *status, item.as_deref(), delegated_to.as_deref(), result));
+                if *ignored {
+                    text.push_str("...ignoring\n");
+                }
+                self.write(&text);
+            }
+            Event::Warning { message } => {
+                self.write(&format!("[WARNING]: {message}\n"));
+            }
+            Event::NoHostsRemaining => self.write("\nNO MORE HOSTS LEFT *************************************************************\n"),
+            Event::Recap { hosts } => {
+                if let Some(bar) = &self.progress {
+                    bar.finish_and_clear();
+                }
+                let mut text = banner("PLAY RECAP");
+                for (h, s) in hosts {
+                    text.push_str(&recap_line(h, s));
+                }
+                text.push('\n');
+                self.write(&text);
+            }
+            Event::RunFinished { interrupted, .. } => {
+                if *interrupted {
+                    self.write("[ERROR]: User interrupted execution\n");
+                }
+            }
+        }
+    }
+
+    fn result_line(
+        &self,
+        host: &str,
+        status: Status,
+        item: Option<&str>,
+        delegated_to: Option<&str>,
+        result: &Json,
+    ) -> String {
+        let target = match delegated_to {
+            Some(d) if d != host => format!("[{host} -> {d}]"),
+            _ => format!("[{host}]"),
+        };
+        let item_part = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+        let is_loop_summary = item.is_none() && result.get("results").is_some();
+        let verbose_always = result.get("_ansible_verbose_always") == Some(&Json::Bool(true));
+        match status {
+            Status::Failed => {
+                let label = if item.is_some() {
+                    format!("failed: {target} (item={}) => ", item.unwrap_or_default())
+                } else {
+                    format!("fatal: {target}: FAILED! => ")
+                };
+                format!("{label}{}\n", dump(result, self.verbosity >= 3))
+            }
+            Status::Unreachable => {
+                let label = match item {
+                    Some(i) => format!("fatal: {target}: UNREACHABLE! => (item={i}) => "),
+                    None => format!("fatal: {target}: UNREACHABLE! => "),
+                };
+                format!("{label}{}\n", dump(result, false))
+            }
+            Status::Skipped => {
+                if is_loop_summary {
+                    // Per-item lines were printed; Ansible prints a plain summary line.
+                    format!("skipping: {target}\n")
+                } else if self.verbosity > 0 && item.is_none() {
+                    format!("skipping: {target} => {}\n", dump(result, false))
+                } else {
+                    format!("skipping: {target}{item_part}\n")
+                }
+            }
+            Status::Ok | Status::Changed => {
+                let word = if status == Status::Changed {
+                    "changed"
+                } else {
+                    "ok"
+                };
+                if is_loop_summary {
+                    return if self.verbosity > 0 {
+                        format!("{word}: {target} => {}\n", dump(result, false))
+                    } else {
+                        String::new()
+                    };
+                }
+                if verbose_always {
+                    format!("{word}: {target}{item_part} => {}\n", dump(result, true))
+                } else if self.verbosity > 0 {
+                    format!("{word}: {target}{item_part} => {}\n", dump(result, false))
+                } else {
+                    format!("{word}: {target}{item_part}\n")
+                }
+            }
+        }
+    }
+}
+
+impl EventSink for Printer {
+    fn emit(&self, event: &Event) {
+        match self.format {
+            Format::Human if self.ad_hoc => self.ad_hoc_event(event),
+            Format::Human => self.human(event),
+            Format::Json => {
+                if let Ok(line) = serde_json::to_string(event) {
+                    self.write(&format!("{line}\n"));
+                }
+            }
+        }
+    }
+}
+
+/// `TASK [name] ****...` padded with stars to 80 columns, after a blank line.
+pub fn banner(msg: &str) -> String {
+    let msg = msg.trim();
+    let stars = 79usize.saturating_sub(msg.chars().count()).max(3);
+    format!("\n{msg} {}\n", "*".repeat(stars))
+}
+
+pub fn recap_line(host: &str, s: &HostStats) -> String {
+    format!(
+        "{:<26} : {} {} {} {} {} {} {}\n",
+        host,
+        counter("ok", s.ok),
+        counter("changed", s.changed),
+        counter("unreachable", s.unreachable),
+        counter("failed", s.failed),
+        counter("skipped", s.skipped),
+        counter("rescued", s.rescued),
+        counter("ignored", s.ignored),
+    )
+}
+
+fn counter(name: &str, n: u64) -> String {
+    format!("{name}={:<4}", n)
+}
+
+/// A result as Ansible's callback dumps it: internal keys removed, keys sorted, Python's
+/// `json.dumps` spacing; indented by 4 when `pretty`.
+pub fn dump(result: &Json, pretty: bool) -> String {
+    let cleaned = clean(result);
+    let mut out = String::new();
+    write_json(&mut out, &cleaned, if pretty { Some(4) } else { None }, 0);
+    out
+}
+
+fn clean(v: &Json) -> Json {
+    match v {
+        Json::Object(o) => {
+            let debug = o.get("_ansible_verbose_always") == Some(&Json::Bool(true));
+            let mut keys: Vec<&String> = o
+                .keys()
+                .filter(|k| !k.starts_with("_ansible") && *k != "_verbosity")
+                // Shown results carry `failed` only when true; `debug` output never shows
+                // `changed`, as Ansible's callback does.
+                .filter(|k| !(*k == "failed" && o[*k] == Json::Bool(false)))
+                .filter(|k| !(debug && *k == "changed"))
+                .collect();
+            keys.sort();
+            let mut m = serde_json::Map::new();
+            for k in keys {
+                m.insert(k.clone(), o[k].clone());
+            }
+            Json::Object(m)
+        }
+        other => other.clone(),
+    }
+}
+
+fn write_json(out: &mut String, v: &Json, indent: Option<usize>, level: usize) {
+    let nl = |out: &mut String, level: usize| {
+        if let Some(n) = indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(n * level));
+        }
+    };
+    match v {
+        Json::Object(o) if !o.is_empty() => {
+            out.push('{');
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            for (i, k) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                    if indent.is_none() {
+                        out.push(' ');
+                    }
+                }
+                nl(out, level + 1);
+                out.push_str(&Json::String((*k).clone()).to_string());
+                out.push_str(": ");
+                write_json(out, &o[*k], indent, level + 1);
+            }
+            nl(out, level);
+            out.push('}');
+        }
+        Json::Array(a) if !a.is_empty() => {
+            out.push('[');
+            for (i, item) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                    if indent.is_none() {
+                        out.push(' ');
+                    }
+                }
+                nl(out, level + 1);
+                write_json(out, item, indent, level + 1);
+            }
+            nl(out, level);
+            out.push(']');
+        }
+        Json::String(s) => out.push_str(&ascii_json_string(s)),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Python's `json.dumps` escapes non-ASCII characters by default.
+fn ascii_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{:04x}", unit));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn render_diff(d: &drover_modules::FileDiff) -> String {
+    if d.before == d.after {
+        return String::new();
+    }
+    let diff = similar::TextDiff::from_lines(&d.before, &d.after);
+    let mut out = String::new();
+    out.push_str(&format!(
+        "--- {}\n+++ {}\n",
+        d.before_header, d.after_header
+    ));
+    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
+        out.push_str(&hunk.to_string());
+    }
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banner_is_80_columns() {
+        let b = banner("TASK [x]");
+        assert_eq!(b.trim_end().trim_start().len(), 80);
+        let long = banner(&format!("TASK [{}]", "y".repeat(100)));
+        assert!(long.trim_end().ends_with(" ***"));
+    }
+
+    #[test]
+    fn recap_matches_ansible_layout() {
+        let s = HostStats {
+            ok: 2,
+            changed: 1,
+            ..HostStats::default()
+        };
+        assert_eq!(
+            recap_line("host1", &s),
+            "host1                      : ok=2    changed=1    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0   \n"
+        );
+    }
+
+    #[test]
+    fn dump_is_python_json() {
+        let v = serde_json::json!({"msg": "é x", "changed": false, "_ansible_no_log": false, "a": [1, 2]});
+        assert_eq!(
+            dump(&v, false),
+            r#"{"a": [1, 2], "changed": false, "msg": "\u00e9 x"}"#
+        );
+        assert_eq!(
+            dump(&serde_json::json!({"msg": "hi"}), true),
+            "{\n    \"msg\": \"hi\"\n}"
+        );
+    }
+}

@@ -1,0 +1,692 @@
+//! Actions that run on the controller and work on the engine's own state: `debug`, `set_fact`,
+//! `assert`, `fail`, `meta`, `include_vars`, `add_host`, `group_by`, `pause`, includes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_modules::{ArgDef, ArgKind, ModuleSpec};
+use drover_playbook::{Keywords, RoleInclude, Task, Vars};
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::event::Status;
+use crate::exec::{display_value, template_args, Flow, ItemResult, Meta};
+use crate::state::{HostCtx, PlayCtx, RunShared};
+use crate::vars::TaskVars;
+
+/// Argument specs of the controller actions, for static validation. `None` for actions that
+/// take arbitrary keys (`set_fact`, `add_host`).
+pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
+    Some(match name {
+        "debug" => Some(&DEBUG),
+        "assert" => Some(&ASSERT),
+        "fail" => Some(&FAIL),
+        "meta" => Some(&META),
+        "include_vars" => Some(&INCLUDE_VARS),
+        "group_by" => Some(&GROUP_BY),
+        "pause" => Some(&PAUSE),
+        "set_fact" | "add_host" | "set_stats" => None,
+        "include_tasks" | "include_role" => None,
+        _ => return None,
+    })
+}
+
+pub fn is_controller_action(name: &str) -> bool {
+    spec(name).is_some()
+}
+
+const fn spec_of(name: &'static str, args: &'static [ArgDef], free_form: bool) -> ModuleSpec {
+    ModuleSpec {
+        name,
+        args,
+        free_form,
+        mutually_exclusive: &[],
+        required_one_of: &[],
+        check_mode: true,
+    }
+}
+
+static DEBUG: ModuleSpec = ModuleSpec {
+    mutually_exclusive: &[&["msg", "var"]],
+    ..spec_of(
+        "debug",
+        &[
+            ArgDef::new("msg", ArgKind::Raw),
+            ArgDef::new("var", ArgKind::Raw),
+            ArgDef::new("verbosity", ArgKind::Int),
+        ],
+        false,
+    )
+};
+static ASSERT: ModuleSpec = spec_of(
+    "assert",
+    &[
+        ArgDef::new("that", ArgKind::Raw).required(),
+        ArgDef::new("fail_msg", ArgKind::Raw).aliases(&["msg"]),
+        ArgDef::new("success_msg", ArgKind::Raw),
+        ArgDef::new("quiet", ArgKind::Bool),
+    ],
+    false,
+);
+static FAIL: ModuleSpec = spec_of("fail", &[ArgDef::new("msg", ArgKind::Raw)], false);
+static META: ModuleSpec = spec_of("meta", &[], true);
+static INCLUDE_VARS: ModuleSpec = spec_of(
+    "include_vars",
+    &[
+        ArgDef::new("file", ArgKind::Path),
+        ArgDef::new("dir", ArgKind::Path),
+        ArgDef::new("name", ArgKind::Str),
+        ArgDef::new("depth", ArgKind::Int),
+        ArgDef::new("files_matching", ArgKind::Str),
+        ArgDef::new("ignore_files", ArgKind::List),
+        ArgDef::new("extensions", ArgKind::List),
+        ArgDef::new("ignore_unknown_extensions", ArgKind::Bool),
+        ArgDef::new("hash_behaviour", ArgKind::Str),
+    ],
+    true,
+);
+static GROUP_BY: ModuleSpec = spec_of(
+    "group_by",
+    &[
+        ArgDef::new("key", ArgKind::Str).required(),
+        ArgDef::new("parents", ArgKind::List),
+    ],
+    false,
+);
+static PAUSE: ModuleSpec = spec_of(
+    "pause",
+    &[
+        ArgDef::new("seconds", ArgKind::Float),
+        ArgDef::new("minutes", ArgKind::Float),
+        ArgDef::new("prompt", ArgKind::Str),
+        ArgDef::new("echo", ArgKind::Bool),
+    ],
+    false,
+);
+
+pub const META_ACTIONS: &[&str] = &[
+    "noop",
+    "flush_handlers",
+    "refresh_inventory",
+    "clear_facts",
+    "clear_host_errors",
+    "end_play",
+    "end_host",
+    "end_batch",
+    "end_role",
+    "reset_connection",
+    "role_complete",
+];
+
+fn data(pairs: impl IntoIterator<Item = (&'static str, Value)>) -> IndexMap<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub async fn run(
+    run: &Arc<RunShared>,
+    _play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    _handler: bool,
+) -> ItemResult {
+    let module = task.module().unwrap_or_default();
+    let free_form = matches!(module, "meta" | "include_vars");
+    // `debug` and `assert` evaluate some arguments as expressions: keep them raw.
+    let raw = match template_args_for(run, task, vars, free_form, module) {
+        Ok(a) => a,
+        Err(e) => return ItemResult::failed(e),
+    };
+    if let Some(Some(spec)) = spec(module) {
+        if let Err(e) = spec.validate(&raw) {
+            return ItemResult::failed(format!(
+                "{e} (task '{}' at {})",
+                task.display_name(),
+                task.loc
+            ));
+        }
+    }
+    match module {
+        "debug" => debug(run, vars, &raw),
+        "set_fact" => set_fact(host, raw),
+        "assert" => assert(run, vars, &raw),
+        "fail" => {
+            let msg = raw
+                .get("msg")
+                .map(display_value)
+                .unwrap_or_else(|| "Failed as requested from task".to_string());
+            ItemResult::failed(msg)
+        }
+        "meta" => meta(
+            raw.get("_raw_params")
+                .map(display_value)
+                .unwrap_or_default(),
+        ),
+        "include_vars" => include_vars(run, host, task, &raw),
+        "add_host" => add_host(run, raw),
+        "group_by" => group_by(run, host, &raw),
+        "pause" => {
+            let secs = raw
+                .get("seconds")
+                .and_then(|v| f64::try_from(v.clone()).ok())
+                .or_else(|| {
+                    raw.get("minutes")
+                        .and_then(|v| f64::try_from(v.clone()).ok())
+                        .map(|m| m * 60.0)
+                });
+            match secs {
+                Some(s) => {
+                    tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await;
+                    ItemResult::ok(data([("delta", Value::from(s as i64))]))
+                }
+                None => ItemResult::failed(
+                    "pause without 'seconds' or 'minutes' waits for a key press, which needs an interactive terminal; drover runs pause non-interactively",
+                ),
+            }
+        }
+        "set_stats" => ItemResult::ok(IndexMap::new()),
+        other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
+    }
+}
+
+fn template_args_for(
+    run: &RunShared,
+    task: &Task,
+    vars: &TaskVars,
+    free_form: bool,
+    module: &str,
+) -> Result<IndexMap<String, Value>, String> {
+    if module == "debug" || module == "assert" {
+        // `var` and `that` are expressions, evaluated by the action itself.
+        let drover_playbook::TaskKind::Action { args, .. } = &task.kind else {
+            return Ok(IndexMap::new());
+        };
+        let raw: IndexMap<String, Value> = match args {
+            drover_playbook::Args::Free(s) => drover_modules::parse_kv(s, false)?
+                .into_iter()
+                .map(|(k, v)| (k, Value::from(v)))
+                .collect(),
+            drover_playbook::Args::Map(m) => m.clone(),
+        };
+        let scope = vars.scope();
+        let mut out = IndexMap::new();
+        for (k, v) in raw {
+            if k == "var" || k == "that" {
+                out.insert(k, v);
+            } else {
+                let r = run
+                    .templar
+                    .render_value(&v, &scope)
+                    .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+                out.insert(k, r);
+            }
+        }
+        return Ok(out);
+    }
+    template_args(run, task, vars, free_form)
+}
+
+fn debug(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> ItemResult {
+    let verbosity = args.get("verbosity").and_then(Value::as_i64).unwrap_or(0);
+    let mut r = if let Some(var) = args.get("var") {
+        let name = display_value(var);
+        let value = match run.templar.eval_expression(&name, &vars.scope()) {
+            Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+            Ok(v) => match run.templar.render_value(&v, &vars.scope()) {
+                Ok(v) => v,
+                Err(e) => Value::from(e.to_string()),
+            },
+            Err(e) if e.kind == drover_template::TemplateErrorKind::Undefined => {
+                Value::from("VARIABLE IS NOT DEFINED!")
+            }
+            Err(e) => return ItemResult::failed(e.to_string()),
+        };
+        let mut m = IndexMap::new();
+        m.insert(name, value);
+        ItemResult::ok(m)
+    } else {
+        let msg = args
+            .get("msg")
+            .cloned()
+            .unwrap_or_else(|| Value::from("Hello world!"));
+        ItemResult::ok(data([("msg", msg)]))
+    };
+    if verbosity > 0 {
+        r.result.insert("_verbosity".into(), Value::from(verbosity));
+    }
+    r.result
+        .insert("_ansible_verbose_always".into(), Value::from(true));
+    r
+}
+
+fn set_fact(host: &HostCtx, args: IndexMap<String, Value>) -> ItemResult {
+    let mut facts = IndexMap::new();
+    let mut state = host.write();
+    for (k, v) in args {
+        if k == "cacheable" {
+            continue;
+        }
+        state.set_facts.insert(k.clone(), v.clone());
+        facts.insert(k, v);
+    }
+    ItemResult::ok(data([("ansible_facts", Value::from_pairs(facts))]))
+}
+
+fn assert(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> ItemResult {
+    let that = args.get("that").cloned().unwrap_or(Value::UNDEFINED);
+    let conditions: Vec<Value> = if that.as_str().is_some() {
+        vec![that]
+    } else {
+        that.try_iter().map(|i| i.collect()).unwrap_or_default()
+    };
+    let scope = vars.scope();
+    let quiet = args.get("quiet").is_some_and(Value::is_true);
+    for c in &conditions {
+        match run.templar.eval_condition_value(c, &scope) {
+            Ok(true) => {}
+            Ok(false) => {
+                let msg = args
+                    .get("fail_msg")
+                    .cloned()
+                    .unwrap_or_else(|| Value::from("Assertion failed"));
+                let mut r = ItemResult::failed("");
+                r.result.insert("msg".into(), msg);
+                r.result.insert("assertion".into(), c.clone());
+                r.result.insert("evaluated_to".into(), Value::from(false));
+                return r;
+            }
+            Err(e) => {
+                return ItemResult::failed(format!(
+                    "The conditional check '{}' failed. The error was: {e}",
+                    display_value(c)
+                ))
+            }
+        }
+    }
+    let msg = args
+        .get("success_msg")
+        .cloned()
+        .unwrap_or_else(|| Value::from("All assertions passed"));
+    let mut r = ItemResult::ok(data([("msg", msg)]));
+    if quiet {
+        r.result
+            .insert("_ansible_verbose_always".into(), Value::from(false));
+    }
+    r
+}
+
+fn meta(action: String) -> ItemResult {
+    let action = action.trim();
+    let flow = match action {
+        "flush_handlers" => Meta::FlushHandlers,
+        "end_host" => Meta::EndHost,
+        "end_play" => Meta::EndPlay,
+        "end_batch" => Meta::EndBatch,
+        "clear_host_errors" => Meta::ClearHostErrors,
+        "refresh_inventory" => Meta::RefreshInventory,
+        "reset_connection" => Meta::ResetConnection,
+        "clear_facts" => Meta::ClearFacts,
+        "noop" | "end_role" | "role_complete" => Meta::Noop,
+        other => {
+            return ItemResult::failed(format!(
+                "invalid meta action requested: {other} (expected one of: {})",
+                META_ACTIONS.join(", ")
+            ))
+        }
+    };
+    let mut r = ItemResult::ok(IndexMap::new());
+    r.status = Status::Skipped;
+    r.flow = Some(Flow::Meta(flow));
+    r
+}
+
+fn include_vars(
+    run: &RunShared,
+    host: &HostCtx,
+    task: &Task,
+    args: &IndexMap<String, Value>,
+) -> ItemResult {
+    let file = args
+        .get("file")
+        .or_else(|| args.get("_raw_params"))
+        .map(display_value);
+    let dir = args.get("dir").map(display_value);
+    let mut files: Vec<PathBuf> = Vec::new();
+    let candidates = |rel: &str| -> Vec<PathBuf> {
+        let p = Path::new(rel);
+        if p.is_absolute() {
+            return vec![p.to_path_buf()];
+        }
+        let mut c = Vec::new();
+        if let Some(scope) = &task.role {
+            c.push(scope.role.path.join("vars").join(rel));
+            c.push(scope.role.path.join(rel));
+        }
+        if let Some(d) = Path::new(&*task.loc.file).parent() {
+            c.push(d.join("vars").join(rel));
+            c.push(d.join(rel));
+        }
+        c.push(run.playbook_dir.join("vars").join(rel));
+        c.push(run.playbook_dir.join(rel));
+        c
+    };
+    match (&file, &dir) {
+        (Some(f), _) => match candidates(f).into_iter().find(|p| p.is_file()) {
+            Some(p) => files.push(p),
+            None => {
+                return ItemResult::failed(format!(
+                    "Could not find or access '{f}' on the Ansible Controller."
+                ))
+            }
+        },
+        (None, Some(d)) => {
+            let Some(path) = candidates(d).into_iter().find(|p| p.is_dir()) else {
+                return ItemResult::failed(format!("{d} directory does not exist"));
+            };
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(&path) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => return ItemResult::failed(format!("{}: {e}", path.display())),
+            };
+            entries.sort();
+            files.extend(entries.into_iter().filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|e| e.to_str()),
+                        Some("yml" | "yaml" | "json")
+                    )
+            }));
+        }
+        (None, None) => return ItemResult::failed("one of 'file' or 'dir' is required"),
+    }
+    let mut loaded = Vars::new();
+    for f in &files {
+        match drover_playbook::load_vars_file(f) {
+            Ok(v) => loaded.extend(v),
+            Err(e) => return ItemResult::failed(e.to_string()),
+        }
+    }
+    let facts = match args.get("name") {
+        Some(name) => {
+            let mut m = Vars::new();
+            m.insert(display_value(name), Value::from_pairs(loaded));
+            m
+        }
+        None => loaded,
+    };
+    {
+        let mut state = host.write();
+        for (k, v) in &facts {
+            state.include_vars.insert(k.clone(), v.clone());
+        }
+    }
+    ItemResult::ok(data([
+        ("ansible_facts", Value::from_pairs(facts)),
+        (
+            "ansible_included_var_files",
+            Value::from(
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
+    ]))
+}
+
+fn add_host(run: &RunShared, args: IndexMap<String, Value>) -> ItemResult {
+    let mut name = None;
+    let mut groups: Vec<String> = Vec::new();
+    let mut host_vars = Vars::new();
+    for (k, v) in args {
+        match k.as_str() {
+            "name" | "host" | "hostname" => name = Some(display_value(&v)),
+            "groups" | "group" | "groupname" => match v.as_str() {
+                Some(s) => groups.extend(s.split(',').map(|g| g.trim().to_string())),
+                None => groups.extend(
+                    v.try_iter()
+                        .into_iter()
+                        .flatten()
+                        .map(|g| display_value(&g)),
+                ),
+            },
+            _ => {
+                host_vars.insert(k, v);
+            }
+        }
+    }
+    let Some(mut name) = name else {
+        return ItemResult::failed("add_host requires 'name'");
+    };
+    if let Some((h, port)) = name.rsplit_once(':') {
+        if port.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') {
+            host_vars.insert(
+                "ansible_port".into(),
+                Value::from(port.parse::<i64>().unwrap_or(22)),
+            );
+            name = h.to_string();
+        }
+    }
+    let mut changed = run.add_to_group("all", &name);
+    for g in &groups {
+        changed |= run.add_to_group(g, &name);
+    }
+    let target = run.host(&name);
+    {
+        let mut st = target.write();
+        for (k, v) in host_vars {
+            st.added_vars.insert(k, v);
+        }
+    }
+    let mut r = ItemResult::ok(data([(
+        "add_host",
+        Value::from_pairs([
+            ("host_name".to_string(), Value::from(name)),
+            ("groups".to_string(), Value::from(groups)),
+        ]),
+    )]));
+    if changed {
+        r.status = Status::Changed;
+    }
+    r
+}
+
+fn group_by(run: &RunShared, host: &HostCtx, args: &IndexMap<String, Value>) -> ItemResult {
+    let key = args.get("key").map(display_value).unwrap_or_default();
+    let key: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let parents: Vec<String> = args
+        .get("parents")
+        .map(|p| {
+            p.try_iter()
+                .into_iter()
+                .flatten()
+                .map(|g| display_value(&g))
+                .collect()
+        })
+        .unwrap_or_default();
+    let changed = run.add_to_group(&key, &host.name);
+    for p in &parents {
+        run.add_to_group(p, &host.name);
+    }
+    let mut r = ItemResult::ok(data([
+        ("add_group", Value::from(key)),
+        ("parent_groups", Value::from(parents)),
+    ]));
+    if changed {
+        r.status = Status::Changed;
+    }
+    r
+}
+
+/// `include_tasks`: loads the file (once per including task, shared by all hosts) and hands
+/// it to the cursor.
+pub fn include_tasks(
+    run: &Arc<RunShared>,
+    task: &Task,
+    vars: &TaskVars,
+    file: &Value,
+    params: &Arc<Vars>,
+) -> ItemResult {
+    let scope = vars.scope();
+    let file = match run.templar.render_value(file, &scope) {
+        Ok(f) => display_value(&f),
+        Err(e) => {
+            return ItemResult::failed(format!("{e}. The error appears to be in '{}'", task.loc))
+        }
+    };
+    let Some(path) = resolve_task_file(run, task, &file) else {
+        return ItemResult::failed(format!(
+            "Could not find or access '{file}' (included from {})",
+            task.loc
+        ));
+    };
+    let drover_playbook::TaskKind::IncludeTasks { apply, .. } = &task.kind else {
+        return ItemResult::failed("internal error: include_tasks on a non-include task");
+    };
+    let inherited = included_keywords(&task.keywords, apply);
+    let Some(play) = &vars.play else {
+        return ItemResult::failed("include_tasks outside a play");
+    };
+    let key = format!("{}|{}", path.display(), task.loc);
+    let tasks = match play.cached_include(&key, || {
+        run.loader
+            .load_tasks_file(&path, task.role.clone(), inherited.clone())
+            .map(Arc::new)
+    }) {
+        Ok(t) => t,
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    let mut all_params = (**params).clone();
+    for (k, v) in vars.locals.iter() {
+        all_params.insert(k.clone(), v.clone());
+    }
+    // Include params are templated in the including context (so `item` is captured).
+    let mut rendered = Vars::new();
+    for (k, v) in all_params {
+        match run.templar.render_value(&v, &scope) {
+            Ok(r) => rendered.insert(k, r),
+            Err(e) => return ItemResult::failed(e.to_string()),
+        };
+    }
+    let mut r = ItemResult::ok(data([("include", Value::from(file))]));
+    r.flow = Some(Flow::Include(vec![(tasks, Arc::new(rendered))]));
+    r
+}
+
+/// Keywords included tasks inherit: the include's, without its own condition and tags (those
+/// decided whether the include ran), plus `apply`.
+fn included_keywords(kw: &Keywords, apply: &Keywords) -> Keywords {
+    let mut k = kw.clone();
+    k.when.clear();
+    k.tags.clear();
+    k.when.extend(apply.when.iter().cloned());
+    k.tags.extend(apply.tags.iter().cloned());
+    k.vars.extend(apply.vars.iter().cloned());
+    macro_rules! over {
+        ($($f:ident),*) => { $( if apply.$f.is_some() { k.$f = apply.$f.clone(); } )* };
+    }
+    over!(
+        become_,
+        become_user,
+        become_method,
+        ignore_errors,
+        no_log,
+        check_mode,
+        diff,
+        delegate_to,
+        run_once,
+        remote_user
+    );
+    k.environment.extend(apply.environment.iter().cloned());
+    k
+}
+
+fn resolve_task_file(run: &RunShared, task: &Task, file: &str) -> Option<PathBuf> {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.is_file().then(|| p.to_path_buf());
+    }
+    let mut candidates = Vec::new();
+    if let Some(scope) = &task.role {
+        candidates.push(scope.role.path.join("tasks").join(file));
+    }
+    if let Some(d) = Path::new(&*task.loc.file).parent() {
+        candidates.push(d.join(file));
+    }
+    candidates.push(run.playbook_dir.join(file));
+    candidates.into_iter().find(|c| c.is_file())
+}
+
+/// `include_role`: loads the role (with its dependencies) and hands its tasks to the cursor.
+pub fn include_role(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    inc: &RoleInclude,
+) -> ItemResult {
+    let scope = vars.scope();
+    let render = |v: &Value| {
+        run.templar
+            .render_value(v, &scope)
+            .map(|v| display_value(&v))
+    };
+    let name = match render(&inc.name) {
+        Ok(n) => n,
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    let tasks_from = match inc.tasks_from.as_ref().map(render).transpose() {
+        Ok(t) => t,
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    let mut params = Vars::new();
+    for (k, v) in inc.params.iter() {
+        match run.templar.render_value(v, &scope) {
+            Ok(r) => params.insert(k.clone(), r),
+            Err(e) => return ItemResult::failed(e.to_string()),
+        };
+    }
+    let from_dir = task
+        .role
+        .as_ref()
+        .map(|r| r.role.path.clone())
+        .unwrap_or_else(|| run.playbook_dir.clone());
+    let inherited = included_keywords(&task.keywords, &inc.apply);
+    let key = format!("role:{name}|{tasks_from:?}|{}|{params:?}", task.loc);
+    let mut handlers_out = Vec::new();
+    let tasks = play.cached_include(&key, || -> Result<_, drover_playbook::LoadError> {
+        let (block, handlers) = run.loader.load_role_include(
+            &name,
+            &from_dir,
+            params.clone(),
+            tasks_from.as_deref(),
+            inherited.clone(),
+            task.loc.clone(),
+        )?;
+        handlers_out = handlers;
+        Ok(Arc::new(vec![block]))
+    });
+    let tasks = match tasks {
+        Ok(t) => t,
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    if !handlers_out.is_empty() {
+        play.add_handlers(handlers_out);
+    }
+    let mut locals = Vars::new();
+    for (k, v) in vars.locals.iter() {
+        locals.insert(k.clone(), v.clone());
+    }
+    let mut r = ItemResult::ok(IndexMap::new());
+    r.flow = Some(Flow::Include(vec![(tasks, Arc::new(locals))]));
+    r
+}

@@ -1,0 +1,76 @@
+//! What modules may ask of the controller for one task: files shipped with the playbook or
+//! role, and templates rendered with the task's variables.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use drover_modules::{Controller, ModuleError};
+use drover_playbook::Task;
+
+use crate::state::RunShared;
+use crate::vars::TaskVars;
+
+pub struct TaskController {
+    run: Arc<RunShared>,
+    vars: TaskVars,
+}
+
+impl TaskController {
+    pub fn new(run: Arc<RunShared>, vars: TaskVars, _task: &Task) -> TaskController {
+        TaskController { run, vars }
+    }
+}
+
+impl Controller for TaskController {
+    fn find_file(&self, kind: &str, src: &str) -> Result<PathBuf, ModuleError> {
+        let p = Path::new(src);
+        if p.is_absolute() {
+            return if p.exists() {
+                Ok(p.to_path_buf())
+            } else {
+                Err(ModuleError::Controller(format!(
+                    "Could not find or access '{src}' on the Ansible Controller."
+                )))
+            };
+        }
+        let paths = self.vars.search_paths(kind);
+        paths
+            .iter()
+            .map(|d| d.join(src))
+            .find(|c| c.exists())
+            .ok_or_else(|| {
+                let searched: Vec<String> = paths.iter().map(|d| d.display().to_string()).collect();
+                ModuleError::Controller(format!(
+                    "Could not find or access '{src}'\nSearched in:\n\t{}\non the Ansible Controller.",
+                    searched.join("\n\t")
+                ))
+            })
+    }
+
+    fn render_template(&self, path: &Path, dest: &str) -> Result<String, ModuleError> {
+        let source = std::fs::read_to_string(path).map_err(|e| {
+            ModuleError::Controller(format!("could not read template '{}': {e}", path.display()))
+        })?;
+        let mut search_paths: Vec<PathBuf> = Vec::new();
+        if let Some(dir) = path.parent() {
+            search_paths.push(dir.to_path_buf());
+        }
+        search_paths.extend(self.vars.search_paths("templates"));
+        let extra = drover_template::TemplateFileVars {
+            path: path.display().to_string(),
+            fullpath: path.to_path_buf(),
+            search_paths,
+            destpath: Some(dest.to_string()),
+            ..Default::default()
+        };
+        self.run
+            .templar
+            .render_template_file(
+                &source,
+                &path.display().to_string(),
+                &self.vars.scope(),
+                &extra,
+            )
+            .map_err(|e| ModuleError::Controller(format!("{}: {e}", path.display())))
+    }
+}

@@ -1,0 +1,261 @@
+//! A host's position in a play's task tree: blocks with rescue/always, role task lists and
+//! dynamically included files, as a stack of frames.
+//!
+//! The cursor only walks; the play runner decides what a task's outcome means and tells the
+//! cursor (`fail`), so block semantics live in one place.
+
+use std::sync::Arc;
+
+use drover_playbook::{Task, TaskKind, TaskList, Vars};
+use minijinja::Value;
+
+/// A task to run next on a host, with the context its frames give it.
+#[derive(Clone)]
+pub struct TaskRef {
+    pub list: TaskList,
+    pub idx: usize,
+    /// Parameters of enclosing includes, outermost first.
+    pub include_params: Vec<Arc<Vars>>,
+    /// `ansible_failed_task`/`ansible_failed_result` inside a rescue.
+    pub failure: Option<Arc<(Value, Value)>>,
+}
+
+impl TaskRef {
+    pub fn task(&self) -> &Task {
+        &self.list[self.idx]
+    }
+
+    /// Identity of the task for lockstep scheduling: the same task object in the same list.
+    pub fn key(&self) -> (usize, usize) {
+        (Arc::as_ptr(&self.list) as usize, self.idx)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stage {
+    Block,
+    Rescue,
+    Always,
+}
+
+struct Frame {
+    tasks: TaskList,
+    idx: usize,
+    params: Vec<Arc<Vars>>,
+    block: Option<BlockFrame>,
+}
+
+struct BlockFrame {
+    stage: Stage,
+    rescue: TaskList,
+    always: TaskList,
+    /// A failure is waiting for `always` to finish before it propagates.
+    pending_failure: bool,
+    failure: Option<Arc<(Value, Value)>>,
+}
+
+/// What the cursor reports back when a failure was handled.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// A rescue section takes over: the failure counts as rescued, the host goes on.
+    Rescued,
+    /// Only an always section runs; the failure stands afterwards.
+    Always,
+    /// No enclosing block handles it: the host is done for the play.
+    Unhandled,
+}
+
+pub struct Cursor {
+    stack: Vec<Frame>,
+    /// A failure came out of an `always` section with no outer block to take it.
+    failed_after_always: bool,
+}
+
+impl Cursor {
+    pub fn new(sections: &[TaskList]) -> Cursor {
+        // Sections run in order: push them reversed so the first is on top.
+        let stack = sections
+            .iter()
+            .rev()
+            .map(|tasks| Frame {
+                tasks: tasks.clone(),
+                idx: 0,
+                params: Vec::new(),
+                block: None,
+            })
+            .collect();
+        Cursor {
+            stack,
+            failed_after_always: false,
+        }
+    }
+
+    /// Whether a failure re-raised after an `always` section ended the host's play (taken).
+    pub fn take_failed_after_always(&mut self) -> bool {
+        std::mem::take(&mut self.failed_after_always)
+    }
+
+    /// The next runnable task, entering blocks and role lists; `None` when done.
+    pub fn peek(&mut self) -> Option<TaskRef> {
+        loop {
+            let frame = self.stack.last_mut()?;
+            if frame.idx >= frame.tasks.len() {
+                self.finish_frame();
+                continue;
+            }
+            let task = &frame.tasks[frame.idx];
+            match &task.kind {
+                TaskKind::Block {
+                    block,
+                    rescue,
+                    always,
+                } => {
+                    let (block, rescue, always) = (block.clone(), rescue.clone(), always.clone());
+                    let params = frame.params.clone();
+                    frame.idx += 1;
+                    self.stack.push(Frame {
+                        tasks: block,
+                        idx: 0,
+                        params,
+                        block: Some(BlockFrame {
+                            stage: Stage::Block,
+                            rescue,
+                            always,
+                            pending_failure: false,
+                            failure: None,
+                        }),
+                    });
+                }
+                TaskKind::RoleTasks { tasks, .. } => {
+                    let tasks = tasks.clone();
+                    let params = frame.params.clone();
+                    frame.idx += 1;
+                    self.stack.push(Frame {
+                        tasks,
+                        idx: 0,
+                        params,
+                        block: None,
+                    });
+                }
+                _ => {
+                    return Some(TaskRef {
+                        list: frame.tasks.clone(),
+                        idx: frame.idx,
+                        include_params: frame.params.clone(),
+                        failure: self.current_failure(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// Moves past the task returned by `peek`.
+    pub fn advance(&mut self) {
+        if let Some(frame) = self.stack.last_mut() {
+            frame.idx += 1;
+        }
+    }
+
+    /// Inserts included tasks to run next (after `advance` past the include task).
+    pub fn push_include(&mut self, tasks: TaskList, params: Arc<Vars>) {
+        let mut all = self
+            .stack
+            .last()
+            .map(|f| f.params.clone())
+            .unwrap_or_default();
+        all.push(params);
+        self.stack.push(Frame {
+            tasks,
+            idx: 0,
+            params: all,
+            block: None,
+        });
+    }
+
+    /// The task just run failed (after `advance`): enter the nearest rescue/always.
+    pub fn fail(&mut self, failed_task: Value, result: Value) -> FailOutcome {
+        let failure = Arc::new((failed_task, result));
+        loop {
+            let Some(frame) = self.stack.last_mut() else {
+                return FailOutcome::Unhandled;
+            };
+            let Some(block) = frame.block.as_mut() else {
+                self.stack.pop();
+                continue;
+            };
+            match block.stage {
+                Stage::Block if !block.rescue.is_empty() => {
+                    block.stage = Stage::Rescue;
+                    block.failure = Some(failure);
+                    frame.tasks = block.rescue.clone();
+                    frame.idx = 0;
+                    return FailOutcome::Rescued;
+                }
+                Stage::Block | Stage::Rescue if !block.always.is_empty() => {
+                    block.stage = Stage::Always;
+                    block.pending_failure = true;
+                    block.failure = Some(failure);
+                    frame.tasks = block.always.clone();
+                    frame.idx = 0;
+                    return FailOutcome::Always;
+                }
+                _ => {
+                    self.stack.pop();
+                }
+            }
+        }
+    }
+
+    /// Stops the host's play: nothing more runs (`meta: end_host`, unreachable).
+    pub fn clear(&mut self) {
+        self.stack.clear();
+    }
+
+    fn current_failure(&self) -> Option<Arc<(Value, Value)>> {
+        self.stack
+            .iter()
+            .rev()
+            .filter_map(|f| f.block.as_ref())
+            .find_map(|b| b.failure.clone())
+    }
+
+    /// The top frame ran out of tasks.
+    fn finish_frame(&mut self) {
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
+        let Some(block) = frame.block.as_mut() else {
+            self.stack.pop();
+            return;
+        };
+        match block.stage {
+            Stage::Block | Stage::Rescue => {
+                if block.stage == Stage::Rescue {
+                    block.failure = None;
+                }
+                if block.always.is_empty() {
+                    self.stack.pop();
+                } else {
+                    block.stage = Stage::Always;
+                    frame.tasks = block.always.clone();
+                    frame.idx = 0;
+                }
+            }
+            Stage::Always => {
+                let pending = block.pending_failure;
+                let failure = block.failure.clone();
+                self.stack.pop();
+                if pending {
+                    let (t, r) = failure
+                        .map(|f| (f.0.clone(), f.1.clone()))
+                        .unwrap_or((Value::UNDEFINED, Value::UNDEFINED));
+                    if self.fail(t, r) == FailOutcome::Unhandled {
+                        // The host's play ends; mark so the runner knows.
+                        self.stack.clear();
+                        self.failed_after_always = true;
+                    }
+                }
+            }
+        }
+    }
+}

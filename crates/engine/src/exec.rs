@@ -1,0 +1,1169 @@
+//! Running one task on one host: conditions, loops, retries, the action itself, result
+//! evaluation, registration and notification.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_host::HostError;
+use drover_modules::{parse_kv, Args as ModArgs, Context, ModuleError, Outcome};
+use drover_playbook::{Args, LoopSpec, Task, TaskKind, TaskList, Vars};
+use drover_template::{Scope, TemplateError, VarSource};
+use indexmap::IndexMap;
+use minijinja::value::{Value, ValueKind};
+
+use crate::actions;
+use crate::controller::TaskController;
+use crate::cursor::TaskRef;
+use crate::event::{Event, Status};
+use crate::state::{BecomeInfo, ConnectionInfo, HostCtx, PlayCtx, RunShared};
+use crate::vars::TaskVars;
+
+/// What the play runner must do after a task ran on a host.
+pub enum Flow {
+    Continue,
+    /// The task failed (not ignored): enter rescue/always or drop the host.
+    Failed {
+        task: Value,
+        result: Value,
+    },
+    Unreachable,
+    /// Included tasks to run next, one entry per loop item.
+    Include(Vec<(TaskList, Arc<Vars>)>),
+    Meta(Meta),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    FlushHandlers,
+    EndHost,
+    EndPlay,
+    EndBatch,
+    ClearHostErrors,
+    RefreshInventory,
+    ResetConnection,
+    ClearFacts,
+    Noop,
+}
+
+/// The outcome of one action invocation (one loop item), before registration.
+pub struct ItemResult {
+    pub status: Status,
+    pub result: IndexMap<String, Value>,
+    pub diff: Vec<drover_modules::FileDiff>,
+    /// Set when a controller action changes the control flow.
+    pub flow: Option<Flow>,
+}
+
+impl ItemResult {
+    pub fn from_outcome(o: Outcome) -> ItemResult {
+        let mut result = o.data;
+        let status = if o.failed {
+            Status::Failed
+        } else if o.skipped {
+            Status::Skipped
+        } else if o.changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        if let Some(msg) = o.msg {
+            result.insert("msg".into(), Value::from(msg));
+        }
+        if !o.warnings.is_empty() {
+            result.insert("warnings".into(), Value::from(o.warnings));
+        }
+        ItemResult {
+            status,
+            result,
+            diff: o.diff,
+            flow: None,
+        }
+    }
+
+    pub fn failed(msg: impl Into<String>) -> ItemResult {
+        let mut result = IndexMap::new();
+        result.insert("msg".to_string(), Value::from(msg.into()));
+        ItemResult {
+            status: Status::Failed,
+            result,
+            diff: Vec::new(),
+            flow: None,
+        }
+    }
+
+    pub fn ok(result: IndexMap<String, Value>) -> ItemResult {
+        ItemResult {
+            status: Status::Ok,
+            result,
+            diff: Vec::new(),
+            flow: None,
+        }
+    }
+
+    fn skipped(reason: &str, condition: Option<String>) -> ItemResult {
+        let mut result = IndexMap::new();
+        result.insert("skip_reason".into(), Value::from(reason));
+        if let Some(c) = condition {
+            result.insert("false_condition".into(), Value::from(c));
+        }
+        ItemResult {
+            status: Status::Skipped,
+            result,
+            diff: Vec::new(),
+            flow: None,
+        }
+    }
+
+    fn unreachable(msg: String) -> ItemResult {
+        let mut result = IndexMap::new();
+        result.insert("msg".into(), Value::from(msg));
+        ItemResult {
+            status: Status::Unreachable,
+            result,
+            diff: Vec::new(),
+            flow: None,
+        }
+    }
+
+    /// The registered form: the module's data plus `changed`/`failed`/`skipped`.
+    pub fn registered(&self) -> Value {
+        let mut map = self.result.clone();
+        map.insert(
+            "changed".into(),
+            Value::from(self.status == Status::Changed),
+        );
+        match self.status {
+            Status::Failed => {
+                map.insert("failed".into(), Value::from(true));
+            }
+            Status::Skipped => {
+                map.insert("skipped".into(), Value::from(true));
+            }
+            Status::Unreachable => {
+                map.insert("unreachable".into(), Value::from(true));
+            }
+            _ => {
+                map.insert("failed".into(), Value::from(false));
+            }
+        }
+        Value::from_pairs(map)
+    }
+}
+
+/// An error raised while preparing or evaluating a task (templating, bad arguments): the task
+/// fails on that host with this message.
+fn template_failure(task: &Task, what: &str, err: &TemplateError) -> ItemResult {
+    ItemResult::failed(format!(
+        "{what}: {}. The error appears to be in '{}'",
+        err, task.loc
+    ))
+}
+
+/// Runs a task on one host and reports its result events.
+pub async fn run_task(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    tref: &TaskRef,
+    handler: bool,
+) -> Flow {
+    let task = tref.task();
+    let mut vars = TaskVars::new(run.clone(), host.clone(), Some(play.clone()));
+    vars.scopes = task.keywords.vars.clone();
+    vars.role = task.role.clone();
+    vars.include_params = tref.include_params.clone();
+    if let Some(failure) = &tref.failure {
+        let mut locals = Vars::new();
+        locals.insert("ansible_failed_task".into(), failure.0.clone());
+        locals.insert("ansible_failed_result".into(), failure.1.clone());
+        vars.locals = Arc::new(locals);
+    }
+    let display = task.display_name();
+    let no_log = eval_bool_kw(run, &vars, task.keywords.no_log.as_ref()).unwrap_or(false);
+
+    let (results, is_loop) = match run_items(run, play, host, task, &vars, handler).await {
+        Ok(r) => r,
+        Err(fail) => (vec![(None, fail)], false),
+    };
+
+    // Per-item events, then the aggregate.
+    let mut final_result;
+    let mut flow = None;
+    let mut diffs = Vec::new();
+    if is_loop {
+        let mut items = Vec::with_capacity(results.len());
+        let mut changed = false;
+        let mut failed = false;
+        let mut all_skipped = !results.is_empty();
+        let mut unreachable = false;
+        for (label, r) in &results {
+            changed |= r.status == Status::Changed;
+            failed |= r.status == Status::Failed;
+            unreachable |= r.status == Status::Unreachable;
+            all_skipped &= r.status == Status::Skipped;
+            emit_result(
+                run,
+                host,
+                &display,
+                r,
+                label.clone(),
+                task,
+                &vars,
+                no_log,
+                false,
+            );
+            items.push(r.registered());
+        }
+        let status = if unreachable {
+            Status::Unreachable
+        } else if failed {
+            Status::Failed
+        } else if all_skipped {
+            Status::Skipped
+        } else if changed {
+            Status::Changed
+        } else {
+            Status::Ok
+        };
+        let mut agg = IndexMap::new();
+        agg.insert("results".to_string(), Value::from(items));
+        agg.insert(
+            "msg".to_string(),
+            Value::from(if failed {
+                "One or more items failed"
+            } else {
+                "All items completed"
+            }),
+        );
+        if all_skipped {
+            agg.insert("skipped_reason".into(), Value::from("No items in the list"));
+        }
+        final_result = ItemResult {
+            status,
+            result: agg,
+            diff: Vec::new(),
+            flow: None,
+        };
+        if results.is_empty() {
+            final_result.status = Status::Skipped;
+            final_result
+                .result
+                .insert("skipped_reason".into(), Value::from("No items in the list"));
+        }
+    } else {
+        let Some((_, r)) = results.into_iter().next() else {
+            return Flow::Continue;
+        };
+        final_result = r;
+        flow = final_result.flow.take();
+        diffs = std::mem::take(&mut final_result.diff);
+    }
+
+    let ignore_errors = final_result.status == Status::Failed
+        && eval_bool_kw(run, &vars, task.keywords.ignore_errors.as_ref()).unwrap_or(false);
+    let ignore_unreachable = final_result.status == Status::Unreachable
+        && eval_bool_kw(run, &vars, task.keywords.ignore_unreachable.as_ref()).unwrap_or(false);
+
+    if let Some(name) = &task.register {
+        let reg = if no_log {
+            censor(&final_result.registered(), false)
+        } else {
+            final_result.registered()
+        };
+        // A censored register still has the real values for later tasks; only output hides them.
+        let _ = reg;
+        host.write()
+            .set_facts
+            .insert(name.clone(), final_result.registered());
+    }
+
+    // Counting, as the recap does.
+    host.count(|s| match final_result.status {
+        Status::Ok => s.ok += 1,
+        Status::Changed => {
+            s.ok += 1;
+            s.changed += 1
+        }
+        Status::Skipped => s.skipped += 1,
+        Status::Failed if ignore_errors => {
+            s.ignored += 1;
+        }
+        Status::Failed => s.failed += 1,
+        Status::Unreachable if ignore_unreachable => s.ignored += 1,
+        Status::Unreachable => s.unreachable += 1,
+    });
+
+    if !is_loop || final_result.status != Status::Skipped || true {
+        let mut shown = final_result.clone_for_event();
+        shown.diff = diffs;
+        emit_result(
+            run,
+            host,
+            &display,
+            &shown,
+            None,
+            task,
+            &vars,
+            no_log,
+            ignore_errors,
+        );
+    }
+
+    if final_result.status == Status::Changed && !task.notify.is_empty() {
+        notify(run, play, host, task, &vars);
+    }
+
+    match final_result.status {
+        Status::Failed if !ignore_errors => Flow::Failed {
+            task: Value::from_pairs([
+                ("name".to_string(), Value::from(display.clone())),
+                (
+                    "action".to_string(),
+                    Value::from(task.module().unwrap_or_default()),
+                ),
+            ]),
+            result: final_result.registered(),
+        },
+        Status::Unreachable if !ignore_unreachable => Flow::Unreachable,
+        _ => flow.unwrap_or(Flow::Continue),
+    }
+}
+
+impl ItemResult {
+    fn clone_for_event(&self) -> ItemResult {
+        ItemResult {
+            status: self.status,
+            result: self.result.clone(),
+            diff: self.diff.clone(),
+            flow: None,
+        }
+    }
+}
+
+/// Marks the task's handlers as notified for this host.
+fn notify(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+) {
+    let scope = vars.scope();
+    for name in &task.notify {
+        let name = match run.templar.render_str(name, &scope) {
+            Ok(v) => v
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string()),
+            Err(_) => name.clone(),
+        };
+        play.notify(&host.name, &name);
+    }
+}
+
+/// `no_log`: the result as it may be shown.
+pub fn censor(result: &Value, _loop: bool) -> Value {
+    let changed = result
+        .get_attr("changed")
+        .map(|v| v.is_true())
+        .unwrap_or(false);
+    Value::from_pairs([
+        (
+            "censored".to_string(),
+            Value::from("the output has been hidden due to the fact that 'no_log: true' was specified for this result"),
+        ),
+        ("changed".to_string(), Value::from(changed)),
+    ])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn emit_result(
+    run: &Arc<RunShared>,
+    host: &Arc<HostCtx>,
+    display: &str,
+    r: &ItemResult,
+    item: Option<String>,
+    task: &Task,
+    vars: &TaskVars,
+    no_log: bool,
+    ignored: bool,
+) {
+    let registered = r.registered();
+    let shown = if no_log {
+        censor(&registered, item.is_some())
+    } else {
+        registered
+    };
+    let result = serde_json::to_value(&shown).unwrap_or(serde_json::Value::Null);
+    let verbosity = if task.module() == Some("debug") {
+        r.result
+            .get("_verbosity")
+            .and_then(Value::as_i64)
+            .unwrap_or(0) as u8
+    } else {
+        0
+    };
+    let delegated_to = task
+        .keywords
+        .delegate_to
+        .as_ref()
+        .and_then(|d| run.templar.render_value(d, &vars.scope()).ok())
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| v.to_string())
+        });
+    run.emit(Event::HostResult {
+        host: host.name.clone(),
+        task: display.to_string(),
+        status: r.status,
+        item,
+        delegated_to,
+        ignored,
+        result,
+        diff: if no_log { Vec::new() } else { r.diff.clone() },
+        verbosity,
+    });
+}
+
+/// Evaluates an optional boolean keyword (`become`, `ignore_errors`...).
+pub fn eval_bool_kw(
+    run: &RunShared,
+    vars: &TaskVars,
+    v: Option<&Value>,
+) -> Result<bool, TemplateError> {
+    let Some(v) = v else { return Ok(false) };
+    let rendered = run.templar.render_value(v, &vars.scope())?;
+    Ok(drover_modules::args::to_bool(&rendered).unwrap_or_else(|| rendered.is_true()))
+}
+
+type ItemResults = Vec<(Option<String>, ItemResult)>;
+
+/// Evaluates the loop (if any) and runs the action per item. The bool says whether it looped.
+async fn run_items(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    handler: bool,
+) -> Result<(ItemResults, bool), ItemResult> {
+    let Some(spec) = &task.loop_ else {
+        let r = run_one(run, play, host, task, vars, handler).await;
+        return Ok((vec![(None, r)], false));
+    };
+    let scope = vars.scope();
+    let items = match loop_items(run, spec, &scope) {
+        Ok(items) => items,
+        Err(err) => {
+            // As Ansible: an undefined loop is only an error when the task would run.
+            if err.kind == drover_template::TemplateErrorKind::Undefined {
+                match conditions_hold(run, task, vars) {
+                    Ok(None) => {
+                        return Err(template_failure(
+                            task,
+                            "Error while evaluating the loop",
+                            &err,
+                        ))
+                    }
+                    Ok(Some(cond)) => {
+                        return Ok((
+                            vec![(
+                                None,
+                                ItemResult::skipped("Conditional result was False", Some(cond)),
+                            )],
+                            false,
+                        ))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            return Err(template_failure(
+                task,
+                "Error while evaluating the loop",
+                &err,
+            ));
+        }
+    };
+    let control = task
+        .loop_control
+        .as_ref()
+        .map(|c| run.templar.render_value(c, &scope))
+        .transpose()
+        .map_err(|e| template_failure(task, "loop_control", &e))?
+        .unwrap_or(Value::UNDEFINED);
+    let loop_var = attr_str(&control, "loop_var").unwrap_or_else(|| "item".to_string());
+    let index_var = attr_str(&control, "index_var");
+    let label_tpl = control.get_attr("label").ok().filter(|v| !v.is_undefined());
+    let pause = control
+        .get_attr("pause")
+        .ok()
+        .and_then(|v| f64::try_from(v).ok())
+        .unwrap_or(0.0);
+    let extended = control
+        .get_attr("extended")
+        .map(|v| v.is_true())
+        .unwrap_or(false);
+
+    let mut results = Vec::with_capacity(items.len());
+    let n = items.len();
+    for (i, item) in items.iter().enumerate() {
+        let mut locals = (*vars.locals).clone();
+        locals.insert(loop_var.clone(), item.clone());
+        locals.insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+        if let Some(iv) = &index_var {
+            locals.insert(iv.clone(), Value::from(i));
+            locals.insert("ansible_index_var".into(), Value::from(iv.as_str()));
+        }
+        if extended {
+            locals.insert(
+                "ansible_loop".into(),
+                Value::from_pairs([
+                    ("index".to_string(), Value::from(i + 1)),
+                    ("index0".to_string(), Value::from(i)),
+                    ("revindex".to_string(), Value::from(n - i)),
+                    ("revindex0".to_string(), Value::from(n - i - 1)),
+                    ("first".to_string(), Value::from(i == 0)),
+                    ("last".to_string(), Value::from(i + 1 == n)),
+                    ("length".to_string(), Value::from(n)),
+                    ("allitems".to_string(), Value::from(items.clone())),
+                    (
+                        "previtem".to_string(),
+                        if i > 0 {
+                            items[i - 1].clone()
+                        } else {
+                            Value::UNDEFINED
+                        },
+                    ),
+                    (
+                        "nextitem".to_string(),
+                        items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
+                    ),
+                ]),
+            );
+        }
+        let mut item_vars = vars.clone();
+        item_vars.locals = Arc::new(locals);
+        let label = match &label_tpl {
+            Some(t) => run
+                .templar
+                .render_value(t, &item_vars.scope())
+                .map(|v| display_value(&v))
+                .unwrap_or_else(|_| display_value(item)),
+            None => display_value(item),
+        };
+        let mut r = run_one(run, play, host, task, &item_vars, handler).await;
+        r.result.insert(loop_var.clone(), item.clone());
+        r.result
+            .insert("ansible_loop_var".into(), Value::from(loop_var.as_str()));
+        if let Some(iv) = &index_var {
+            r.result.insert(iv.clone(), Value::from(i));
+        }
+        let unreachable = r.status == Status::Unreachable;
+        results.push((Some(label), r));
+        if unreachable {
+            break;
+        }
+        if pause > 0.0 && i + 1 < n {
+            tokio::time::sleep(Duration::from_secs_f64(pause)).await;
+        }
+    }
+    Ok((results, true))
+}
+
+fn attr_str(v: &Value, name: &str) -> Option<String> {
+    v.get_attr(name)
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .map(|v| display_value(&v))
+}
+
+/// A value as Ansible shows it in `(item=...)` labels and messages.
+pub fn display_value(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.to_string(),
+        None => drover_template::py_str(v),
+    }
+}
+
+/// The items of `loop:` or `with_<lookup>:`.
+fn loop_items(
+    run: &RunShared,
+    spec: &LoopSpec,
+    scope: &Scope,
+) -> Result<Vec<Value>, TemplateError> {
+    match spec {
+        LoopSpec::Loop(v) => {
+            let rendered = run.templar.render_value(v, scope)?;
+            match rendered.kind() {
+                ValueKind::Seq | ValueKind::Iterable => Ok(rendered.try_iter().map(|it| it.collect()).unwrap_or_default()),
+                ValueKind::None | ValueKind::Undefined => Ok(Vec::new()),
+                _ => Err(TemplateError::new(
+                    drover_template::TemplateErrorKind::Runtime,
+                    format!("Invalid data passed to 'loop', it requires a list, got this instead: {}. Hint: If you passed a list/dict of just one element, try adding wantlist=True to your lookup invocation or use q/query instead of lookup.", display_value(&rendered)),
+                )),
+            }
+        }
+        LoopSpec::With { lookup, terms } => {
+            if !lookup
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err(TemplateError::new(
+                    drover_template::TemplateErrorKind::Lookup,
+                    format!("invalid lookup name in with_{lookup}"),
+                ));
+            }
+            let rendered = run.templar.render_value(terms, scope)?;
+            let mut locals = Vars::new();
+            locals.insert("__drover_loop_terms".to_string(), rendered);
+            let inner = Scope {
+                vars: Arc::new(Layered {
+                    top: locals,
+                    rest: scope.vars.clone(),
+                }),
+                lookup: scope.lookup.clone(),
+            };
+            let v = run
+                .templar
+                .eval_expression(&format!("query('{lookup}', __drover_loop_terms)"), &inner)?;
+            Ok(v.try_iter().map(|it| it.collect()).unwrap_or_default())
+        }
+    }
+}
+
+/// A small overlay of variables over another source.
+struct Layered {
+    top: Vars,
+    rest: Arc<dyn VarSource>,
+}
+
+impl VarSource for Layered {
+    fn get(&self, name: &str) -> Option<Value> {
+        self.top.get(name).cloned().or_else(|| self.rest.get(name))
+    }
+    fn names(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.top.keys().cloned().collect();
+        n.extend(self.rest.names());
+        n
+    }
+}
+
+/// `None` when every `when` condition holds, else the first false condition's text.
+fn conditions_hold(
+    run: &RunShared,
+    task: &Task,
+    vars: &TaskVars,
+) -> Result<Option<String>, ItemResult> {
+    if task.keywords.when.is_empty() {
+        return Ok(None);
+    }
+    let scope = vars.scope();
+    for cond in &task.keywords.when {
+        match run.templar.eval_condition_value(cond, &scope) {
+            Ok(true) => {}
+            Ok(false) => return Ok(Some(display_value(cond))),
+            Err(e) => {
+                return Err(ItemResult::failed(format!(
+                    "The conditional check '{}' failed. The error was: {e}. The error appears to be in '{}'",
+                    display_value(cond),
+                    task.loc
+                )))
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// One invocation: `when`, then the action with `until`/`retries`, then
+/// `changed_when`/`failed_when`.
+async fn run_one(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    handler: bool,
+) -> ItemResult {
+    match conditions_hold(run, task, vars) {
+        Ok(None) => {}
+        Ok(Some(cond)) => return ItemResult::skipped("Conditional result was False", Some(cond)),
+        Err(e) => return e,
+    }
+    let scope = vars.scope();
+    let retries = match &task.until {
+        Some(_) => match &task.retries {
+            Some(r) => run
+                .templar
+                .render_value(r, &scope)
+                .ok()
+                .and_then(|v| {
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .unwrap_or(3)
+                .max(0) as u64,
+            None => 3,
+        },
+        None => 0,
+    };
+    let delay = task
+        .delay
+        .as_ref()
+        .and_then(|d| run.templar.render_value(d, &scope).ok())
+        .and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        })
+        .unwrap_or(5)
+        .max(0) as u64;
+    let mut attempt = 0u64;
+    loop {
+        attempt += 1;
+        let mut r = run_action(run, play, host, task, vars, handler).await;
+        if r.status == Status::Unreachable || r.status == Status::Skipped {
+            return r;
+        }
+        if let Err(e) = apply_result_conditions(run, task, vars, &mut r) {
+            return e;
+        }
+        let Some(until) = &task.until else {
+            return r;
+        };
+        let reg_vars = register_local(task, vars, &r);
+        match run.templar.eval_condition_value(until, &reg_vars.scope()) {
+            Ok(true) => {
+                if attempt > 1 {
+                    r.result.insert("attempts".into(), Value::from(attempt));
+                }
+                return r;
+            }
+            Ok(false) => {}
+            Err(e) => return template_failure(task, "The conditional check in 'until' failed", &e),
+        }
+        r.result.insert("attempts".into(), Value::from(attempt));
+        if attempt > retries {
+            r.status = Status::Failed;
+            r.result.insert(
+                "msg".into(),
+                Value::from(format!(
+                    "{}",
+                    r.result
+                        .get("msg")
+                        .map(display_value)
+                        .unwrap_or_else(|| "Retries exceeded".to_string())
+                )),
+            );
+            return r;
+        }
+        run.emit(Event::Warning {
+            message: format!(
+                "{}: FAILED - RETRYING: [{}]: {} ({} retries left).",
+                host.name,
+                host.name,
+                task.display_name(),
+                retries + 1 - attempt
+            ),
+        });
+        tokio::time::sleep(Duration::from_secs(delay)).await;
+    }
+}
+
+/// Variables with the task's registered name bound to `r`, for `changed_when`/`until`.
+fn register_local(task: &Task, vars: &TaskVars, r: &ItemResult) -> TaskVars {
+    let registered = r.registered();
+    let mut v = vars.clone();
+    let mut locals = (*vars.locals).clone();
+    if let Some(name) = &task.register {
+        locals.insert(name.clone(), registered.clone());
+    }
+    // Results are also reachable by their keys directly in until/changed_when in Ansible.
+    for (k, val) in &r.result {
+        if !locals.contains_key(k) && vars.get(k).is_none() {
+            locals.insert(k.clone(), val.clone());
+        }
+    }
+    v.locals = Arc::new(locals);
+    v
+}
+
+fn apply_result_conditions(
+    run: &RunShared,
+    task: &Task,
+    vars: &TaskVars,
+    r: &mut ItemResult,
+) -> Result<(), ItemResult> {
+    if task.changed_when.is_empty() && task.failed_when.is_empty() {
+        return Ok(());
+    }
+    let reg_vars = register_local(task, vars, r);
+    let scope = reg_vars.scope();
+    if !task.changed_when.is_empty() && r.status != Status::Failed {
+        let mut changed = true;
+        for c in &task.changed_when {
+            match run.templar.eval_condition_value(c, &scope) {
+                Ok(b) => changed &= b,
+                Err(e) => {
+                    return Err(template_failure(
+                        task,
+                        "The conditional check in 'changed_when' failed",
+                        &e,
+                    ))
+                }
+            }
+        }
+        r.status = if changed { Status::Changed } else { Status::Ok };
+    }
+    if !task.failed_when.is_empty() {
+        let mut failed = true;
+        for c in &task.failed_when {
+            match run.templar.eval_condition_value(c, &scope) {
+                Ok(b) => failed &= b,
+                Err(e) => {
+                    return Err(template_failure(
+                        task,
+                        "The conditional check in 'failed_when' failed",
+                        &e,
+                    ))
+                }
+            }
+        }
+        r.result
+            .insert("failed_when_result".into(), Value::from(failed));
+        if failed {
+            r.status = Status::Failed;
+        } else if r.status == Status::Failed {
+            r.status = if r.result.get("changed").is_some_and(Value::is_true) {
+                Status::Changed
+            } else {
+                Status::Ok
+            };
+        }
+    }
+    Ok(())
+}
+
+/// Templates a task's arguments for a module or action.
+pub fn template_args(
+    run: &RunShared,
+    task: &Task,
+    vars: &TaskVars,
+    free_form: bool,
+) -> Result<IndexMap<String, Value>, String> {
+    let TaskKind::Action { args, .. } = &task.kind else {
+        return Ok(IndexMap::new());
+    };
+    let scope = vars.scope();
+    let raw: IndexMap<String, Value> = match args {
+        Args::Free(s) => parse_kv(s, free_form)
+            .map_err(|e| format!("{e} (in '{}')", task.loc))?
+            .into_iter()
+            .map(|(k, v)| (k, Value::from(v)))
+            .collect(),
+        Args::Map(m) => {
+            let mut out: IndexMap<String, Value> = m.clone();
+            if let Some(ff) = out.shift_remove("_free_form") {
+                let parsed = parse_kv(ff.as_str().unwrap_or_default(), free_form)?;
+                for (k, v) in parsed {
+                    out.entry(k).or_insert(Value::from(v));
+                }
+            }
+            out
+        }
+    };
+    let mut out = IndexMap::with_capacity(raw.len());
+    // module_defaults apply under the task's own arguments.
+    if let Some(module) = task.module() {
+        for md in &task.keywords.module_defaults {
+            let md = run
+                .templar
+                .render_value(md, &scope)
+                .map_err(|e| e.to_string())?;
+            for key in [module.to_string(), format!("ansible.builtin.{module}")] {
+                if let Ok(defaults) = md.get_attr(&key) {
+                    if let Ok(keys) = defaults.try_iter() {
+                        for k in keys {
+                            let v = defaults.get_item(&k).unwrap_or(Value::UNDEFINED);
+                            out.insert(display_value(&k), v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for (k, v) in raw {
+        let rendered = run
+            .templar
+            .render_value(&v, &scope)
+            .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+        out.insert(k, rendered);
+    }
+    out.retain(|_, v| v.as_str() != Some(drover_template::OMIT));
+    Ok(out)
+}
+
+/// Runs the task's action once (no loop, no conditions).
+async fn run_action(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    handler: bool,
+) -> ItemResult {
+    match &task.kind {
+        TaskKind::IncludeTasks { file, params, .. } => {
+            return actions::include_tasks(run, task, vars, file, params);
+        }
+        TaskKind::IncludeRole(inc) => {
+            return actions::include_role(run, play, task, vars, inc);
+        }
+        TaskKind::Action { .. } => {}
+        _ => return ItemResult::ok(IndexMap::new()),
+    }
+    let module = task.module().unwrap_or_default();
+    if actions::is_controller_action(module) {
+        return actions::run(run, play, host, task, vars, handler).await;
+    }
+    let Some(m) = run.registry.get(module) else {
+        return ItemResult::failed(format!("couldn't resolve module/action '{module}'"));
+    };
+    let spec = m.spec();
+    let raw = match template_args(run, task, vars, spec.free_form) {
+        Ok(a) => a,
+        Err(e) => return ItemResult::failed(e),
+    };
+    let args: ModArgs = match spec.validate(&raw) {
+        Ok(a) => a,
+        Err(e) => {
+            return ItemResult::failed(format!(
+                "{e} (task '{}' at {})",
+                task.display_name(),
+                task.loc
+            ))
+        }
+    };
+    let check = match task.keywords.check_mode.as_ref() {
+        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),
+        None => run.options.check,
+    };
+    if check && !spec.check_mode {
+        let mut r = ItemResult::skipped("check mode not supported by this module", None);
+        r.result.insert(
+            "msg".into(),
+            Value::from("This module does not support check mode"),
+        );
+        return r;
+    }
+    let diff = match task.keywords.diff.as_ref() {
+        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.diff),
+        None => run.options.diff,
+    };
+    let target = match connect(run, host, task, vars).await {
+        Ok(t) => t,
+        Err(HostError::Unreachable(msg)) => return ItemResult::unreachable(msg),
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    let controller = TaskController::new(run.clone(), vars.clone(), task);
+    let ctx = Context {
+        host: target.as_ref(),
+        controller: &controller,
+        check,
+        diff,
+    };
+    let outcome = m.run(&args, &ctx).await;
+    match outcome {
+        Ok(o) => {
+            let facts = o.data.get("ansible_facts").cloned();
+            let r = ItemResult::from_outcome(o);
+            if let Some(facts) = facts {
+                store_facts(host, &facts);
+            }
+            r
+        }
+        Err(ModuleError::Host(HostError::Unreachable(msg))) => ItemResult::unreachable(msg),
+        Err(e) => ItemResult::failed(e.to_string()),
+    }
+}
+
+/// Stores `ansible_facts` returned by a module: keys lose their `ansible_` prefix.
+pub fn store_facts(host: &HostCtx, facts: &Value) {
+    let Ok(keys) = facts.try_iter() else { return };
+    let mut state = host.write();
+    for k in keys {
+        let Some(name) = k.as_str() else { continue };
+        let v = facts.get_item(&k).unwrap_or(Value::UNDEFINED);
+        let short = name.strip_prefix("ansible_").unwrap_or(name);
+        state.facts.insert(short.to_string(), v);
+    }
+}
+
+/// Opens the connection for a task (delegation and become included).
+pub async fn connect(
+    run: &Arc<RunShared>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+) -> Result<Arc<dyn drover_host::Host>, HostError> {
+    let scope = vars.scope();
+    let delegate = match &task.keywords.delegate_to {
+        Some(d) => {
+            let v = run
+                .templar
+                .render_value(d, &scope)
+                .map_err(|e| HostError::Unsupported(format!("delegate_to: {e}")))?;
+            Some(display_value(&v))
+        }
+        None => None,
+    };
+    let conn_vars = match &delegate {
+        Some(d) if d != &host.name => {
+            let target = run.host(d);
+            let mut tv = TaskVars::new(run.clone(), target, vars.play.clone());
+            tv.scopes = vars.scopes.clone();
+            tv
+        }
+        _ => vars.clone(),
+    };
+    let info = connection_info(run, &conn_vars, task)?;
+    let become_ = become_info(run, vars, task)?;
+    run.connector.host(&info, become_.as_ref()).await
+}
+
+fn var_string(
+    run: &RunShared,
+    vars: &TaskVars,
+    names: &[&str],
+) -> Result<Option<String>, HostError> {
+    for n in names {
+        if let Some(v) = vars.get(n) {
+            let v = run
+                .templar
+                .render_value(&v, &vars.scope())
+                .map_err(|e| HostError::Unsupported(format!("{n}: {e}")))?;
+            if v.is_none() || v.is_undefined() {
+                continue;
+            }
+            return Ok(Some(display_value(&v)));
+        }
+    }
+    Ok(None)
+}
+
+pub fn connection_info(
+    run: &RunShared,
+    vars: &TaskVars,
+    task: &Task,
+) -> Result<ConnectionInfo, HostError> {
+    let name = vars.host.name.clone();
+    let kind = match &task.keywords.connection {
+        Some(c) => Some(display_value(
+            &run.templar
+                .render_value(c, &vars.scope())
+                .map_err(|e| HostError::Unsupported(e.to_string()))?,
+        )),
+        None => var_string(run, vars, &["ansible_connection"])?,
+    };
+    let implicit_local =
+        (name == "localhost" || name == "127.0.0.1") && vars.get("ansible_host").is_none();
+    let kind = kind.unwrap_or_else(|| {
+        if implicit_local {
+            "local".into()
+        } else {
+            "ssh".into()
+        }
+    });
+    let user = match &task.keywords.remote_user {
+        Some(u) => Some(display_value(
+            &run.templar
+                .render_value(u, &vars.scope())
+                .map_err(|e| HostError::Unsupported(e.to_string()))?,
+        )),
+        None => var_string(run, vars, &["ansible_user", "ansible_ssh_user"])?
+            .or_else(|| run.options.remote_user.clone()),
+    };
+    let port = var_string(run, vars, &["ansible_port", "ansible_ssh_port"])?
+        .map(|p| {
+            p.parse::<u16>().map_err(|_| {
+                HostError::Unsupported(format!("ansible_port: '{p}' is not a port number"))
+            })
+        })
+        .transpose()?;
+    let host_key_checking = var_string(
+        run,
+        vars,
+        &["ansible_host_key_checking", "ansible_ssh_host_key_checking"],
+    )?
+    .and_then(|s| drover_modules::args::to_bool(&Value::from(s)))
+    .or(run.options.host_key_checking);
+    Ok(ConnectionInfo {
+        address: var_string(run, vars, &["ansible_host", "ansible_ssh_host"])?
+            .unwrap_or_else(|| name.clone()),
+        host: name,
+        kind,
+        port,
+        user,
+        private_key_file: var_string(
+            run,
+            vars,
+            &["ansible_ssh_private_key_file", "ansible_private_key_file"],
+        )?
+        .or_else(|| run.options.private_key_file.clone()),
+        ssh_common_args: var_string(run, vars, &["ansible_ssh_common_args"])?,
+        ssh_extra_args: var_string(run, vars, &["ansible_ssh_extra_args"])?,
+        host_key_checking,
+        timeout: var_string(run, vars, &["ansible_timeout", "ansible_ssh_timeout"])?
+            .and_then(|t| t.parse().ok())
+            .or(run.options.timeout),
+    })
+}
+
+fn become_info(
+    run: &RunShared,
+    vars: &TaskVars,
+    task: &Task,
+) -> Result<Option<BecomeInfo>, HostError> {
+    let err = |e: TemplateError| HostError::Unsupported(format!("become: {e}"));
+    let enabled = match &task.keywords.become_ {
+        Some(v) => eval_bool_kw(run, vars, Some(v)).map_err(err)?,
+        None => match var_string(run, vars, &["ansible_become"])? {
+            Some(s) => drover_modules::args::to_bool(&Value::from(s)).unwrap_or(false),
+            None => run.options.become_,
+        },
+    };
+    if !enabled {
+        return Ok(None);
+    }
+    let kw = |v: &Option<Value>| -> Result<Option<String>, HostError> {
+        match v {
+            Some(v) => Ok(Some(display_value(
+                &run.templar.render_value(v, &vars.scope()).map_err(err)?,
+            ))),
+            None => Ok(None),
+        }
+    };
+    let user = kw(&task.keywords.become_user)?
+        .or(var_string(run, vars, &["ansible_become_user"])?)
+        .or_else(|| run.options.become_user.clone())
+        .unwrap_or_else(|| "root".into());
+    let method = kw(&task.keywords.become_method)?
+        .or(var_string(run, vars, &["ansible_become_method"])?)
+        .or_else(|| run.options.become_method.clone())
+        .unwrap_or_else(|| "sudo".into());
+    Ok(Some(BecomeInfo {
+        method,
+        user,
+        password: var_string(
+            run,
+            vars,
+            &["ansible_become_password", "ansible_become_pass"],
+        )?
+        .or_else(|| run.options.become_password.clone()),
+        flags: kw(&task.keywords.become_flags)?.or(var_string(
+            run,
+            vars,
+            &["ansible_become_flags"],
+        )?),
+        exe: kw(&task.keywords.become_exe)?.or(var_string(run, vars, &["ansible_become_exe"])?),
+    }))
+}

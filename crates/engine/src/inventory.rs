@@ -1,0 +1,25 @@
+//! What the engine needs from an inventory, as a trait, so the engine does not depend on how
+//! inventories are parsed (and tests and the simulated benchmarks can supply their own).
+
+use drover_playbook::Vars;
+
+pub trait InventorySource: Send + Sync {
+    /// Hosts matching an Ansible host pattern, in inventory order.
+    fn hosts_matching(&self, pattern: &str) -> Result<Vec<String>, String>;
+    /// The inventory-level variables of a host (inventory file, group_vars, host_vars), merged
+    /// in Ansible's precedence order; untemplated.
+    fn host_vars(&self, host: &str) -> Vars;
+    /// Every group and its hosts (`groups`), including `all` and `ungrouped`.
+    fn groups(&self) -> indexmap::IndexMap<String, Vec<String>>;
+    /// The groups a host belongs to, excluding `all` (`group_names`), sorted.
+    fn group_names(&self, host: &str) -> Vec<String>;
+    /// Restricts a play's hosts to those `limit` (a pattern, `--limit`) selects.
+    fn limit(&self, hosts: &[String], limit: &str) -> Result<Vec<String>, String> {
+        let allowed = self.hosts_matching(limit)?;
+        Ok(hosts
+            .iter()
+            .filter(|h| allowed.contains(h))
+            .cloned()
+            .collect())
+    }
+}

@@ -1,0 +1,29 @@
+//! The playbook engine: runs plays on hosts and emits typed events.
+//!
+//! Architecture invariants:
+//! - the engine never touches a terminal or a socket: hosts are reached through
+//!   [`state::Connector`] (wired to `drover-transport` by the binary), output goes out as
+//!   [`event::Event`]s to an [`event::EventSink`];
+//! - nothing runs on a host before [`validate::validate`] accepted the whole playbook;
+//! - variables are never merged per task: [`vars::TaskVars`] looks names up through the
+//!   precedence layers, and values are templated lazily when read.
+
+mod actions;
+mod controller;
+mod cursor;
+pub mod event;
+mod exec;
+pub mod inventory;
+mod play;
+pub mod state;
+pub mod validate;
+pub mod vars;
+
+pub use event::{Collect, Event, EventSink, HostStats, Status};
+pub use inventory::InventorySource;
+pub use play::{display_hosts, play_hosts, run_playbook, tags_selected, RunSummary};
+pub use state::{BecomeInfo, ConnectionInfo, Connector, RunOptions, RunShared};
+
+/// Hosts worked on at once by default. drover's cost per host is one SSH connection and a
+/// small helper process, so it can afford far more than Ansible's 5.
+pub const DEFAULT_FORKS: usize = 100;

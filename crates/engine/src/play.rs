@@ -1,0 +1,794 @@
+//! Running plays: host selection, batches (`serial`), fact gathering, the linear and free
+//! strategies, handlers, failure thresholds, and the recap.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use drover_playbook::{Args, Keywords, Play, Playbook, Serial, Strategy, Task, TaskKind, TaskList};
+use minijinja::Value;
+use tokio::sync::Semaphore;
+
+use crate::cursor::{Cursor, FailOutcome, TaskRef};
+use crate::event::{Event, HostStats};
+use crate::exec::{display_value, run_task, Flow, Meta};
+use crate::state::{HostCtx, PlayCtx, RunShared};
+use crate::vars::TaskVars;
+
+/// The result of a whole run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub stats: Vec<(String, HostStats)>,
+    pub exit_code: i32,
+    pub interrupted: bool,
+}
+
+/// Runs every play of the playbook, then emits the recap.
+pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummary {
+    run.emit(Event::RunStarted {
+        playbook: playbook.path.display().to_string(),
+        check: run.options.check,
+    });
+    let started = Arc::new(AtomicBool::new(run.options.start_at_task.is_none()));
+    let mut seen_hosts: Vec<String> = Vec::new();
+    for play in &playbook.plays {
+        if run.is_interrupted() {
+            break;
+        }
+        let hosts = match play_hosts(&run, play) {
+            Ok(h) => h,
+            Err(msg) => {
+                run.emit(Event::PlayStarted {
+                    name: play_name(play),
+                    hosts: Vec::new(),
+                });
+                run.emit(Event::Warning { message: msg });
+                continue;
+            }
+        };
+        for h in &hosts {
+            if !seen_hosts.contains(h) {
+                seen_hosts.push(h.clone());
+            }
+        }
+        run_play(&run, play, hosts, &started).await;
+    }
+    run.connector.close_all().await;
+    for w in run.connector.take_warnings() {
+        run.emit(Event::Warning { message: w });
+    }
+    let stats: Vec<(String, HostStats)> = seen_hosts
+        .iter()
+        .map(|h| (h.clone(), run.host(h).stats()))
+        .collect();
+    let interrupted = run.is_interrupted();
+    let exit_code = if stats.iter().any(|(_, s)| s.unreachable > 0) {
+        4
+    } else if stats.iter().any(|(_, s)| s.failed > 0) {
+        2
+    } else if interrupted {
+        130
+    } else {
+        0
+    };
+    run.emit(Event::Recap {
+        hosts: stats.clone(),
+    });
+    run.emit(Event::RunFinished {
+        exit_code,
+        interrupted,
+    });
+    RunSummary {
+        stats,
+        exit_code,
+        interrupted,
+    }
+}
+
+fn play_name(play: &Play) -> String {
+    play.name
+        .clone()
+        .unwrap_or_else(|| display_value(&play.hosts))
+}
+
+/// The hosts a play targets: its pattern, intersected with `--limit`.
+pub fn play_hosts(run: &Arc<RunShared>, play: &Play) -> Result<Vec<String>, String> {
+    let vars = TaskVars::new(run.clone(), run.host("localhost"), None);
+    let pattern = run
+        .templar
+        .render_value(&play.hosts, &vars.scope())
+        .map_err(|e| format!("{}: hosts: {e}", play.loc))?;
+    let pattern = display_value(&pattern);
+    let mut hosts = run.hosts_matching(&pattern)?;
+    if let Some(limit) = &run.options.limit {
+        hosts = run.inventory.limit(&hosts, limit)?;
+    }
+    match play.order.as_deref() {
+        Some("reverse_inventory") => hosts.reverse(),
+        Some("sorted") => hosts.sort(),
+        Some("reverse_sorted") => {
+            hosts.sort();
+            hosts.reverse()
+        }
+        _ => {}
+    }
+    Ok(hosts)
+}
+
+async fn run_play(
+    run: &Arc<RunShared>,
+    play: &Arc<Play>,
+    hosts: Vec<String>,
+    started: &Arc<AtomicBool>,
+) {
+    run.emit(Event::PlayStarted {
+        name: play_name(play),
+        hosts: hosts.clone(),
+    });
+    if hosts.is_empty() {
+        run.emit(Event::Warning {
+            message: "skipping: no hosts matched".to_string(),
+        });
+        return;
+    }
+    let ctx = Arc::new(PlayCtx::new(play.clone(), hosts.clone()));
+    for batch in batches(&hosts, &play.serial) {
+        if run.is_interrupted() {
+            break;
+        }
+        ctx.set_batch(batch.clone());
+        let outcome = run_batch(run, &ctx, &batch, started).await;
+        if outcome == BatchOutcome::EndPlay {
+            break;
+        }
+        // With serial, a batch in which every host failed ends the play (Ansible).
+        if !play.serial.is_empty() && batch.iter().all(|h| ctx.is_failed(h)) {
+            break;
+        }
+        if let Some(max) = play.max_fail_percentage {
+            let failed = batch.iter().filter(|h| ctx.is_failed(h)).count();
+            if (failed as f64) * 100.0 / (batch.len() as f64) > max {
+                break;
+            }
+        }
+    }
+}
+
+/// Splits hosts per `serial` (the last size repeats).
+fn batches(hosts: &[String], serial: &[Serial]) -> Vec<Vec<String>> {
+    if serial.is_empty() {
+        return vec![hosts.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut k = 0;
+    while i < hosts.len() {
+        let spec = &serial[k.min(serial.len() - 1)];
+        let size = match spec {
+            Serial::Count(0) => hosts.len(),
+            Serial::Count(n) => *n as usize,
+            Serial::Percent(p) => ((hosts.len() as f64) * p / 100.0).floor().max(1.0) as usize,
+        };
+        let end = (i + size).min(hosts.len());
+        out.push(hosts[i..end].to_vec());
+        i = end;
+        k += 1;
+    }
+    out
+}
+
+#[derive(PartialEq, Eq)]
+enum BatchOutcome {
+    Continue,
+    EndPlay,
+}
+
+async fn run_batch(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    batch: &[String],
+    started: &Arc<AtomicBool>,
+) -> BatchOutcome {
+    let play = &ctx.play;
+    // vars_files are per host (their names may use host variables).
+    for h in batch {
+        let host = run.host(h);
+        if let Err(msg) = load_vars_files(run, ctx, &host) {
+            run.emit(Event::Warning {
+                message: msg.clone(),
+            });
+            host.count(|s| s.failed += 1);
+            ctx.mark_failed(h);
+        }
+    }
+    let gather = match &play.gather_facts {
+        Some(v) => {
+            let vars = TaskVars::new(run.clone(), run.host(&batch[0]), Some(ctx.clone()));
+            crate::exec::eval_bool_kw(run, &vars, Some(v)).unwrap_or(true)
+        }
+        None => run.options.gather_facts,
+    };
+    if gather {
+        let setup = Arc::new(vec![gather_task(play)]);
+        let outcome = run_section(run, ctx, batch, &[setup], started, true).await;
+        if outcome == BatchOutcome::EndPlay {
+            return outcome;
+        }
+    }
+    let sections: [Vec<TaskList>; 3] = [
+        vec![play.pre_tasks.clone()],
+        vec![play.roles.clone(), play.tasks.clone()],
+        vec![play.post_tasks.clone()],
+    ];
+    for section in sections {
+        let outcome = run_section(run, ctx, batch, &section, started, false).await;
+        flush_handlers(run, ctx, batch).await;
+        if outcome == BatchOutcome::EndPlay || run.is_interrupted() {
+            return BatchOutcome::EndPlay;
+        }
+    }
+    BatchOutcome::Continue
+}
+
+fn gather_task(play: &Play) -> Task {
+    Task {
+        loc: play.loc.clone(),
+        name: Some("Gathering Facts".to_string()),
+        kind: TaskKind::Action {
+            module: "setup".to_string(),
+            args: Args::Map(Default::default()),
+            args_loc: play.loc.clone(),
+        },
+        keywords: Keywords {
+            tags: vec!["always".to_string()],
+            ..play.keywords.clone()
+        },
+        register: None,
+        loop_: None,
+        loop_control: None,
+        until: None,
+        retries: None,
+        delay: None,
+        changed_when: Vec::new(),
+        failed_when: Vec::new(),
+        notify: Vec::new(),
+        listen: Vec::new(),
+        async_: None,
+        poll: None,
+        role: None,
+    }
+}
+
+fn load_vars_files(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+) -> Result<(), String> {
+    let play = &ctx.play;
+    let mut loaded = drover_playbook::Vars::new();
+    if !play.vars_files.is_empty() {
+        let vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
+        let scope = vars.scope();
+        for entry in &play.vars_files {
+            // A list entry means "the first of these files that exists".
+            let candidates: Vec<Value> = if entry.as_str().is_some() {
+                vec![entry.clone()]
+            } else {
+                entry.try_iter().map(|i| i.collect()).unwrap_or_default()
+            };
+            let mut found = None;
+            for c in &candidates {
+                let name = run
+                    .templar
+                    .render_value(c, &scope)
+                    .map_err(|e| format!("{}: vars_files: {e}", play.loc))?;
+                let name = display_value(&name);
+                let path = if std::path::Path::new(&name).is_absolute() {
+                    std::path::PathBuf::from(&name)
+                } else {
+                    play.dir.join(&name)
+                };
+                if path.is_file() {
+                    found = Some(path);
+                    break;
+                }
+            }
+            let Some(path) = found else {
+                return Err(format!(
+                    "{}: vars_files: could not find any of {}",
+                    play.loc,
+                    candidates
+                        .iter()
+                        .map(display_value)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            let vars = drover_playbook::load_vars_file(&path).map_err(|e| e.to_string())?;
+            loaded.extend(vars);
+        }
+    }
+    host.write().vars_files = loaded;
+    Ok(())
+}
+
+/// The host pattern of a play as written.
+pub fn display_hosts(hosts: &Value) -> String {
+    display_value(hosts)
+}
+
+/// Whether a task is selected by `--tags`/`--skip-tags`.
+pub fn tags_selected(run: &RunShared, task: &Task) -> bool {
+    tags_match(run, task)
+}
+
+/// Whether a task runs under `--tags`/`--skip-tags`.
+fn tags_match(run: &RunShared, task: &Task) -> bool {
+    let tags = &task.keywords.tags;
+    let opts = &run.options;
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    if !opts.skip_tags.is_empty() {
+        let skip = opts.skip_tags.iter().any(|s| {
+            has(s)
+                || (s == "tagged" && !tags.is_empty())
+                || (s == "untagged" && tags.is_empty())
+                || s == "all"
+        });
+        if skip {
+            return false;
+        }
+    }
+    if opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all") {
+        return !has("never") || opts.tags.iter().any(|t| tags.contains(t) && t != "all");
+    }
+    if has("always") && !opts.skip_tags.iter().any(|t| t == "always") {
+        return true;
+    }
+    opts.tags.iter().any(|t| {
+        (has(t) && t != "never")
+            || (t == "tagged" && !tags.is_empty())
+            || (t == "untagged" && tags.is_empty())
+    }) || (has("never") && opts.tags.iter().any(|t| has(t)))
+}
+
+/// The next task of a host that should run (skipping tasks filtered out by tags or
+/// `--start-at-task`).
+fn next_task(
+    run: &RunShared,
+    cursor: &mut Cursor,
+    started: &AtomicBool,
+    gather: bool,
+) -> Option<TaskRef> {
+    loop {
+        let t = cursor.peek()?;
+        let task = t.task();
+        if !gather && !started.load(Ordering::SeqCst) {
+            let wanted = run.options.start_at_task.as_deref().unwrap_or_default();
+            let plain = task.name.as_deref().unwrap_or_default();
+            if plain == wanted || task.display_name() == wanted {
+                started.store(true, Ordering::SeqCst);
+            } else {
+                cursor.advance();
+                continue;
+            }
+        }
+        if !tags_match(run, task) {
+            cursor.advance();
+            continue;
+        }
+        return Some(t);
+    }
+}
+
+/// Runs task lists on a batch of hosts with the play's strategy.
+async fn run_section(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    batch: &[String],
+    lists: &[TaskList],
+    started: &Arc<AtomicBool>,
+    gather: bool,
+) -> BatchOutcome {
+    let active: Vec<String> = batch
+        .iter()
+        .filter(|h| !ctx.is_failed(h))
+        .cloned()
+        .collect();
+    if active.is_empty() {
+        return BatchOutcome::Continue;
+    }
+    match ctx.play.strategy {
+        Strategy::Linear => run_linear(run, ctx, &active, lists, started, gather).await,
+        Strategy::Free | Strategy::HostPinned => {
+            run_free(run, ctx, &active, lists, started, gather).await
+        }
+    }
+}
+
+struct HostRun {
+    name: String,
+    host: Arc<HostCtx>,
+    cursor: Cursor,
+    done: bool,
+}
+
+async fn run_linear(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    hosts: &[String],
+    lists: &[TaskList],
+    started: &Arc<AtomicBool>,
+    gather: bool,
+) -> BatchOutcome {
+    let mut states: Vec<HostRun> = hosts
+        .iter()
+        .map(|h| HostRun {
+            name: h.clone(),
+            host: run.host(h),
+            cursor: Cursor::new(lists),
+            done: false,
+        })
+        .collect();
+    let sem = Arc::new(Semaphore::new(run.options.forks.max(1)));
+    loop {
+        if run.is_interrupted() {
+            return BatchOutcome::EndPlay;
+        }
+        // Find the next task: the first host's, and every host at the same task.
+        let mut nexts: Vec<(usize, TaskRef)> = Vec::new();
+        for (i, st) in states.iter_mut().enumerate() {
+            if st.done {
+                continue;
+            }
+            match next_task(run, &mut st.cursor, started, gather) {
+                Some(t) => nexts.push((i, t)),
+                None => st.done = true,
+            }
+        }
+        let Some((_, first)) = nexts.first() else {
+            return BatchOutcome::Continue;
+        };
+        let key = first.key();
+        let group: Vec<(usize, TaskRef)> =
+            nexts.into_iter().filter(|(_, t)| t.key() == key).collect();
+        let task = group[0].1.task().clone();
+        emit_task_started(run, ctx, &states[group[0].0].host, &group[0].1, false);
+        let run_once = {
+            let vars = TaskVars::new(
+                run.clone(),
+                states[group[0].0].host.clone(),
+                Some(ctx.clone()),
+            );
+            crate::exec::eval_bool_kw(run, &vars, task.keywords.run_once.as_ref()).unwrap_or(false)
+        };
+        let targets: Vec<(usize, TaskRef)> = if run_once {
+            group.iter().take(1).cloned().collect()
+        } else {
+            group.clone()
+        };
+        let throttle = task
+            .keywords
+            .throttle
+            .as_ref()
+            .and_then(|v| v.as_i64())
+            .filter(|n| *n > 0)
+            .map(|n| Arc::new(Semaphore::new(n as usize)));
+        let mut joins = tokio::task::JoinSet::new();
+        for (i, tref) in targets {
+            let (run, ctx, host, sem, throttle) = (
+                run.clone(),
+                ctx.clone(),
+                states[i].host.clone(),
+                sem.clone(),
+                throttle.clone(),
+            );
+            joins.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let _t = match throttle {
+                    Some(t) => Some(t.acquire_owned().await),
+                    None => None,
+                };
+                let flow = run_task(&run, &ctx, &host, &tref, false).await;
+                (i, flow)
+            });
+        }
+        let mut flows: Vec<(usize, Flow)> = Vec::new();
+        while let Some(res) = joins.join_next().await {
+            if let Ok(r) = res {
+                flows.push(r);
+            }
+        }
+        flows.sort_by_key(|(i, _)| *i);
+        if run_once {
+            // The result of the one host stands for all hosts of the group.
+            if let Some(reg) = &task.register {
+                let first_host = &states[group[0].0].host;
+                let value = first_host.read().set_facts.get(reg).cloned();
+                if let Some(value) = value {
+                    for (i, _) in group.iter().skip(1) {
+                        states[*i]
+                            .host
+                            .write()
+                            .set_facts
+                            .insert(reg.clone(), value.clone());
+                    }
+                }
+            }
+            for (i, _) in group.iter().skip(1) {
+                states[*i].cursor.advance();
+            }
+        }
+        let mut flush = false;
+        let mut end_play = false;
+        let mut any_failed = false;
+        for (i, flow) in flows {
+            let st = &mut states[i];
+            st.cursor.advance();
+            match flow {
+                Flow::Continue => {}
+                Flow::Failed { task: t, result } => {
+                    any_failed = true;
+                    handle_failure(ctx, st, t, result);
+                }
+                Flow::Unreachable => {
+                    any_failed = true;
+                    ctx.mark_failed(&st.name);
+                    st.cursor.clear();
+                    st.done = true;
+                }
+                Flow::Include(list) => {
+                    for (tasks, params) in list.into_iter().rev() {
+                        st.cursor.push_include(tasks, params);
+                    }
+                }
+                Flow::Meta(m) => match m {
+                    Meta::FlushHandlers => flush = true,
+                    Meta::EndHost => {
+                        st.cursor.clear();
+                        st.done = true;
+                    }
+                    Meta::EndPlay => end_play = true,
+                    Meta::EndBatch => {
+                        for s in states.iter_mut() {
+                            s.cursor.clear();
+                            s.done = true;
+                        }
+                        return BatchOutcome::Continue;
+                    }
+                    Meta::ClearHostErrors => {
+                        for h in hosts {
+                            ctx.clear_failed(h);
+                        }
+                    }
+                    Meta::ResetConnection => run.connector.reset(&st.name).await,
+                    Meta::ClearFacts => st.host.write().facts.clear(),
+                    Meta::RefreshInventory | Meta::Noop => {}
+                },
+            }
+            if st.cursor.take_failed_after_always() {
+                ctx.mark_failed(&st.name);
+                st.done = true;
+            }
+        }
+        let fatal = any_failed
+            && (ctx.play.any_errors_fatal
+                || task
+                    .keywords
+                    .any_errors_fatal
+                    .as_ref()
+                    .is_some_and(|v| v.is_true()));
+        if fatal || end_play {
+            if fatal {
+                for st in states.iter() {
+                    ctx.mark_failed(&st.name);
+                }
+            }
+            return BatchOutcome::EndPlay;
+        }
+        if let Some(max) = ctx.play.max_fail_percentage {
+            let failed = hosts.iter().filter(|h| ctx.is_failed(h)).count();
+            if (failed as f64) * 100.0 / (hosts.len() as f64) > max {
+                return BatchOutcome::EndPlay;
+            }
+        }
+        if flush {
+            let batch: Vec<String> = states.iter().map(|s| s.name.clone()).collect();
+            flush_handlers(run, ctx, &batch).await;
+        }
+        if hosts.iter().all(|h| ctx.is_failed(h)) {
+            run.emit(Event::NoHostsRemaining);
+            return BatchOutcome::Continue;
+        }
+    }
+}
+
+fn handle_failure(ctx: &PlayCtx, st: &mut HostRun, task: Value, result: Value) {
+    match st.cursor.fail(task, result) {
+        FailOutcome::Rescued => st.host.count(|s| {
+            s.failed = s.failed.saturating_sub(1);
+            s.rescued += 1;
+        }),
+        FailOutcome::Always => {}
+        FailOutcome::Unhandled => {
+            ctx.mark_failed(&st.name);
+            st.cursor.clear();
+            st.done = true;
+        }
+    }
+}
+
+fn emit_task_started(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    tref: &TaskRef,
+    handler: bool,
+) {
+    let task = tref.task();
+    let mut name = task.display_name();
+    if name.contains("{{") {
+        let mut vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
+        vars.scopes = task.keywords.vars.clone();
+        vars.role = task.role.clone();
+        vars.include_params = tref.include_params.clone();
+        if let Ok(v) = run.templar.render_str(&name, &vars.scope()) {
+            name = display_value(&v);
+        }
+    }
+    run.emit(Event::TaskStarted {
+        name,
+        location: task.loc.to_string(),
+        handler,
+        module: task.module().map(str::to_string),
+    });
+}
+
+/// The free strategy: every host goes through its tasks at its own pace.
+async fn run_free(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    hosts: &[String],
+    lists: &[TaskList],
+    started: &Arc<AtomicBool>,
+    gather: bool,
+) -> BatchOutcome {
+    let sem = Arc::new(Semaphore::new(run.options.forks.max(1)));
+    let announced = Arc::new(std::sync::Mutex::new(HashMap::<(usize, usize), ()>::new()));
+    let end_play = Arc::new(AtomicBool::new(false));
+    let mut joins = tokio::task::JoinSet::new();
+    for h in hosts {
+        let (run, ctx, sem, started, announced, end_play) = (
+            run.clone(),
+            ctx.clone(),
+            sem.clone(),
+            started.clone(),
+            announced.clone(),
+            end_play.clone(),
+        );
+        let mut st = HostRun {
+            name: h.clone(),
+            host: run.host(h),
+            cursor: Cursor::new(lists),
+            done: false,
+        };
+        joins.spawn(async move {
+            while !st.done && !end_play.load(Ordering::SeqCst) && !run.is_interrupted() {
+                let Some(tref) = next_task(&run, &mut st.cursor, &started, gather) else {
+                    break;
+                };
+                let first = announced
+                    .lock()
+                    .map(|mut a| a.insert(tref.key(), ()).is_none())
+                    .unwrap_or(false);
+                if first {
+                    emit_task_started(&run, &ctx, &st.host, &tref, false);
+                }
+                let flow = {
+                    let _permit = sem.acquire().await;
+                    run_task(&run, &ctx, &st.host, &tref, false).await
+                };
+                st.cursor.advance();
+                match flow {
+                    Flow::Continue => {}
+                    Flow::Failed { task, result } => handle_failure(&ctx, &mut st, task, result),
+                    Flow::Unreachable => {
+                        ctx.mark_failed(&st.name);
+                        st.done = true;
+                    }
+                    Flow::Include(list) => {
+                        for (tasks, params) in list.into_iter().rev() {
+                            st.cursor.push_include(tasks, params);
+                        }
+                    }
+                    Flow::Meta(Meta::EndPlay) => end_play.store(true, Ordering::SeqCst),
+                    Flow::Meta(Meta::EndHost | Meta::EndBatch) => st.done = true,
+                    Flow::Meta(Meta::FlushHandlers) => {
+                        flush_handlers(&run, &ctx, std::slice::from_ref(&st.name)).await
+                    }
+                    Flow::Meta(Meta::ClearFacts) => st.host.write().facts.clear(),
+                    Flow::Meta(Meta::ResetConnection) => run.connector.reset(&st.name).await,
+                    Flow::Meta(_) => {}
+                }
+                if st.cursor.take_failed_after_always() {
+                    ctx.mark_failed(&st.name);
+                    st.done = true;
+                }
+            }
+        });
+    }
+    while joins.join_next().await.is_some() {}
+    if end_play.load(Ordering::SeqCst) {
+        BatchOutcome::EndPlay
+    } else {
+        BatchOutcome::Continue
+    }
+}
+
+/// Runs notified handlers, in the order they are defined, once per host; repeats while
+/// handlers notify further handlers.
+async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[String]) {
+    for _round in 0..16 {
+        let handlers = ctx.handlers();
+        let mut ran_any = false;
+        for handler in &handlers {
+            let names = handler_names(run, ctx, handler);
+            let hosts: Vec<String> = batch
+                .iter()
+                .filter(|h| !ctx.is_failed(h) || ctx.play.force_handlers)
+                .filter(|h| ctx.take_notified(h, |n| names.iter().any(|x| x == n)))
+                .cloned()
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            ran_any = true;
+            let list: TaskList = Arc::new(vec![handler.clone()]);
+            let tref = TaskRef {
+                list,
+                idx: 0,
+                include_params: Vec::new(),
+                failure: None,
+            };
+            emit_task_started(run, ctx, &run.host(&hosts[0]), &tref, true);
+            let mut joins = tokio::task::JoinSet::new();
+            for h in hosts {
+                let (run, ctx, tref) = (run.clone(), ctx.clone(), tref.clone());
+                joins.spawn(async move {
+                    let host = run.host(&h);
+                    let flow = run_task(&run, &ctx, &host, &tref, true).await;
+                    (h, flow)
+                });
+            }
+            while let Some(Ok((h, flow))) = joins.join_next().await {
+                if matches!(flow, Flow::Failed { .. } | Flow::Unreachable) {
+                    ctx.mark_failed(&h);
+                }
+            }
+        }
+        if !ran_any || !batch.iter().any(|h| ctx.has_notifications(h)) {
+            break;
+        }
+    }
+}
+
+/// The names a handler answers to: its name (templated), `role : name`, and its `listen` topics.
+fn handler_names(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, handler: &Task) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(n) = &handler.name {
+        let rendered = if n.contains("{{") {
+            let vars = TaskVars::new(run.clone(), run.host("localhost"), Some(ctx.clone()));
+            run.templar
+                .render_str(n, &vars.scope())
+                .map(|v| display_value(&v))
+                .unwrap_or_else(|_| n.clone())
+        } else {
+            n.clone()
+        };
+        if let Some(scope) = &handler.role {
+            names.push(format!("{} : {}", scope.role.name, rendered));
+        }
+        names.push(rendered);
+    }
+    names.extend(handler.listen.iter().cloned());
+    names
+}

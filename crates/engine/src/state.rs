@@ -1,0 +1,502 @@
+//! The state of a run: what is shared by all hosts, what belongs to one host, and to one play.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use drover_host::{Host, HostError};
+use drover_modules::Registry;
+use drover_playbook::{Loader, Play, Vars};
+use drover_template::Templar;
+use indexmap::IndexMap;
+use minijinja::Value;
+
+use crate::event::{Event, EventSink, HostStats};
+use crate::inventory::InventorySource;
+
+/// How to reach a host, from its (templated) connection variables.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConnectionInfo {
+    /// The inventory name.
+    pub host: String,
+    /// `ansible_connection`: `ssh`, `local`, or another transport the connector knows.
+    pub kind: String,
+    /// `ansible_host`, else the inventory name.
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub private_key_file: Option<String>,
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
+    pub host_key_checking: Option<bool>,
+    pub timeout: Option<u64>,
+}
+
+/// How to become another user for a task.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BecomeInfo {
+    pub method: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub flags: Option<String>,
+    pub exe: Option<String>,
+}
+
+/// Opens (and caches) connections; the binary wires it to `drover-transport`.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// The host handle for `info` as the given user. Called for every task: must be cheap after
+    /// the first call for the same host and become user.
+    async fn host(
+        &self,
+        info: &ConnectionInfo,
+        become_: Option<&BecomeInfo>,
+    ) -> Result<Arc<dyn Host>, HostError>;
+    /// Drops the connection of one host (`meta: reset_connection`, unreachable hosts).
+    async fn reset(&self, host: &str);
+    /// Closes every connection at the end of the run.
+    async fn close_all(&self);
+    /// Warnings the transport wants shown (helper fallback and such), drained.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// Options of a run (the command line, mostly).
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub check: bool,
+    pub diff: bool,
+    pub forks: usize,
+    pub verbosity: u8,
+    pub tags: Vec<String>,
+    pub skip_tags: Vec<String>,
+    pub limit: Option<String>,
+    pub start_at_task: Option<String>,
+    /// `-u`: default remote user.
+    pub remote_user: Option<String>,
+    /// `-b`: become for every task unless a task says otherwise.
+    pub become_: bool,
+    pub become_user: Option<String>,
+    pub become_method: Option<String>,
+    pub become_password: Option<String>,
+    /// Gather facts unless a play says otherwise (`gathering = implicit`).
+    pub gather_facts: bool,
+    pub host_key_checking: Option<bool>,
+    pub timeout: Option<u64>,
+    pub private_key_file: Option<String>,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            check: false,
+            diff: false,
+            forks: crate::DEFAULT_FORKS,
+            verbosity: 0,
+            tags: Vec::new(),
+            skip_tags: Vec::new(),
+            limit: None,
+            start_at_task: None,
+            remote_user: None,
+            become_: false,
+            become_user: None,
+            become_method: None,
+            become_password: None,
+            gather_facts: true,
+            host_key_checking: None,
+            timeout: None,
+            private_key_file: None,
+        }
+    }
+}
+
+/// Everything shared by the whole run.
+pub struct RunShared {
+    pub templar: Templar,
+    pub inventory: Arc<dyn InventorySource>,
+    pub extra_vars: Arc<Vars>,
+    pub playbook_dir: PathBuf,
+    pub options: RunOptions,
+    pub events: Arc<dyn EventSink>,
+    pub connector: Arc<dyn Connector>,
+    pub registry: Registry,
+    pub loader: Loader,
+    hosts: RwLock<HashMap<String, Arc<HostCtx>>>,
+    /// Groups and members added at run time (`add_host`, `group_by`).
+    added_groups: RwLock<IndexMap<String, Vec<String>>>,
+    groups_cache: RwLock<Option<Value>>,
+    /// Set by Ctrl-C: no new task starts.
+    pub interrupted: std::sync::atomic::AtomicBool,
+}
+
+impl RunShared {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        templar: Templar,
+        inventory: Arc<dyn InventorySource>,
+        extra_vars: Vars,
+        playbook_dir: PathBuf,
+        options: RunOptions,
+        events: Arc<dyn EventSink>,
+        connector: Arc<dyn Connector>,
+        loader: Loader,
+    ) -> RunShared {
+        RunShared {
+            templar,
+            inventory,
+            extra_vars: Arc::new(extra_vars),
+            playbook_dir,
+            options,
+            events,
+            connector,
+            registry: Registry::builtin(),
+            loader,
+            hosts: RwLock::new(HashMap::new()),
+            added_groups: RwLock::new(IndexMap::new()),
+            groups_cache: RwLock::new(None),
+            interrupted: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        self.events.emit(&event);
+    }
+
+    /// The state of a host, created on first use.
+    pub fn host(&self, name: &str) -> Arc<HostCtx> {
+        if let Some(h) = read(&self.hosts).get(name) {
+            return h.clone();
+        }
+        let ctx = Arc::new(HostCtx::new(name, self.inventory.host_vars(name)));
+        write(&self.hosts)
+            .entry(name.to_string())
+            .or_insert(ctx)
+            .clone()
+    }
+
+    /// A host's state if the host exists in the inventory (or was added at run time).
+    pub fn host_if_known(&self, name: &str) -> Option<Arc<HostCtx>> {
+        if let Some(h) = read(&self.hosts).get(name) {
+            return Some(h.clone());
+        }
+        let known = self
+            .groups_value()
+            .get_attr("all")
+            .ok()
+            .and_then(|all| {
+                all.try_iter()
+                    .ok()
+                    .map(|mut it| it.any(|h| h.as_str() == Some(name)))
+            })
+            .unwrap_or(false);
+        (known || name == "localhost").then(|| self.host(name))
+    }
+
+    pub fn known_host_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inventory
+            .groups()
+            .get("all")
+            .cloned()
+            .unwrap_or_default();
+        for members in read(&self.added_groups).values() {
+            for m in members {
+                if !names.contains(m) {
+                    names.push(m.clone());
+                }
+            }
+        }
+        names
+    }
+
+    /// `groups`, including run-time additions; cached until the next addition.
+    pub fn groups_value(&self) -> Value {
+        if let Some(v) = read(&self.groups_cache).as_ref() {
+            return v.clone();
+        }
+        let mut groups = self.inventory.groups();
+        for (g, members) in read(&self.added_groups).iter() {
+            let entry = groups.entry(g.clone()).or_default();
+            for m in members {
+                if !entry.contains(m) {
+                    entry.push(m.clone());
+                }
+            }
+            let all = groups.entry("all".to_string()).or_default();
+            for m in members {
+                if !all.contains(m) {
+                    all.push(m.clone());
+                }
+            }
+        }
+        let v = Value::from(minijinja::value::Serde(groups));
+        *write(&self.groups_cache) = Some(v.clone());
+        v
+    }
+
+    pub fn group_names(&self, host: &str) -> Vec<String> {
+        let mut names = self.inventory.group_names(host);
+        for (g, members) in read(&self.added_groups).iter() {
+            if g != "all" && members.iter().any(|m| m == host) && !names.contains(g) {
+                names.push(g.clone());
+            }
+        }
+        names.sort();
+        names
+    }
+
+    /// `add_host` / `group_by`: puts `host` into `group` for the rest of the run.
+    pub fn add_to_group(&self, group: &str, host: &str) -> bool {
+        let mut groups = write(&self.added_groups);
+        let members = groups.entry(group.to_string()).or_default();
+        if members.iter().any(|m| m == host) {
+            return false;
+        }
+        members.push(host.to_string());
+        drop(groups);
+        *write(&self.groups_cache) = None;
+        true
+    }
+
+    /// Hosts matching a pattern, including run-time groups and hosts.
+    pub fn hosts_matching(&self, pattern: &str) -> Result<Vec<String>, String> {
+        let added = read(&self.added_groups).clone();
+        if added.is_empty() {
+            return self.inventory.hosts_matching(pattern);
+        }
+        // Run-time groups: resolve simple names here, delegate the rest.
+        let mut out: Vec<String> = Vec::new();
+        for part in pattern.split([':', ',']).filter(|p| !p.is_empty()) {
+            if let Some(members) = added.get(part) {
+                for m in members {
+                    if !out.contains(m) {
+                        out.push(m.clone());
+                    }
+                }
+                continue;
+            }
+            for h in self.inventory.hosts_matching(part).unwrap_or_default() {
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+            if part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && added.values().any(|m| m.iter().any(|h| h == part))
+                && !out.iter().any(|h| h == part)
+            {
+                out.push(part.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// What a host accumulates during a run.
+#[derive(Default)]
+pub struct HostState {
+    /// Facts without the `ansible_` prefix.
+    pub facts: Vars,
+    /// `set_fact` and registered results.
+    pub set_facts: Vars,
+    pub include_vars: Vars,
+    /// The current play's `vars_files`, loaded for this host.
+    pub vars_files: Vars,
+    /// Variables added by `add_host` (host-level, like inventory vars).
+    pub added_vars: Vars,
+}
+
+/// One host during the run.
+pub struct HostCtx {
+    pub name: String,
+    pub inventory_vars: Vars,
+    state: RwLock<HostState>,
+    pub stats: Mutex<HostStats>,
+}
+
+impl HostCtx {
+    pub fn new(name: &str, inventory_vars: Vars) -> HostCtx {
+        HostCtx {
+            name: name.to_string(),
+            inventory_vars,
+            state: RwLock::new(HostState::default()),
+            stats: Mutex::new(HostStats::default()),
+        }
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, HostState> {
+        read(&self.state)
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, HostState> {
+        write(&self.state)
+    }
+
+    pub fn count(&self, f: impl FnOnce(&mut HostStats)) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut stats);
+    }
+
+    pub fn stats(&self) -> HostStats {
+        self.stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// One play while it runs.
+pub struct PlayCtx {
+    pub play: Arc<Play>,
+    /// Every host the play targets (`ansible_play_hosts_all`).
+    pub all_hosts: Vec<String>,
+    /// The current batch (`ansible_play_batch`).
+    batch: RwLock<Vec<String>>,
+    /// Hosts that failed or became unreachable in this play.
+    failed: RwLock<Vec<String>>,
+    pub role_names: Vec<String>,
+    /// Defaults of the play's roles, visible play-wide.
+    pub role_defaults: Vec<Arc<Vars>>,
+    /// Handlers added at run time by `include_role`.
+    extra_handlers: RwLock<Vec<drover_playbook::Task>>,
+    /// Handler names/topics notified per host, in notification order.
+    notified: Mutex<HashMap<String, Vec<String>>>,
+    /// Included task files, loaded once per including task and shared by all hosts so that
+    /// hosts stay in lockstep through them.
+    includes: Mutex<HashMap<String, drover_playbook::TaskList>>,
+}
+
+impl PlayCtx {
+    pub fn new(play: Arc<Play>, all_hosts: Vec<String>) -> PlayCtx {
+        let mut role_names = Vec::new();
+        let mut role_defaults = Vec::new();
+        for t in play.roles.iter() {
+            if let drover_playbook::TaskKind::RoleTasks { scope, .. } = &t.kind {
+                if !role_names.contains(&scope.role.name) {
+                    role_names.push(scope.role.name.clone());
+                    role_defaults.push(scope.role.defaults.clone());
+                }
+            }
+        }
+        PlayCtx {
+            play,
+            batch: RwLock::new(all_hosts.clone()),
+            all_hosts,
+            failed: RwLock::new(Vec::new()),
+            role_names,
+            role_defaults,
+            extra_handlers: RwLock::new(Vec::new()),
+            notified: Mutex::new(HashMap::new()),
+            includes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn notify(&self, host: &str, name: &str) {
+        let mut n = lock(&self.notified);
+        let list = n.entry(host.to_string()).or_default();
+        if !list.iter().any(|x| x == name) {
+            list.push(name.to_string());
+        }
+    }
+
+    /// Takes the notifications of `host` that `matches` accepts.
+    pub fn take_notified(&self, host: &str, matches: impl Fn(&str) -> bool) -> bool {
+        let mut n = lock(&self.notified);
+        let Some(list) = n.get_mut(host) else {
+            return false;
+        };
+        let before = list.len();
+        list.retain(|x| !matches(x));
+        list.len() != before
+    }
+
+    pub fn has_notifications(&self, host: &str) -> bool {
+        lock(&self.notified)
+            .get(host)
+            .is_some_and(|l| !l.is_empty())
+    }
+
+    pub fn handlers(&self) -> Vec<drover_playbook::Task> {
+        let mut all: Vec<drover_playbook::Task> = self.play.handlers.iter().cloned().collect();
+        all.extend(read(&self.extra_handlers).iter().cloned());
+        all
+    }
+
+    pub fn add_handlers(&self, handlers: Vec<drover_playbook::Task>) {
+        write(&self.extra_handlers).extend(handlers);
+    }
+
+    /// The included tasks for `key`, loading them with `load` the first time.
+    pub fn cached_include<E>(
+        &self,
+        key: &str,
+        load: impl FnOnce() -> Result<drover_playbook::TaskList, E>,
+    ) -> Result<drover_playbook::TaskList, E> {
+        if let Some(t) = lock(&self.includes).get(key) {
+            return Ok(t.clone());
+        }
+        let tasks = load()?;
+        Ok(lock(&self.includes)
+            .entry(key.to_string())
+            .or_insert(tasks)
+            .clone())
+    }
+
+    pub fn batch(&self) -> Vec<String> {
+        read(&self.batch).clone()
+    }
+
+    pub fn set_batch(&self, hosts: Vec<String>) {
+        *write(&self.batch) = hosts;
+    }
+
+    /// Hosts of the play not failed so far (`ansible_play_hosts`).
+    pub fn active_hosts(&self) -> Vec<String> {
+        let failed = read(&self.failed);
+        self.all_hosts
+            .iter()
+            .filter(|h| !failed.contains(h))
+            .cloned()
+            .collect()
+    }
+
+    pub fn mark_failed(&self, host: &str) {
+        let mut failed = write(&self.failed);
+        if !failed.iter().any(|h| h == host) {
+            failed.push(host.to_string());
+        }
+    }
+
+    pub fn clear_failed(&self, host: &str) {
+        write(&self.failed).retain(|h| h != host);
+    }
+
+    pub fn is_failed(&self, host: &str) -> bool {
+        read(&self.failed).iter().any(|h| h == host)
+    }
+
+    pub fn failed_count(&self) -> usize {
+        read(&self.failed).len()
+    }
+}
+
+fn lock<T>(l: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    l.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

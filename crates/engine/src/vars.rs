@@ -1,0 +1,341 @@
+//! Variable resolution: Ansible's precedence order as a lookup through layers, highest first.
+//!
+//! Nothing is merged or copied per task: a [`TaskVars`] holds shared references to the layers
+//! and answers `get(name)` by asking them in order. Values are returned raw; the templar
+//! templates them lazily when a template reads them.
+
+use std::sync::Arc;
+
+use drover_playbook::{RoleScope, Vars};
+use drover_template::{Scope, VarSource};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
+
+use crate::state::{HostCtx, PlayCtx, RunShared};
+
+/// The variables visible to one task on one host.
+#[derive(Clone)]
+pub struct TaskVars {
+    pub run: Arc<RunShared>,
+    pub host: Arc<HostCtx>,
+    pub play: Option<Arc<PlayCtx>>,
+    /// Block and task `vars`, outermost first.
+    pub scopes: Vec<Arc<Vars>>,
+    pub role: Option<Arc<RoleScope>>,
+    /// Variables passed to `include_tasks`/`include_role`, outermost first.
+    pub include_params: Vec<Arc<Vars>>,
+    /// Loop variables and other per-invocation values (`item`, `ansible_loop`, the registered
+    /// result while `changed_when` runs): above everything but extra vars.
+    pub locals: Arc<Vars>,
+}
+
+impl TaskVars {
+    pub fn new(run: Arc<RunShared>, host: Arc<HostCtx>, play: Option<Arc<PlayCtx>>) -> TaskVars {
+        TaskVars {
+            run,
+            host,
+            play,
+            scopes: Vec::new(),
+            role: None,
+            include_params: Vec::new(),
+            locals: Arc::new(Vars::new()),
+        }
+    }
+
+    pub fn with_local(&self, name: &str, value: Value) -> TaskVars {
+        let mut next = self.clone();
+        let mut locals = (*self.locals).clone();
+        locals.insert(name.to_string(), value);
+        next.locals = Arc::new(locals);
+        next
+    }
+
+    /// A templating scope over these variables.
+    pub fn scope(&self) -> Scope {
+        Scope::new(Arc::new(self.clone())).with_lookup_context(drover_template::LookupContext {
+            file_paths: self.search_paths("files"),
+            template_paths: self.search_paths("templates"),
+            cwd: Some(self.run.playbook_dir.clone()),
+        })
+    }
+
+    /// Where relative controller paths are looked up, as Ansible does: the role's `<kind>/`
+    /// and the role itself (and its parents'), then the play's directory's `<kind>/` and the
+    /// directory itself, then the playbook directory's.
+    pub fn search_paths(&self, kind: &str) -> Vec<std::path::PathBuf> {
+        let mut paths = Vec::new();
+        let mut role = self.role.as_ref();
+        while let Some(scope) = role {
+            paths.push(scope.role.path.join(kind));
+            paths.push(scope.role.path.clone());
+            role = scope.parent.as_ref();
+        }
+        if let Some(play) = &self.play {
+            paths.push(play.play.dir.join(kind));
+            paths.push(play.play.dir.clone());
+        }
+        if !paths.contains(&self.run.playbook_dir) {
+            paths.push(self.run.playbook_dir.join(kind));
+            paths.push(self.run.playbook_dir.clone());
+        }
+        paths
+    }
+
+    fn magic(&self, name: &str) -> Option<Value> {
+        let run = &self.run;
+        Some(match name {
+            "inventory_hostname" => Value::from(self.host.name.as_str()),
+            "inventory_hostname_short" => {
+                Value::from(self.host.name.split('.').next().unwrap_or_default())
+            }
+            "hostvars" => Value::from_object(HostVars {
+                run: run.clone(),
+                play: self.play.clone(),
+            }),
+            "groups" => run.groups_value(),
+            "group_names" => Value::from(run.group_names(&self.host.name)),
+            "playbook_dir" => Value::from(run.playbook_dir.display().to_string()),
+            "ansible_check_mode" => Value::from(run.options.check),
+            "ansible_diff_mode" => Value::from(run.options.diff),
+            "ansible_verbosity" => Value::from(run.options.verbosity),
+            "ansible_forks" => Value::from(run.options.forks),
+            "omit" => Value::from(drover_template::OMIT),
+            "ansible_version" => Value::from(minijinja::value::Serde(serde_json::json!({
+                "full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0 (drover)"
+            }))),
+            "ansible_facts" => {
+                let state = self.host.read();
+                Value::from_pairs(state.facts.iter().map(|(k, v)| (k.clone(), v.clone())))
+            }
+            "ansible_run_tags" => Value::from(run.options.tags.clone()),
+            "ansible_skip_tags" => Value::from(run.options.skip_tags.clone()),
+            "ansible_play_name" => {
+                Value::from(self.play.as_ref()?.play.name.clone().unwrap_or_default())
+            }
+            "play_hosts" | "ansible_play_batch" => Value::from(self.play.as_ref()?.batch()),
+            "ansible_play_hosts" => Value::from(self.play.as_ref()?.active_hosts()),
+            "ansible_play_hosts_all" => Value::from(self.play.as_ref()?.all_hosts.clone()),
+            "role_name" => Value::from(self.role.as_ref()?.role.name.as_str()),
+            "role_path" => Value::from(self.role.as_ref()?.role.path.display().to_string()),
+            "ansible_role_name" => Value::from(self.role.as_ref()?.role.name.as_str()),
+            "ansible_parent_role_names" => {
+                let mut names = Vec::new();
+                let mut cur = self.role.as_ref()?.parent.clone();
+                while let Some(p) = cur {
+                    names.push(p.role.name.clone());
+                    cur = p.parent.clone();
+                }
+                Value::from(names)
+            }
+            "role_names" => Value::from(self.play.as_ref()?.role_names.clone()),
+            _ => return None,
+        })
+    }
+
+    /// Below the magic variables, in Ansible's order from highest to lowest.
+    fn layered(&self, name: &str) -> Option<Value> {
+        for params in self.include_params.iter().rev() {
+            if let Some(v) = params.get(name) {
+                return Some(v.clone());
+            }
+        }
+        let mut role = self.role.as_ref();
+        while let Some(scope) = role {
+            if let Some(v) = scope.params.get(name) {
+                return Some(v.clone());
+            }
+            role = scope.parent.as_ref();
+        }
+        {
+            let state = self.host.read();
+            if let Some(v) = state.set_facts.get(name) {
+                return Some(v.clone());
+            }
+            if let Some(v) = state.include_vars.get(name) {
+                return Some(v.clone());
+            }
+        }
+        for scope in self.scopes.iter().rev() {
+            if let Some(v) = scope.get(name) {
+                return Some(v.clone());
+            }
+        }
+        let mut role = self.role.as_ref();
+        while let Some(scope) = role {
+            if let Some(v) = scope.role.vars.get(name) {
+                return Some(v.clone());
+            }
+            role = scope.parent.as_ref();
+        }
+        if let Some(play) = &self.play {
+            if let Some(v) = self.host.read().vars_files.get(name) {
+                return Some(v.clone());
+            }
+            if let Some(v) = play.play.vars.get(name) {
+                return Some(v.clone());
+            }
+        }
+        if let Some(fact) = name.strip_prefix("ansible_") {
+            if let Some(v) = self.host.read().facts.get(fact) {
+                return Some(v.clone());
+            }
+        }
+        if let Some(v) = self.host.read().added_vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.host.inventory_vars.get(name) {
+            return Some(v.clone());
+        }
+        let mut role = self.role.as_ref();
+        while let Some(scope) = role {
+            if let Some(v) = scope.role.defaults.get(name) {
+                return Some(v.clone());
+            }
+            role = scope.parent.as_ref();
+        }
+        // Play-level roles' defaults are visible to the whole play in Ansible.
+        if let Some(play) = &self.play {
+            for defaults in &play.role_defaults {
+                if let Some(v) = defaults.get(name) {
+                    return Some(v.clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+impl VarSource for TaskVars {
+    fn get(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.run.extra_vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = self.locals.get(name) {
+            return Some(v.clone());
+        }
+        self.magic(name).or_else(|| self.layered(name))
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |k: &String| {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        };
+        self.run.extra_vars.keys().for_each(&mut add);
+        self.locals.keys().for_each(&mut add);
+        for p in &self.include_params {
+            p.keys().for_each(&mut add);
+        }
+        {
+            let state = self.host.read();
+            state.set_facts.keys().for_each(&mut add);
+            state.include_vars.keys().for_each(&mut add);
+            state.vars_files.keys().for_each(&mut add);
+            for k in state.facts.keys() {
+                add(&format!("ansible_{k}"));
+            }
+        }
+        for s in &self.scopes {
+            s.keys().for_each(&mut add);
+        }
+        let mut role = self.role.as_ref();
+        while let Some(scope) = role {
+            scope.params.keys().for_each(&mut add);
+            scope.role.vars.keys().for_each(&mut add);
+            scope.role.defaults.keys().for_each(&mut add);
+            role = scope.parent.as_ref();
+        }
+        if let Some(play) = &self.play {
+            play.play.vars.keys().for_each(&mut add);
+        }
+        self.host.inventory_vars.keys().for_each(&mut add);
+        for m in [
+            "inventory_hostname",
+            "inventory_hostname_short",
+            "hostvars",
+            "groups",
+            "group_names",
+            "playbook_dir",
+            "ansible_check_mode",
+            "ansible_facts",
+            "omit",
+        ] {
+            add(&m.to_string());
+        }
+        names
+    }
+}
+
+/// `hostvars`: every host's variables, resolved lazily at play level.
+#[derive(Debug)]
+struct HostVars {
+    run: Arc<RunShared>,
+    play: Option<Arc<PlayCtx>>,
+}
+
+impl std::fmt::Debug for RunShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RunShared")
+    }
+}
+
+impl std::fmt::Debug for PlayCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PlayCtx")
+    }
+}
+
+impl Object for HostVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let host = self.run.host_if_known(name)?;
+        Some(Value::from_object(OneHostVars {
+            vars: TaskVars::new(self.run.clone(), host, self.play.clone()),
+        }))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.run
+                .known_host_names()
+                .into_iter()
+                .map(Value::from)
+                .collect(),
+        )
+    }
+}
+
+/// `hostvars['name']`: one host's variables, templated on access in that host's context.
+struct OneHostVars {
+    vars: TaskVars,
+}
+
+impl std::fmt::Debug for OneHostVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "hostvars[{}]", self.vars.host.name)
+    }
+}
+
+impl Object for OneHostVars {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let name = key.as_str()?;
+        let raw = self.vars.get(name)?;
+        match self.vars.run.templar.render_value(&raw, &self.vars.scope()) {
+            Ok(v) => Some(v),
+            Err(_) => Some(raw),
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.vars.names().into_iter().map(Value::from).collect())
+    }
+}
