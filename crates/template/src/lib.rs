@@ -25,6 +25,7 @@ mod filters;
 mod lookups;
 mod methods;
 mod pyrepr;
+mod safe_access;
 mod template_file;
 mod tests;
 mod yaml_in;
@@ -281,6 +282,7 @@ fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Envir
     });
     env.set_unknown_method_callback(methods::call_method);
     env.add_global("omit", Value::from(OMIT));
+    env.add_filter(safe_access::ATTR_FILTER, safe_access::attr_filter);
     filters::register(&mut env);
     tests::register(&mut env);
     lookups::register(&mut env, lookups.clone());
@@ -360,7 +362,8 @@ impl Inner {
             return Ok(Value::from(s));
         }
         if let Some(expr) = single_expression(s) {
-            if let Ok(compiled) = self.env.compile_expression_owned(expr.to_string()) {
+            let expr = safe_access::rewrite_expr(expr);
+            if let Ok(compiled) = self.env.compile_expression_owned(expr.into_owned()) {
                 let v = compiled
                     .eval(Value::from_dyn_object(ctx.clone()))
                     .map_err(|e| convert(e, s, ctx))?;
@@ -371,7 +374,10 @@ impl Inner {
             }
         }
         self.env
-            .render_str(s, Value::from_dyn_object(ctx.clone()))
+            .render_str(
+                &safe_access::rewrite_template(s),
+                Value::from_dyn_object(ctx.clone()),
+            )
             .map(Value::from)
             .map_err(|e| convert(e, s, ctx))
     }
@@ -380,7 +386,7 @@ impl Inner {
         let expr = expr.trim();
         let compiled = self
             .env
-            .compile_expression_owned(expr.to_string())
+            .compile_expression_owned(safe_access::rewrite_expr(expr).into_owned())
             .map_err(|e| convert(e, expr, ctx))?;
         let v = compiled
             .eval(Value::from_dyn_object(ctx.clone()))
@@ -540,7 +546,9 @@ fn undefined_error(detail: &str, ctx: &Arc<Ctx>) -> TemplateError {
             "object of type '{}' has no attribute '{attr}'",
             filters::type_name(&v)
         ),
-        None => format!("'{expr}' is undefined"),
+        // The base is a local (loop variable, `set`): minijinja only reaches the attribute
+        // when the base itself is defined, so name it.
+        None => format!("'{base}' has no attribute '{attr}'"),
     };
     TemplateError::undefined(expr, message)
 }

@@ -177,8 +177,11 @@ pub(crate) fn render(
         }
         Ok(None)
     });
-    env.add_template_owned(name.to_string(), body.to_string())
-        .map_err(|e| with_name(convert_plain(e, body), name))?;
+    env.add_template_owned(
+        name.to_string(),
+        crate::safe_access::rewrite_template(body).into_owned(),
+    )
+    .map_err(|e| with_name(convert_plain(e, body), name))?;
 
     let mut locals = extra.locals.clone();
     let fullpath = extra.fullpath.to_string_lossy().into_owned();

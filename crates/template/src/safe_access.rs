@@ -1,0 +1,244 @@
+//! Ansible's forgiving undefined for `default` and `is defined`.
+//!
+//! Ansible's undefined value answers attribute access with itself, so `foo.bar | default('x')`
+//! and `foo.bar is defined` work even when `foo` is undefined, while printing or testing an
+//! undefined value still fails. minijinja's strict mode fails on the attribute access itself.
+//! Before compiling, attribute paths directly followed by `| default`/`| d` or
+//! `is [not] defined`/`undefined` are rewritten into a chain of the internal `__attr` filter,
+//! which passes undefined values along instead of failing. Everything else stays strict.
+
+use std::borrow::Cow;
+
+use minijinja::value::Value;
+
+pub(crate) const ATTR_FILTER: &str = "__drover_attr";
+
+/// The `__drover_attr` filter: `value[key]`, or undefined when either side is missing.
+pub(crate) fn attr_filter(value: &Value, key: Value) -> Value {
+    if value.is_undefined() || value.is_none() {
+        return Value::UNDEFINED;
+    }
+    let found = match key.as_str() {
+        Some(name) => value.get_attr(name),
+        None => value.get_item(&key),
+    };
+    found.unwrap_or(Value::UNDEFINED)
+}
+
+/// Rewrites the expression parts (`{{ }}`, `{% %}`) of a template.
+pub(crate) fn rewrite_template(src: &str) -> Cow<'_, str> {
+    if !mentions_defaults(src) {
+        return Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 32);
+    let mut rest = src;
+    loop {
+        let next = [("{{", "}}"), ("{%", "%}"), ("{#", "#}")]
+            .iter()
+            .filter_map(|(open, close)| rest.find(open).map(|i| (i, *open, *close)))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((start, open, close)) = next else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..start + open.len()]);
+        let body = &rest[start + open.len()..];
+        let end = body.find(close).unwrap_or(body.len());
+        if open == "{#" {
+            out.push_str(&body[..end]);
+        } else {
+            out.push_str(&rewrite_expr(&body[..end]));
+        }
+        rest = &body[end..];
+    }
+    Cow::Owned(out)
+}
+
+fn mentions_defaults(s: &str) -> bool {
+    s.contains("default") || s.contains("defined") || s.contains("| d(") || s.contains("|d(")
+}
+
+/// Rewrites one expression region.
+pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
+    if !mentions_defaults(src) {
+        return Cow::Borrowed(src);
+    }
+    let chars: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len() + 32);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            let end = skip_string(&chars, i);
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
+        let starts_path = (c.is_alphabetic() || c == '_')
+            && (i == 0 || {
+                let p = chars[i - 1];
+                !(p.is_alphanumeric() || p == '_' || p == '.')
+            });
+        if !starts_path {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let (base_end, base) = read_ident(&chars, i);
+        let mut j = base_end;
+        let mut keys: Vec<String> = Vec::new();
+        loop {
+            if chars.get(j) == Some(&'.') {
+                let (e, name) = read_ident(&chars, j + 1);
+                if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                    break;
+                }
+                keys.push(format!("'{name}'"));
+                j = e;
+            } else if chars.get(j) == Some(&'[') {
+                let Some((e, key)) = read_subscript(&chars, j) else {
+                    break;
+                };
+                keys.push(key);
+                j = e;
+            } else {
+                break;
+            }
+        }
+        if keys.is_empty() || !followed_by_default_or_defined(&chars, j) {
+            out.extend(&chars[i..base_end]);
+            i = base_end;
+            continue;
+        }
+        out.push_str(&base);
+        for k in keys {
+            out.push_str(&format!("|{ATTR_FILTER}({k})"));
+        }
+        i = j;
+    }
+    Cow::Owned(out)
+}
+
+fn skip_string(chars: &[char], start: usize) -> usize {
+    let quote = chars[start];
+    let mut i = start + 1;
+    while i < chars.len() {
+        if chars[i] == '\\' {
+            i += 2;
+            continue;
+        }
+        if chars[i] == quote {
+            return i + 1;
+        }
+        i += 1;
+    }
+    chars.len()
+}
+
+fn read_ident(chars: &[char], start: usize) -> (usize, String) {
+    let mut i = start;
+    while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+        i += 1;
+    }
+    (i, chars[start.min(i)..i].iter().collect())
+}
+
+/// `[ 'key' ]`, `[0]` or `[name]` → the key expression and the index after `]`.
+fn read_subscript(chars: &[char], open: usize) -> Option<(usize, String)> {
+    let mut i = open + 1;
+    while chars.get(i) == Some(&' ') {
+        i += 1;
+    }
+    let first = *chars.get(i)?;
+    let (end, key) = if first == '\'' || first == '"' {
+        let e = skip_string(chars, i);
+        (e, chars[i..e].iter().collect::<String>())
+    } else if first.is_ascii_digit() || first == '-' {
+        let mut e = i + 1;
+        while chars.get(e).is_some_and(char::is_ascii_digit) {
+            e += 1;
+        }
+        (e, chars[i..e].iter().collect())
+    } else if first.is_alphabetic() || first == '_' {
+        let (e, name) = read_ident(chars, i);
+        if chars.get(e) == Some(&'.') || chars.get(e) == Some(&'[') || chars.get(e) == Some(&'(') {
+            return None;
+        }
+        (e, name)
+    } else {
+        return None;
+    };
+    let mut e = end;
+    while chars.get(e) == Some(&' ') {
+        e += 1;
+    }
+    (chars.get(e) == Some(&']')).then_some((e + 1, key))
+}
+
+fn followed_by_default_or_defined(chars: &[char], mut i: usize) -> bool {
+    let skip_ws = |i: &mut usize| {
+        while chars.get(*i).is_some_and(|c| c.is_whitespace()) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    let word_at = |i: usize, w: &str| -> bool {
+        let wc: Vec<char> = w.chars().collect();
+        chars.get(i..i + wc.len()) == Some(&wc[..])
+            && !chars
+                .get(i + wc.len())
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+    };
+    match chars.get(i) {
+        Some('|') => {
+            i += 1;
+            skip_ws(&mut i);
+            word_at(i, "default") || word_at(i, "d")
+        }
+        Some('i') if word_at(i, "is") => {
+            i += 2;
+            skip_ws(&mut i);
+            if word_at(i, "not") {
+                i += 3;
+                skip_ws(&mut i);
+            }
+            word_at(i, "defined") || word_at(i, "undefined")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        assert_eq!(rewrite_expr(input), expected);
+    }
+
+    #[test]
+    fn rewrites_paths_before_default_and_defined() {
+        check("a.b | default('x')", "a|__drover_attr('b') | default('x')");
+        check(
+            "a.b['c'][0] is not defined",
+            "a|__drover_attr('b')|__drover_attr('c')|__drover_attr(0) is not defined",
+        );
+        check(
+            "hostvars[h].x|d(1)",
+            "hostvars|__drover_attr(h)|__drover_attr('x')|d(1)",
+        );
+    }
+
+    #[test]
+    fn leaves_everything_else() {
+        check("a.b | upper", "a.b | upper");
+        check("'a.b | default' ~ x.y", "'a.b | default' ~ x.y");
+        check("a.b() | default(1)", "a.b() | default(1)");
+        check("a | default(1)", "a | default(1)");
+        check("a.b is defined_thing", "a.b is defined_thing");
+        assert_eq!(
+            rewrite_template("text a.b | default {{ a.b | default(1) }}"),
+            "text a.b | default {{ a|__drover_attr('b') | default(1) }}"
+        );
+    }
+}
