@@ -177,10 +177,18 @@ impl Inventory {
     /// # Errors
     /// A malformed vars file.
     pub fn add_vars_dir(&mut self, dir: &Path, kind: VarsDirKind) -> Result<(), InventoryError> {
-        let layer = vars::VarsDir::load(dir, kind)?;
-        if !layer.is_empty() {
-            self.vars_dirs.push(layer);
+        // Two sources in one directory share its group_vars/host_vars: one layer.
+        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        if self
+            .vars_dirs
+            .iter()
+            .any(|d| d.kind == kind && d.dir == canonical)
+        {
+            return Ok(());
         }
+        let mut layer = vars::VarsDir::load(dir, kind)?;
+        self.warnings.append(&mut layer.warnings);
+        self.vars_dirs.push(layer);
         Ok(())
     }
 

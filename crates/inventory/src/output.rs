@@ -116,3 +116,36 @@ fn graph_line(text: &str, depth: usize) -> String {
         format!("{}--{text}", "  |".repeat(depth))
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use crate::Inventory;
+
+    fn inventory(ini: &str) -> (tempfile::TempDir, Inventory) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
+        std::fs::write(&path, ini).unwrap();
+        let inv = Inventory::load(&[path.display().to_string()]).unwrap();
+        (dir, inv)
+    }
+
+    #[test]
+    fn host_output_has_sorted_keys() {
+        let (_dir, inv) = inventory("[web]\nw1 zeta=1 alpha='a'\n[web:vars]\nmid=m\n");
+        let json = inv.host_json("w1").unwrap().to_string();
+        assert_eq!(json, r#"{"alpha":"a","mid":"m","zeta":1}"#);
+        assert!(inv.host_json("nope").is_none());
+        assert!(inv.host_json("localhost").is_none());
+    }
+
+    #[test]
+    fn graph_of_one_group() {
+        let (_dir, inv) = inventory("[a:children]\nb\n[b]\nh2\nh1\n[a]\nh3\n");
+        assert_eq!(
+            inv.graph(Some("a")).unwrap(),
+            "@a:\n  |--@b:\n  |  |--h1\n  |  |--h2\n  |--h3"
+        );
+        assert!(inv.graph(Some("zzz")).is_err());
+    }
+}

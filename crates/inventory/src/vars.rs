@@ -14,21 +14,23 @@ const VALID_EXTS: [&str; 3] = ["yml", "yaml", "json"];
 #[derive(Debug, Clone)]
 pub(crate) struct VarsDir {
     pub(crate) kind: VarsDirKind,
+    /// The directory, canonicalized when possible, so adding it twice is noticed.
+    pub(crate) dir: PathBuf,
+    pub(crate) warnings: Vec<String>,
     pub(crate) groups: HashMap<String, Vars>,
     pub(crate) hosts: HashMap<String, Vars>,
 }
 
 impl VarsDir {
     pub(crate) fn load(dir: &Path, kind: VarsDirKind) -> Result<VarsDir, InventoryError> {
+        let mut warnings = Vec::new();
         Ok(VarsDir {
             kind,
-            groups: load_entities(&dir.join("group_vars"))?,
-            hosts: load_entities(&dir.join("host_vars"))?,
+            dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+            groups: load_entities(&dir.join("group_vars"), &mut warnings)?,
+            hosts: load_entities(&dir.join("host_vars"), &mut warnings)?,
+            warnings,
         })
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.hosts.is_empty()
     }
 }
 
@@ -58,7 +60,10 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-fn load_entities(dir: &Path) -> Result<HashMap<String, Vars>, InventoryError> {
+fn load_entities(
+    dir: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<HashMap<String, Vars>, InventoryError> {
     let mut out: HashMap<String, Vars> = HashMap::new();
     if !dir.is_dir() {
         return Ok(out);
@@ -81,7 +86,7 @@ fn load_entities(dir: &Path) -> Result<HashMap<String, Vars>, InventoryError> {
             (entity, vec![path])
         };
         for file in files {
-            let vars = load_file(&file)?;
+            let vars = load_file(&file, warnings)?;
             let slot = out.entry(entity.clone()).or_default();
             for (k, v) in vars {
                 slot.insert(k, v);
@@ -114,7 +119,7 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InventoryErro
 }
 
 /// One vars file: a YAML (or JSON) mapping, or empty.
-pub(crate) fn load_file(path: &Path) -> Result<Vars, InventoryError> {
+pub(crate) fn load_file(path: &Path, warnings: &mut Vec<String>) -> Result<Vars, InventoryError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| SourceError::whole_file(file.clone(), format!("cannot read: {e}")))?;
@@ -128,6 +133,7 @@ pub(crate) fn load_file(path: &Path) -> Result<Vars, InventoryError> {
     let src = String::from_utf8(bytes)
         .map_err(|_| SourceError::whole_file(file.clone(), "not valid UTF-8"))?;
     let doc = parse_one(&src, &file)?;
+    warnings.extend(doc.warnings.iter().map(ToString::to_string));
     let mut vars = Vars::new();
     if doc.root.is_null() {
         return Ok(vars);

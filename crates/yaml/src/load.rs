@@ -557,6 +557,10 @@ mod tests {
         check("k: >-\n  a\n  b\n", r#"{s"k": s"a b"}"#);
         check("\"yes\": 'on'\n", r#"{s"yes": s"on"}"#);
         check("yes: 1\n", "{true: 1}");
+        check("%YAML 1.1\n---\na: 0755\n", r#"{s"a": 493}"#);
+        check("\u{feff}a: 1\n", r#"{s"a": 1}"#);
+        check("a: 1\r\nb: x\r\n", r#"{s"a": 1, s"b": s"x"}"#);
+        check("# only a comment\n", "null");
     }
 
     #[test]
