@@ -378,16 +378,15 @@ impl<'a> Loader<'a> {
         for ((key, value), is_own) in entries {
             let Some(hk) = HashKey::of(&key) else {
                 let mut message = format!("{} cannot be used as a mapping key", key.kind_name());
-                if self
-                    .src
-                    .get(key.span.start.offset..)
-                    .is_some_and(|s| s.starts_with('{'))
-                {
-                    message.push_str(
-                        "; a value that starts with \"{{\" must be quoted, e.g. \"{{ item }}\"",
-                    );
+                let mut at = key.span.start;
+                let before = self.src.get(..at.offset).unwrap_or("");
+                if before.ends_with('{') && self.src[at.offset..].starts_with('{') {
+                    // `{{ x }}` unquoted: point at the first brace, where the value starts.
+                    at.offset -= 1;
+                    at.column = at.column.saturating_sub(1).max(1);
+                    message = "a value that starts with \"{{\" must be quoted, e.g. msg: \"{{ item }}\" (unquoted, YAML reads it as a mapping)".to_string();
                 }
-                return Err(self.error_at(key.span.start, message));
+                return Err(self.error_at(at, message));
             };
             match index.get(&hk) {
                 Some(&i) => {
@@ -483,10 +482,22 @@ fn describe_scan_error(info: &str) -> String {
         s if s.contains("mapping values are not allowed") => {
             "; a value containing \": \" must be quoted, or the indentation is wrong"
         }
-        s if s.contains("did not find expected key") => "; check the indentation of this line",
-        s if s.contains("found character that cannot start any token") => {
-            "; a value starting with this character (e.g. ` or @ or %) must be quoted"
+        s if s.contains("did not find expected key")
+            || s.contains("did not find expected '-' indicator") =>
+        {
+            "; check the indentation of this line"
         }
+        s if s.contains("illegal placement of ':' indicator")
+            || s.contains("did not find expected ',' or") =>
+        {
+            "; is a [ or { on an earlier line left unclosed?"
+        }
+        s if s.contains("unexpected character")
+            || s.contains("found character that cannot start any token") =>
+        {
+            "; a value starting with this character (such as @ or `) must be quoted"
+        }
+        s if s.contains("found unexpected end of stream") => "; a quote is left unclosed",
         _ => "",
     };
     format!("YAML syntax error: {info}{hint}")
@@ -646,8 +657,26 @@ mod tests {
     }
 
     #[test]
+    fn alias_copies_take_the_alias_position() {
+        let doc = parse_one("a: &x [1]\nb: *x\n", "s.yml").unwrap();
+        let b = doc.root.get("b").unwrap();
+        assert_eq!((b.span.start.line, b.span.start.column), (2, 4));
+        let item = &b.as_seq().unwrap()[0];
+        assert_eq!((item.span.start.line, item.span.start.column), (1, 8));
+    }
+
+    #[test]
     fn syntax_errors_are_located() {
         check_err("a: [1, 2\n", "t.yml:2:1: YAML syntax error");
+        check_err(
+            "a: [1, 2\nb: 3\n",
+            "t.yml:2:2: YAML syntax error: illegal placement of ':' indicator; is a [ or {",
+        );
+        check_err(
+            "x: @foo\n",
+            "t.yml:1:4: YAML syntax error: unexpected character: `@'; a value starting",
+        );
+        check_err("a:\n  - b\n  c: d\n", "t.yml:3:3: YAML syntax error: while parsing a block collection, did not find expected '-' indicator; check the indentation");
         check_err(
             "a: b: c\n",
             "t.yml:1:5: YAML syntax error: mapping values are not allowed",
@@ -655,7 +684,11 @@ mod tests {
         check_err("- x\n y: 1\n", "t.yml:2:3: YAML syntax error");
         check_err(
             "x: {{ foo }}\n",
-            "t.yml:1:5: a mapping cannot be used as a mapping key",
+            "t.yml:1:4: a value that starts with \"{{\" must be quoted",
+        );
+        check_err(
+            "? [a]\n: 1\n",
+            "t.yml:1:3: a list cannot be used as a mapping key",
         );
         check_err("a:\n\t- b\n", "t.yml:2:2: YAML syntax error: tabs");
         let err = parse_one("a\n---\nb\n", "one.yml").unwrap_err();
