@@ -346,6 +346,22 @@ mod tests {
     }
 
     #[test]
+    fn newline_sequence_applies_to_output() {
+        let templar = crate::Templar::default();
+        let vars: std::sync::Arc<dyn crate::VarSource> = std::sync::Arc::new(BTreeMap::new());
+        let scope = crate::Scope::new(vars);
+        let out = templar
+            .render_template_file(
+                "#jinja2: newline_sequence: '\\r\\n'\na\nb\n",
+                "t.j2",
+                &scope,
+                &TemplateFileVars::default(),
+            )
+            .unwrap();
+        assert_eq!(out, "a\r\nb\r\n");
+    }
+
+    #[test]
     fn run_date_shape() {
         let t = now_text();
         assert_eq!(t.len(), 26, "{t}");

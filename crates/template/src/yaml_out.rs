@@ -42,12 +42,13 @@ pub fn to_yaml_string(v: &Value, style: &YamlStyle) -> String {
             e.out.push('\n');
         }
     } else {
-        let text = if is_collection(v) {
-            e.flow(v)
+        if is_collection(v) {
+            let indent = e.style.indent;
+            e.flow(v, indent);
         } else {
-            e.scalar(v, 0, false)
-        };
-        e.out.push_str(&text);
+            let text = e.scalar(v, 0, false);
+            e.out.push_str(&text);
+        }
         e.out.push('\n');
         if !is_collection(v)
             && plain_allowed(&scalar_text(v), false)
@@ -149,12 +150,12 @@ impl Emitter {
                         self.block(&item, inner, Ctx::SeqItem);
                     } else {
                         self.out.push(' ');
-                        let text = if is_collection(&item) {
-                            self.flow(&item)
+                        if is_collection(&item) {
+                            self.flow(&item, inner);
                         } else {
-                            self.scalar(&item, inner, false)
-                        };
-                        self.out.push_str(&text);
+                            let text = self.scalar(&item, inner, false);
+                            self.out.push_str(&text);
+                        }
                     }
                 }
             }
@@ -173,12 +174,12 @@ impl Emitter {
             self.block(v, child, ctx);
         } else {
             self.out.push(' ');
-            let text = if is_collection(v) {
-                self.flow(v)
+            if is_collection(v) {
+                self.flow(v, indent + self.style.indent);
             } else {
-                self.scalar(v, indent + self.style.indent, false)
-            };
-            self.out.push_str(&text);
+                let text = self.scalar(v, indent + self.style.indent, false);
+                self.out.push_str(&text);
+            }
         }
     }
 
@@ -187,36 +188,40 @@ impl Emitter {
         self.out.push_str(&" ".repeat(indent));
     }
 
-    fn flow(&self, v: &Value) -> String {
-        match v.kind() {
-            ValueKind::Map => {
-                let parts: Vec<String> = entries(v, self.style.sort_keys)
-                    .iter()
-                    .map(|(k, x)| {
-                        let val = if is_collection(x) {
-                            self.flow(x)
-                        } else {
-                            self.scalar(x, 0, true)
-                        };
-                        format!("{}: {val}", self.scalar(k, 0, true))
-                    })
-                    .collect();
-                format!("{{{}}}", parts.join(", "))
+    /// Writes a flow collection, breaking lines before an item once past `width` (PyYAML).
+    fn flow(&mut self, v: &Value, indent: usize) {
+        let is_map = v.kind() == ValueKind::Map;
+        let pairs: Vec<(Option<Value>, Value)> = if is_map {
+            entries(v, self.style.sort_keys)
+                .into_iter()
+                .map(|(k, x)| (Some(k), x))
+                .collect()
+        } else {
+            items(v).into_iter().map(|x| (None, x)).collect()
+        };
+        self.out.push(if is_map { '{' } else { '[' });
+        for (i, (key, item)) in pairs.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
             }
-            _ => {
-                let parts: Vec<String> = items(v)
-                    .iter()
-                    .map(|x| {
-                        if is_collection(x) {
-                            self.flow(x)
-                        } else {
-                            self.scalar(x, 0, true)
-                        }
-                    })
-                    .collect();
-                format!("[{}]", parts.join(", "))
+            if self.column() > self.style.width {
+                self.newline(indent);
+            } else if i > 0 {
+                self.out.push(' ');
+            }
+            if let Some(k) = key {
+                let text = self.scalar(k, indent, true);
+                self.out.push_str(&text);
+                self.out.push_str(": ");
+            }
+            if is_collection(item) {
+                self.flow(item, indent + self.style.indent);
+            } else {
+                let text = self.scalar(item, indent, true);
+                self.out.push_str(&text);
             }
         }
+        self.out.push(if is_map { '}' } else { ']' });
     }
 
     /// A scalar's text; long strings are folded at `width` with continuation lines at `indent`.

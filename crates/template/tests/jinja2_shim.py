@@ -45,6 +45,18 @@ env.filters["to_nice_json"] = lambda v, indent=4, sort_keys=True: json.dumps(
     v, indent=indent, sort_keys=sort_keys, separators=(",", ": ")
 )
 
+try:
+    import yaml
+
+    env.filters["to_yaml"] = lambda v, **kw: yaml.dump(
+        v, allow_unicode=True, default_flow_style=kw.pop("default_flow_style", None), **kw
+    )
+    env.filters["to_nice_yaml"] = lambda v, indent=4, **kw: yaml.dump(
+        v, indent=indent, allow_unicode=True, default_flow_style=False, **kw
+    )
+except ImportError:  # PyYAML missing: YAML cases are skipped, not compared
+    pass
+
 out = []
 for case in json.load(sys.stdin):
     try:
