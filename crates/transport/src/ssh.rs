@@ -194,7 +194,16 @@ impl SshTarget {
         "${XDG_CACHE_HOME:-$HOME/.cache}/drover"
     }
 
-    fn bootstrap_script(&self, marker: &str, become_: Option<&BecomeWords>) -> HostResult<String> {
+    /// The first-contact script: reports the architecture, and execs the cached helper (or says
+    /// it is missing). A become user other than root usually cannot read the login user's cache
+    /// (a 0700 home), so the helper is then copied to a private 0755 temporary file that the
+    /// script removes when the helper exits.
+    fn bootstrap_script(
+        &self,
+        marker: &str,
+        become_: Option<&BecomeWords>,
+        become_user: Option<&str>,
+    ) -> HostResult<String> {
         let helper = self
             .shared
             .config
@@ -203,22 +212,32 @@ impl SshTarget {
             .ok_or_else(|| HostError::Unsupported("no helper".into()))?;
         let args: Vec<String> = helper.args.iter().map(|a| shell_quote(a)).collect();
         let args = args.join(" ");
-        let exec = match become_ {
-            None => format!("exec \"$h\" {args}"),
+        let copy = become_user.is_some_and(|u| u != "root" && u != "0");
+        let var = if copy { "$t" } else { "$h" };
+        let run = match become_ {
+            None => format!("\"{var}\" {args}"),
             Some(BecomeWords::Prefix(p)) => {
                 let p: Vec<String> = p.iter().map(|w| shell_quote(w)).collect();
-                format!("exec {} \"$h\" {args}", p.join(" "))
+                format!("{} \"{var}\" {args}", p.join(" "))
             }
             Some(BecomeWords::CommandString(p)) => {
                 let p: Vec<String> = p.iter().map(|w| shell_quote(w)).collect();
-                format!("exec {} \"exec '$h' {args}\"", p.join(" "))
+                format!("{} \"exec '{var}' {args}\"", p.join(" "))
             }
+        };
+        let exec = if copy {
+            format!(
+                "t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-helper.XXXXXX\") && cp \"$h\" \"$t\" && chmod 0755 \"$t\" || exit 126; \
+                 echo \"{marker} exec\"; {run}; rc=$?; rm -f \"$t\"; exit $rc"
+            )
+        } else {
+            format!("echo \"{marker} exec\"; exec {run}")
         };
         Ok(format!(
             "a=$(uname -m 2>/dev/null)\n\
              h=\"{dir}/helper-{sha}\"\n\
              if [ \"$a\" != {arch} ]; then echo \"{marker} arch $a\"; exit 0; fi\n\
-             if [ -f \"$h\" ] && [ -x \"$h\" ]; then echo \"{marker} exec\"; {exec}; fi\n\
+             if [ -f \"$h\" ] && [ -x \"$h\" ]; then {exec}; fi\n\
              echo \"{marker} missing\"\n",
             dir = Self::cache_dir_expr(),
             sha = helper.sha256,
@@ -298,7 +317,8 @@ impl SshTarget {
         };
         let marker = format!("DROVER-BOOT-{}", crate::local::nonce());
         for _attempt in 0..2 {
-            let script = self.bootstrap_script(&marker, words.as_ref())?;
+            let script =
+                self.bootstrap_script(&marker, words.as_ref(), become_.map(|b| b.user.as_str()))?;
             let child = self
                 .command(&format!("sh -c {}", shell_quote(&script)))?
                 .spawn()
@@ -397,6 +417,24 @@ impl SshTarget {
                 .status(),
         )
         .await;
+    }
+}
+
+impl Drop for SshTarget {
+    /// Ctrl-C safety: a dropped connection must not leave its master behind for ControlPersist.
+    fn drop(&mut self) {
+        if !self.control_path.exists() {
+            return;
+        }
+        if let Ok(args) = self.ssh_args() {
+            let _ = std::process::Command::new(&self.shared.config.ssh_program)
+                .args(["-O", "exit"])
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 

@@ -387,6 +387,18 @@ async fn ssh_helper_upload_cache_primitives_and_become() {
         let b = conn.host(Some(&BecomeSpec::sudo("root"))).await.unwrap();
         let out = b.exec(&ExecRequest::argv(["id", "-un"])).await.unwrap();
         assert_eq!(out.stdout, b"root\n");
+        // A user that cannot read root's cache: the helper runs from a private copy.
+        let nobody = conn.host(Some(&BecomeSpec::sudo("nobody"))).await.unwrap();
+        let out = nobody
+            .exec(&ExecRequest::argv(["id", "-un"]))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"nobody\n");
+        assert!(
+            !conn
+                .uses_shell_fallback(Some(&BecomeSpec::sudo("nobody")))
+                .await
+        );
         let bad = BecomeSpec::sudo("no-such-user-drover");
         let e = match conn.host(Some(&bad)).await {
             Err(e) => e,
@@ -465,6 +477,97 @@ async fn unknown_host_key_and_closed_port_are_unreachable() {
         Err(e) => panic!("{e:?}"),
         Ok(_) => panic!("closed port must be unreachable"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_that_cannot_exec_falls_back_to_the_shell_with_a_warning() {
+    let sshd = Sshd::start();
+    let h = helper();
+    // An executable whose interpreter does not exist: exec fails as on a noexec mount.
+    let cache = sshd.dir.path().join("cache/drover");
+    std::fs::create_dir_all(&cache).unwrap();
+    let fake = cache.join(format!("helper-{}", h.sha256));
+    std::fs::write(&fake, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let warnings = Arc::new(Mutex::new(Vec::new()));
+    let t = Transport::new(config(false, warnings.clone())).unwrap();
+    let conn = t.connection("web1", ConnectionSpec::Ssh(sshd.spec("known_hosts")));
+    let host = conn.host(None).await.unwrap();
+    assert!(conn.uses_shell_fallback(None).await);
+    assert!(host.stat("/", StatOptions::default()).await.unwrap().exists);
+    let w = warnings.lock().unwrap().clone();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].host, "web1");
+    assert!(w[0].message.contains("shell commands"), "{}", w[0].message);
+    conn.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_transport_ends_every_ssh_process() {
+    let sshd = Sshd::start();
+    let control = tempfile::Builder::new()
+        .prefix("dctl")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut cfg = config(false, Arc::new(Mutex::new(Vec::new())));
+    cfg.control_dir = Some(control.path().to_path_buf());
+    let t = Transport::new(cfg).unwrap();
+    let conn = t.connection("web1", ConnectionSpec::Ssh(sshd.spec("known_hosts")));
+    let host = conn.host(None).await.unwrap();
+    assert!(host.stat("/", StatOptions::default()).await.unwrap().exists);
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &s(control.path())])
+            .output()
+            .map(|o| !o.stdout.is_empty())
+            .unwrap_or(false)
+    };
+    assert!(running(), "a master and a helper session are up");
+    drop(host);
+    drop(conn);
+    drop(t);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running() {
+        assert!(Instant::now() < deadline, "ssh processes survived the drop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn become_password_is_fed_once_on_the_unique_prompt() {
+    // A stand-in for `sudo -S -p PROMPT -u USER -- cmd...`: prompts on stderr, checks the line.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fake-sudo");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprompt=$3\nprintf '%s' \"$prompt\" >&2\nread -r pw\n\
+         if [ \"$pw\" != s3cret ]; then echo 'Sorry, try again.' >&2; printf '%s' \"$prompt\" >&2; read -r pw; exit 1; fi\n\
+         shift 6\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let t = Transport::new(TransportConfig::new(Some(helper()))).unwrap();
+    let conn = t.connection("localhost", ConnectionSpec::Local);
+    let spec = |pw: &str| BecomeSpec {
+        password: Some(pw.into()),
+        exe: Some(s(&fake)),
+        ..BecomeSpec::sudo("root")
+    };
+    let good = conn.host(Some(&spec("s3cret"))).await.unwrap();
+    let out = good.exec(&ExecRequest::argv(["echo", "ok"])).await.unwrap();
+    assert_eq!(out.stdout, b"ok\n");
+    match conn.host(Some(&spec("wrong"))).await {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("incorrect become password"), "{msg}");
+            assert!(
+                !msg.contains("wrong"),
+                "the password must never appear in errors"
+            );
+        }
+        Ok(_) => panic!("a wrong password must fail"),
+    }
+    conn.close().await;
 }
 
 /// Median round trip of a `stat` through ssh + helper (run with `--ignored --nocapture`).
