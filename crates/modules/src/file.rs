@@ -229,7 +229,9 @@ impl Job<'_, '_> {
                     .with("state", "absent"),
             );
         }
-        if state != "file" && state != "hard" && !(state == "link" && !self.follow) {
+        // An unfollowed link is a fine target for attributes (lchown).
+        let acceptable = state == "file" || state == "hard" || (state == "link" && !self.follow);
+        if !acceptable {
             return Ok(Outcome::failed(format!(
                 "file ({}) is {state}, cannot continue",
                 self.path

@@ -8,6 +8,8 @@
 //! Modules that act only on the controller (`debug`, `set_fact`, `assert`, `meta`, includes...)
 //! are not here: they need the engine's variables and live in `drover-engine`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod args;
 mod registry;
 mod result;

@@ -134,7 +134,7 @@ impl LineEdit {
             if self.firstmatch {
                 it.next()
             } else {
-                it.last()
+                it.next_back()
             }
         };
         let at = match &self.anchor {
@@ -166,7 +166,7 @@ impl LineEdit {
         if self.firstmatch {
             it.next()
         } else {
-            it.last()
+            it.next_back()
         }
     }
 }
