@@ -38,6 +38,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("center", |v: Value, width: Option<usize>| {
         crate::methods::pad(&py_str(&v), width.unwrap_or(80), ' ', "center")
     });
+    env.add_filter("truncate", truncate);
     env.add_filter("wordcount", |v: Value| {
         py_str(&v).split_whitespace().count()
     });
@@ -333,6 +334,47 @@ fn ternary(v: Value, true_val: Value, false_val: Value, none_val: Option<Value>)
         _ if v.is_true() => true_val,
         _ => false_val,
     }
+}
+
+/// Jinja2's `truncate(length=255, killwords=False, end='...', leeway=5)`.
+fn truncate(
+    v: Value,
+    length: Option<usize>,
+    killwords: Option<bool>,
+    end: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let length = match length {
+        Some(l) => l,
+        None => kw.get::<Option<usize>>("length")?.unwrap_or(255),
+    };
+    let killwords = match killwords {
+        Some(k) => k,
+        None => kw.get::<Option<bool>>("killwords")?.unwrap_or(false),
+    };
+    let end = match end {
+        Some(e) => e,
+        None => kw
+            .get::<Option<String>>("end")?
+            .unwrap_or_else(|| "...".into()),
+    };
+    let leeway = kw.get::<Option<usize>>("leeway")?.unwrap_or(5);
+    kw.assert_all_used()?;
+    let s = py_str(&v);
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= length + leeway {
+        return Ok(s);
+    }
+    let keep: String = chars[..length.saturating_sub(end.chars().count())]
+        .iter()
+        .collect();
+    if killwords {
+        return Ok(keep + &end);
+    }
+    let cut = keep
+        .rsplit_once(' ')
+        .map_or(keep.as_str(), |(head, _)| head);
+    Ok(format!("{cut}{end}"))
 }
 
 /// Python's `shlex.quote`.

@@ -281,6 +281,9 @@ fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Envir
             .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
     });
     env.set_unknown_method_callback(methods::call_method);
+    // Jinja2 builtins minijinja keeps in contrib (truncate, striptags, filesizeformat, cycler,
+    // joiner); registered first so Ansible's versions below take precedence.
+    minijinja_contrib::add_to_environment(&mut env);
     env.add_global("omit", Value::from(OMIT));
     env.add_filter(safe_access::ATTR_FILTER, safe_access::attr_filter);
     filters::register(&mut env);
