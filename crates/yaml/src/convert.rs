@@ -93,10 +93,12 @@ mod tests {
             r#"{"b":1,"a":["x",1.5,null,true]}"#,
         );
         check(
-            "1: a\ntrue: b\n~: c\n1.5: d\n",
-            r#"{"1":"a","true":"b","null":"c","1.5":"d"}"#,
+            "2: a\ntrue: b\n~: c\n1.5: d\n",
+            r#"{"2":"a","true":"b","null":"c","1.5":"d"}"#,
         );
         check("x: !vault |\n  abc\n", r#"{"x":"abc\n"}"#);
+        // Python's dict (so Ansible) has 1 == 1.0 == True as keys: the first key, last value.
+        check("1: a\ntrue: b\n1.0: c\n", r#"{"1":"c"}"#);
         check("[]", "[]");
         check("{}", "{}");
     }

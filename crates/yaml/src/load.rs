@@ -401,7 +401,8 @@ impl<'a> Loader<'a> {
                             ),
                         });
                     }
-                    out[i] = (key, value);
+                    // As a Python dict does: the first key stays, the value is replaced.
+                    out[i].1 = value;
                     from_own[i] = is_own;
                 }
                 None => {
@@ -456,18 +457,21 @@ fn size_of_tree(node: &Node) -> usize {
 #[derive(Hash, PartialEq, Eq)]
 enum HashKey {
     Null,
-    Bool(bool),
     Int(i64),
     Float(u64),
     Str(String),
 }
 
 impl HashKey {
+    /// Python's dict treats `1`, `1.0` and `True` as the same key (and `0`, `0.0`, `False`);
+    /// Ansible, built on it, does too.
     fn of(node: &Node) -> Option<HashKey> {
         Some(match &node.kind {
             NodeKind::Null => HashKey::Null,
-            NodeKind::Bool(b) => HashKey::Bool(*b),
+            NodeKind::Bool(b) => HashKey::Int(i64::from(*b)),
             NodeKind::Int(i) => HashKey::Int(*i),
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            NodeKind::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => HashKey::Int(*f as i64),
             NodeKind::Float(f) => HashKey::Float(f.to_bits()),
             NodeKind::Str(s) => HashKey::Str(s.clone()),
             NodeKind::Seq(_) | NodeKind::Map(_) => return None,
