@@ -6,6 +6,12 @@ use minijinja::Value;
 use drover_host::HostError;
 
 /// The before/after of one file, for `--diff`.
+///
+/// Content diffs carry the file as text with headers (`dest`, or `path (content)` for the
+/// line-editing modules, as Ansible names them). State/attribute diffs of `file` carry Ansible's
+/// before/after dicts already rendered as its diff callback renders them (sorted-key JSON,
+/// four-space indent) with empty headers: print those as plain `before`/`after`. Binary or
+/// large (> 104448 bytes) content gets no `FileDiff` at all.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct FileDiff {
     pub before_header: String,

@@ -10,3 +10,4 @@ mod copy;
 mod edit;
 mod file;
 mod info;
+mod round_trips;

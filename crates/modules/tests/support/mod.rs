@@ -189,3 +189,93 @@ pub fn i(out: &Outcome, key: &str) -> i64 {
         .and_then(Value::as_i64)
         .unwrap_or_else(|| panic!("no int {key} in {:?}", out.data))
 }
+
+/// Counts the primitives a module uses, to pin down round trips.
+pub struct Counting {
+    pub inner: Arc<dyn Host>,
+    pub calls: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl Counting {
+    fn note(&self, what: &'static str) {
+        self.calls.lock().unwrap().push(what);
+    }
+}
+
+#[async_trait::async_trait]
+impl Host for Counting {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn stat(
+        &self,
+        path: &str,
+        opts: drover_host::StatOptions,
+    ) -> drover_host::HostResult<drover_host::FileStat> {
+        self.note("stat");
+        self.inner.stat(path, opts).await
+    }
+    async fn stat_many(
+        &self,
+        paths: &[String],
+        opts: drover_host::StatOptions,
+    ) -> drover_host::HostResult<Vec<drover_host::FileStat>> {
+        self.note("stat_many");
+        self.inner.stat_many(paths, opts).await
+    }
+    async fn read(&self, path: &str) -> drover_host::HostResult<Vec<u8>> {
+        self.note("read");
+        self.inner.read(path).await
+    }
+    async fn write(
+        &self,
+        req: &drover_host::WriteRequest,
+    ) -> drover_host::HostResult<drover_host::WriteOutcome> {
+        self.note("write");
+        self.inner.write(req).await
+    }
+    async fn exec(
+        &self,
+        req: &drover_host::ExecRequest,
+    ) -> drover_host::HostResult<drover_host::ExecOutput> {
+        self.note("exec");
+        self.inner.exec(req).await
+    }
+    async fn raw(&self, command: &str) -> drover_host::HostResult<drover_host::ExecOutput> {
+        self.note("raw");
+        self.inner.raw(command).await
+    }
+    async fn file_op(
+        &self,
+        op: &drover_host::FileOp,
+        check: bool,
+    ) -> drover_host::HostResult<drover_host::FileOpOutcome> {
+        self.note("file_op");
+        self.inner.file_op(op, check).await
+    }
+    async fn list_dir(&self, path: &str) -> drover_host::HostResult<Vec<drover_host::DirEntry>> {
+        self.note("list_dir");
+        self.inner.list_dir(path).await
+    }
+    async fn facts(&self) -> drover_host::HostResult<drover_host::Facts> {
+        self.note("facts");
+        self.inner.facts().await
+    }
+}
+
+impl Env {
+    /// Runs a module (no check, no diff) and returns the primitives it called.
+    pub async fn primitives(&mut self, module: &str, args: serde_json::Value) -> Vec<&'static str> {
+        let counting = Arc::new(Counting {
+            inner: self.host.clone(),
+            calls: Default::default(),
+        });
+        let saved = std::mem::replace(&mut self.host, counting.clone());
+        let out = self.run_mode(module, args, false, false).await;
+        self.host = saved;
+        let out = out.unwrap_or_else(|e| panic!("{module} failed: {e}"));
+        assert!(!out.failed, "{module} failed: {:?}", out.msg);
+        let calls = counting.calls.lock().unwrap().clone();
+        calls
+    }
+}
