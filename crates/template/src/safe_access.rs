@@ -55,8 +55,15 @@ pub(crate) fn rewrite_template(src: &str) -> Cow<'_, str> {
 }
 
 fn mentions_defaults(s: &str) -> bool {
-    s.contains("default") || s.contains("defined") || s.contains("| d(") || s.contains("|d(")
+    s.contains("default")
+        || s.contains("defined")
+        || s.contains("| d(")
+        || s.contains("|d(")
+        || s.contains(FQCN)
 }
+
+/// Filters and tests may be named `ansible.builtin.x`; the prefix is dropped.
+const FQCN: &str = "ansible.builtin.";
 
 /// Rewrites one expression region.
 pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
@@ -82,6 +89,11 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
         if !starts_path {
             out.push(c);
             i += 1;
+            continue;
+        }
+        let fqcn: Vec<char> = FQCN.chars().collect();
+        if chars[i..].starts_with(&fqcn) {
+            i += fqcn.len();
             continue;
         }
         let (base_end, base) = read_ident(&chars, i);
@@ -235,6 +247,8 @@ mod tests {
         check("'a.b | default' ~ x.y", "'a.b | default' ~ x.y");
         check("a.b() | default(1)", "a.b() | default(1)");
         check("a | default(1)", "a | default(1)");
+        check("x | ansible.builtin.to_json", "x | to_json");
+        check("'ansible.builtin.file'", "'ansible.builtin.file'");
         check("a.b is defined_thing", "a.b is defined_thing");
         assert_eq!(
             rewrite_template("text a.b | default {{ a.b | default(1) }}"),
