@@ -305,6 +305,11 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
             .map_err(|e| HostError::io(&tmp_s, &e))?;
         f.sync_all().map_err(|e| HostError::io(&tmp_s, &e))?;
         drop(f);
+        // Only what differs from the new file's owner: a no-op chown to a group we are not a
+        // member of would fail for an unprivileged user.
+        let created = fs::metadata(&tmp).map_err(|e| HostError::io(&tmp_s, &e))?;
+        let uid = uid.filter(|u| *u != created.uid());
+        let gid = gid.filter(|g| *g != created.gid());
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::chown(&tmp, uid, gid).map_err(|e| HostError::io(p, &e))?;
         }

@@ -363,7 +363,14 @@ impl SshTarget {
                             return Ok(HostHandle::rpc(RpcHost {
                                 name: self.name.clone(),
                                 channel: Channel::start(spawned, info, "ssh"),
-                                raw: self.clone(),
+                                raw: match (&words, become_) {
+                                    (Some(w), Some(b)) => Arc::new(BecomeRaw {
+                                        target: self.clone(),
+                                        words: w.clone(),
+                                        password: b.password.clone(),
+                                    }),
+                                    _ => self.clone(),
+                                },
                             }))
                         }
                         None => {
@@ -464,6 +471,30 @@ async fn read_marker(spawned: &mut Spawned, marker: &str) -> HostResult<Option<B
     Err(HostError::Protocol(
         "no bootstrap marker in the first 1000 lines of output".into(),
     ))
+}
+
+/// `raw` as the become user: the command under `sudo`/`su` through the login shell. A password
+/// goes first on stdin (sudo -S reads it; a command that does not need it sees an extra line).
+pub(crate) struct BecomeRaw {
+    target: Arc<SshTarget>,
+    words: BecomeWords,
+    password: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl RawExec for BecomeRaw {
+    async fn raw(&self, command: &str) -> HostResult<ExecOutput> {
+        let argv = self
+            .words
+            .wrap(&["sh".to_string(), "-c".to_string(), command.to_string()]);
+        let stdin = self
+            .password
+            .as_ref()
+            .map(|p| format!("{p}\n").into_bytes());
+        self.target
+            .run(&crate::shell_join(&argv), stdin.as_deref())
+            .await
+    }
 }
 
 #[async_trait::async_trait]

@@ -19,6 +19,11 @@ fn helper() -> HelperBinary {
     HelperBinary::from_path(env!("CARGO_BIN_EXE_drover-helper"), vec!["__helper".into()]).unwrap()
 }
 
+fn id(flag: &str) -> String {
+    let out = Command::new("id").arg(flag).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
@@ -50,7 +55,7 @@ async fn exercise(host: &dyn Host, dir: &Path, with_facts: bool) {
         st.checksum.as_deref(),
         Some("f572d396fae9206628714fb2ce00f72e94f2258f")
     );
-    assert_eq!(st.owner, "root");
+    assert_eq!(st.owner, id("-un"));
     let out = host
         .write(&WriteRequest {
             path: s(&f),
@@ -144,8 +149,8 @@ async fn exercise(host: &dyn Host, dir: &Path, with_facts: bool) {
             path: s(&f),
             attrs: Attrs {
                 mode: Some("0600".into()),
-                owner: Some("root".into()),
-                group: Some("0".into()),
+                owner: Some(id("-un")),
+                group: Some(id("-g")),
             },
             follow: true,
             recurse: false,
@@ -203,7 +208,7 @@ async fn exercise(host: &dyn Host, dir: &Path, with_facts: bool) {
 
     let facts = host.facts().await.unwrap();
     assert_eq!(facts["system"], "Linux");
-    assert_eq!(facts["user_id"], "root");
+    assert_eq!(facts["user_id"], id("-un").as_str());
     if with_facts {
         for key in [
             "default_ipv4",
@@ -309,7 +314,7 @@ impl Sshd {
         let d = self.dir.path();
         SshSpec {
             port: Some(self.port),
-            user: Some("root".into()),
+            user: Some(id("-un")),
             private_key_file: Some(s(&d.join("id"))),
             common_args: Some(format!(
                 "-F /dev/null -o UserKnownHostsFile={}/{known_hosts} -o IdentitiesOnly=yes",
@@ -387,6 +392,9 @@ async fn ssh_helper_upload_cache_primitives_and_become() {
         let b = conn.host(Some(&BecomeSpec::sudo("root"))).await.unwrap();
         let out = b.exec(&ExecRequest::argv(["id", "-un"])).await.unwrap();
         assert_eq!(out.stdout, b"root\n");
+        let nobody_raw = conn.host(Some(&BecomeSpec::sudo("nobody"))).await.unwrap();
+        let out = nobody_raw.raw("id -un").await.unwrap();
+        assert_eq!(out.stdout, b"nobody\n", "raw runs as the become user too");
         // A user that cannot read root's cache: the helper runs from a private copy.
         let nobody = conn.host(Some(&BecomeSpec::sudo("nobody"))).await.unwrap();
         let out = nobody
