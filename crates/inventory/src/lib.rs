@@ -285,7 +285,8 @@ impl Inventory {
         }
     }
 
-    /// Adds `host` (if new) to `group` (created if new).
+    /// Adds `host` (if new) to `group` (created if new). Call [`Inventory::reconcile`] when
+    /// done building.
     pub fn add_host(&mut self, host: &str, group: &str) {
         self.ensure_group(group);
         let h = self.hosts.entry(host.to_string()).or_insert_with(|| Host {
@@ -350,9 +351,11 @@ impl Inventory {
         self.warnings.push(message);
     }
 
-    /// Every top-level group becomes a child of `all`; hosts in no group but `all` are in
-    /// `ungrouped`, and hosts with a real group leave it.
-    fn reconcile(&mut self) {
+    /// Restores the invariants after building with [`Inventory::add_host`],
+    /// [`Inventory::add_child`] and friends (loading does this itself): every top-level group
+    /// becomes a child of `all`; hosts in no group but `all` are in `ungrouped`, and hosts with
+    /// a real group leave it.
+    pub fn reconcile(&mut self) {
         let orphans: Vec<String> = self
             .groups
             .values()
@@ -663,6 +666,25 @@ mod tests {
         assert!(ignored_in_directory("group_vars"));
         assert!(!ignored_in_directory("hosts.ini"));
         assert!(!ignored_in_directory("prod.yml"));
+    }
+
+    #[test]
+    fn building_by_hand_then_reconciling() {
+        let mut inv = Inventory::new();
+        inv.add_host("h1", "web");
+        inv.add_host("h2", "ungrouped");
+        inv.add_child("web", "canary").unwrap();
+        inv.add_host("h1", "canary");
+        inv.reconcile();
+        assert_eq!(inv.group("all").unwrap().children, ["ungrouped", "web"]);
+        assert_eq!(inv.group("ungrouped").unwrap().hosts, ["h2"]);
+        assert_eq!(inv.group_names("h1"), ["canary", "web"]);
+        assert_eq!(inv.sorted_groups("h1"), ["all", "web", "canary"]);
+        assert_eq!(inv.group_hosts("web"), ["h1"]);
+        inv.add_host("h2", "web");
+        inv.reconcile();
+        assert!(inv.group("ungrouped").unwrap().hosts.is_empty());
+        assert_eq!(inv.groups_map()["all"], ["h1", "h2"]);
     }
 
     #[test]
