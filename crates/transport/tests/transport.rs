@@ -541,6 +541,35 @@ async fn dropping_the_transport_ends_every_ssh_process() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helper_that_dies_makes_the_host_unreachable() {
+    let sshd = Sshd::start();
+    let t = Transport::new(config(false, Arc::new(Mutex::new(Vec::new())))).unwrap();
+    let conn = t.connection("web1", ConnectionSpec::Ssh(sshd.spec("known_hosts")));
+    let host = conn.host(None).await.unwrap();
+    // The helper is the parent of what it executes.
+    let killed = host.exec(&ExecRequest::shell("kill -9 $PPID")).await;
+    assert!(
+        matches!(killed, Err(HostError::Unreachable(_))),
+        "{killed:?}"
+    );
+    match host.stat("/", StatOptions::default()).await {
+        Err(HostError::Unreachable(msg)) => assert!(!msg.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    conn.close().await;
+    // After close the connection starts a fresh helper.
+    let again = conn.host(None).await.unwrap();
+    assert!(
+        again
+            .stat("/", StatOptions::default())
+            .await
+            .unwrap()
+            .exists
+    );
+    conn.close().await;
+}
+
 #[tokio::test]
 async fn become_password_is_fed_once_on_the_unique_prompt() {
     // A stand-in for `sudo -S -p PROMPT -u USER -- cmd...`: prompts on stderr, checks the line.
@@ -585,7 +614,19 @@ async fn stat_round_trip_latency() {
     let sshd = Sshd::start();
     let t = Transport::new(config(false, Arc::new(Mutex::new(Vec::new())))).unwrap();
     let conn = t.connection("web1", ConnectionSpec::Ssh(sshd.spec("known_hosts")));
+    let start = Instant::now();
+    drop(conn.host(None).await.unwrap());
+    let first_contact = start.elapsed();
+    conn.close().await;
+    let start = Instant::now();
     let host = conn.host(None).await.unwrap();
+    let cached_contact = start.elapsed();
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "first contact with upload: {first_contact:?}; new contact, helper cached: {cached_contact:?}"
+        );
+    }
     let mut times = Vec::with_capacity(1000);
     for _ in 0..1000 {
         let start = Instant::now();
