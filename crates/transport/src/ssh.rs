@@ -377,7 +377,16 @@ impl SshTarget {
                             let (code, msg) = spawned.exit_message("ssh").await;
                             return match code {
                                 Some(255) => Err(HostError::Unreachable(msg)),
-                                Some(126) | Some(127) if !msg.contains("sudo") => {
+                                _ if become_.is_some() && become_refused(&msg) => {
+                                    Err(HostError::Io {
+                                        path: None,
+                                        kind: IoKind::PermissionDenied,
+                                        message: format!("become failed: {msg}"),
+                                    })
+                                }
+                                // The helper itself could not run: a noexec mount (126), a
+                                // missing loader (127), a libc too old for a dynamic build...
+                                _ => {
                                     self.shared.warn(
                                         &self.name,
                                         format!(
@@ -386,14 +395,6 @@ impl SshTarget {
                                     );
                                     self.shell_host(become_)
                                 }
-                                _ if become_.is_some() => Err(HostError::Io {
-                                    path: None,
-                                    kind: IoKind::PermissionDenied,
-                                    message: format!("become failed: {msg}"),
-                                }),
-                                _ => Err(HostError::Unreachable(format!(
-                                    "the helper did not start: {msg}"
-                                ))),
                             };
                         }
                     }
@@ -443,6 +444,15 @@ impl Drop for SshTarget {
                 .status();
         }
     }
+}
+
+/// Whether a failed start was sudo/su refusing (wrong or missing password, unknown user, not
+/// allowed) rather than the helper failing to run.
+fn become_refused(stderr: &str) -> bool {
+    stderr.lines().any(|l| {
+        let l = l.trim_start();
+        (l.starts_with("sudo:") && !l.contains("unable to execute")) || l.starts_with("su:")
+    })
 }
 
 /// Reads stdout lines up to our marker (login scripts may print before it).
@@ -515,6 +525,20 @@ mod tests {
         let t = Transport::new(cfg).unwrap();
         let target = Arc::new(SshTarget::new(&t.shared, "web1", spec, 10));
         (t, target)
+    }
+
+    #[test]
+    fn become_refusals_are_told_from_helper_failures() {
+        assert!(become_refused("sudo: a password is required"));
+        assert!(become_refused("sudo: unknown user no-such-user"));
+        assert!(become_refused("su: Authentication failure"));
+        assert!(!become_refused(
+            "sudo: unable to execute /root/.cache/drover/helper-x: Permission denied"
+        ));
+        assert!(!become_refused("sh: 1: exec: /x/helper: Permission denied"));
+        assert!(!become_refused(
+            "/x/helper: /lib/libc.so.6: version `GLIBC_2.38' not found"
+        ));
     }
 
     #[test]
