@@ -15,7 +15,7 @@ used_kb() { awk '/^MemTotal:/ {t = $2} /^MemFree:/ {f = $2} END {print t - f}' /
 
 (($# > 0)) || set -- 10 50 100
 for n in "$@"; do
-	"$LAB" down >/dev/null 2>&1
+	"$LAB" down >/dev/null 2>&1 || true
 	sleep 3
 	before=$(used_kb)
 	start=$(date +%s%N)
@@ -39,4 +39,4 @@ for n in "$@"; do
 	printf 'N=%d: up %ss, %d/%d ssh ok, machine memory %s MiB/host, docker stats %s MiB/host, load %s\n' \
 		"$n" "$took" "$ok" "$n" "$per_host" "$docker_avg" "$load"
 done
-"$LAB" down >/dev/null 2>&1
+"$LAB" down >/dev/null 2>&1 || true

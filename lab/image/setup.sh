@@ -51,7 +51,8 @@ for unit in \
 	sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
 	dev-hugepages.mount dev-mqueue.mount sys-fs-fuse-connections.mount \
 	systemd-journald-audit.socket systemd-logind.service \
-	apt-daily.timer apt-daily-upgrade.timer \
+	systemd-journal-flush.service systemd-update-utmp-runlevel.service \
+	apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
 	systemd-tmpfiles-clean.timer e2scrub_all.timer fstrim.timer man-db.timer \
 	; do
 	systemctl mask "$unit" >/dev/null 2>&1 || true
