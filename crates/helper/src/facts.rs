@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use chrono::{Datelike, Timelike};
+use chrono::{Datelike, Offset, Timelike};
 use drover_host::Facts;
 use serde_json::{json, Map, Value};
 
@@ -312,6 +312,12 @@ where
 {
     let utc = now.with_timezone(&chrono::Utc);
     let epoch = now.timestamp();
+    // chrono knows offsets, not zone abbreviations; UTC is by far the common server setting.
+    let tz = if now.offset().fix().local_minus_utc() == 0 {
+        "UTC".to_string()
+    } else {
+        now.format("%:z").to_string()
+    };
     json!({
         "year": now.format("%Y").to_string(),
         "month": now.format("%m").to_string(),
@@ -330,8 +336,8 @@ where
         "iso8601": utc.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "iso8601_basic": format!("{}{:06}", now.format("%Y%m%dT%H%M%S"), now.nanosecond() / 1000 % 1_000_000),
         "iso8601_basic_short": now.format("%Y%m%dT%H%M%S").to_string(),
-        "tz": now.format("%Z").to_string(),
-        "tz_dst": now.format("%Z").to_string(),
+        "tz": tz.clone(),
+        "tz_dst": tz,
         "tz_offset": now.format("%z").to_string(),
     })
 }
@@ -673,6 +679,20 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn proc_fallback_agrees_with_ip_on_this_machine() {
+        let Some(json) = ip_json() else {
+            return; // no `ip` here: nothing to compare with
+        };
+        let mut from_ip = addrs_from_ip_json(&json).unwrap();
+        let routes = parse_routes(&read("/proc/net/route"));
+        let mut from_proc = addrs_from_proc(&read("/proc/net/fib_trie"), &routes);
+        let key = |a: &Addr4| (a.iface.clone(), a.address.clone());
+        from_ip.sort_by_key(key);
+        from_proc.sort_by_key(key);
+        assert_eq!(from_proc, from_ip);
     }
 
     #[test]
