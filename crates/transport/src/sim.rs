@@ -661,6 +661,45 @@ mod tests {
         });
     }
 
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap()
+    }
+
+    #[test]
+    fn ten_thousand_hosts_stay_small() {
+        rt(async {
+            let before = rss_kib();
+            let mut hosts = Vec::new();
+            for i in 0..10_000 {
+                let h = SimHost::new(&format!("host{i:05}.example.com"), SimSpec::default());
+                for f in 0..20 {
+                    // Half the files are the same everywhere, half differ per host (templates).
+                    let content = if f % 2 == 0 {
+                        format!("shared config {f}\n").repeat(10)
+                    } else {
+                        format!("host {i} file {f}\n").repeat(10)
+                    };
+                    h.write(&WriteRequest {
+                        path: format!("/etc/app/file{f}.conf"),
+                        content: content.into_bytes(),
+                        ..WriteRequest::default()
+                    })
+                    .await
+                    .unwrap();
+                }
+                hosts.push(h);
+            }
+            let grown_mib = (rss_kib().saturating_sub(before)) / 1024;
+            // 200,000 files; about 10 MiB of them unique content.
+            assert!(grown_mib < 150, "simulated hosts use {grown_mib} MiB");
+        });
+    }
+
     #[test]
     fn latency_is_injected_and_content_is_shared() {
         rt(async {
