@@ -519,10 +519,9 @@ mod tests {
     use super::*;
     use crate::{Transport, TransportConfig};
 
+    /// (The transport creates its own private control directory.)
     fn target(spec: SshSpec) -> (Transport, Arc<SshTarget>) {
-        let mut cfg = TransportConfig::new(None);
-        cfg.control_dir = Some(PathBuf::from("/tmp/drv-test"));
-        let t = Transport::new(cfg).unwrap();
+        let t = Transport::new(TransportConfig::new(None)).unwrap();
         let target = Arc::new(SshTarget::new(&t.shared, "web1", spec, 10));
         (t, target)
     }
@@ -543,7 +542,7 @@ mod tests {
 
     #[test]
     fn ssh_arguments() {
-        let (_t, tg) = target(SshSpec {
+        let (t, tg) = target(SshSpec {
             port: Some(2222),
             user: Some("deploy".into()),
             private_key_file: Some("/k/id".into()),
@@ -552,9 +551,15 @@ mod tests {
             ..SshSpec::new("10.1.2.3")
         });
         let a = tg.ssh_args().unwrap().join(" ");
+        let dir = t.shared.control_dir.display().to_string();
+        assert!(
+            dir.starts_with("/tmp/drv-") && dir.len() < 20,
+            "short socket dir {dir}"
+        );
+        let a = a.replace(&dir, "CTL");
         assert_eq!(
             a,
-            "-o ControlPath=/tmp/drv-test/a -o ControlMaster=auto -o ProxyJump=bastion host \
+            "-o ControlPath=CTL/a -o ControlMaster=auto -o ProxyJump=bastion host \
              -o ControlPersist=5s -o ControlPersist=60s -o BatchMode=yes -o ConnectTimeout=10 \
              -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
              -p 2222 -l deploy -i /k/id -- 10.1.2.3"
