@@ -349,7 +349,7 @@ fn clean(v: &Json) -> Json {
                 .filter(|k| !k.starts_with("_ansible") && *k != "_verbosity")
                 // Shown results carry `failed` only when true; `debug` output never shows
                 // `changed`, as Ansible's callback does.
-                .filter(|k| !(*k == "failed" && o[*k] == Json::Bool(false)))
+                .filter(|k| *k != "failed")
                 .filter(|k| !(debug && *k == "changed"))
                 .collect();
             keys.sort();
@@ -440,9 +440,18 @@ fn render_diff(d: &drover_modules::FileDiff) -> String {
     }
     let diff = similar::TextDiff::from_lines(&d.before, &d.after);
     let mut out = String::new();
+    // Headerless diffs are of attributes (the `file` module): Ansible labels them plainly.
+    let header = |h: &str, plain: &'static str| {
+        if h.is_empty() {
+            plain.to_string()
+        } else {
+            format!("{plain}: {h}")
+        }
+    };
     out.push_str(&format!(
         "--- {}\n+++ {}\n",
-        d.before_header, d.after_header
+        header(&d.before_header, "before"),
+        header(&d.after_header, "after")
     ));
     for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
         out.push_str(&hunk.to_string());

@@ -1,5 +1,7 @@
 //! Running one task on one host: conditions, loops, retries, the action itself, result
 //! evaluation, registration and notification.
+// A failed step returns the task's failure result as the error; it is built once per failure.
+#![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -293,21 +295,19 @@ pub async fn run_task(
         Status::Unreachable => s.unreachable += 1,
     });
 
-    if !is_loop || final_result.status != Status::Skipped || true {
-        let mut shown = final_result.clone_for_event();
-        shown.diff = diffs;
-        emit_result(
-            run,
-            host,
-            &display,
-            &shown,
-            None,
-            task,
-            &vars,
-            no_log,
-            ignore_errors,
-        );
-    }
+    let mut shown = final_result.clone_for_event();
+    shown.diff = diffs;
+    emit_result(
+        run,
+        host,
+        &display,
+        &shown,
+        None,
+        task,
+        &vars,
+        no_log,
+        ignore_errors,
+    );
 
     if final_result.status == Status::Changed && !task.notify.is_empty() {
         notify(run, play, host, task, &vars);
@@ -485,16 +485,33 @@ async fn run_items(
             ));
         }
     };
-    let control = task
-        .loop_control
-        .as_ref()
-        .map(|c| run.templar.render_value(c, &scope))
-        .transpose()
-        .map_err(|e| template_failure(task, "loop_control", &e))?
-        .unwrap_or(Value::UNDEFINED);
-    let loop_var = attr_str(&control, "loop_var").unwrap_or_else(|| "item".to_string());
-    let index_var = attr_str(&control, "index_var");
-    let label_tpl = control.get_attr("label").ok().filter(|v| !v.is_undefined());
+    // `label` is templated per item; the other loop_control options once.
+    let raw_control = task.loop_control.clone().unwrap_or(Value::UNDEFINED);
+    let control_opt = |name: &str| -> Result<Option<Value>, ItemResult> {
+        match raw_control.get_attr(name) {
+            Ok(v) if !v.is_undefined() && !v.is_none() => run
+                .templar
+                .render_value(&v, &scope)
+                .map(Some)
+                .map_err(|e| template_failure(task, "loop_control", &e)),
+            _ => Ok(None),
+        }
+    };
+    let loop_var = control_opt("loop_var")?
+        .map(|v| display_value(&v))
+        .unwrap_or_else(|| "item".to_string());
+    let index_var = control_opt("index_var")?.map(|v| display_value(&v));
+    let label_tpl = raw_control
+        .get_attr("label")
+        .ok()
+        .filter(|v| !v.is_undefined());
+    let control = Value::from_pairs([
+        ("pause", control_opt("pause")?.unwrap_or(Value::UNDEFINED)),
+        (
+            "extended",
+            control_opt("extended")?.unwrap_or(Value::UNDEFINED),
+        ),
+    ]);
     let pause = control
         .get_attr("pause")
         .ok()
@@ -569,13 +586,6 @@ async fn run_items(
         }
     }
     Ok((results, true))
-}
-
-fn attr_str(v: &Value, name: &str) -> Option<String> {
-    v.get_attr(name)
-        .ok()
-        .filter(|v| !v.is_undefined() && !v.is_none())
-        .map(|v| display_value(&v))
 }
 
 /// A value as Ansible shows it in `(item=...)` labels and messages.
@@ -744,16 +754,6 @@ async fn run_one(
         r.result.insert("attempts".into(), Value::from(attempt));
         if attempt > retries {
             r.status = Status::Failed;
-            r.result.insert(
-                "msg".into(),
-                Value::from(format!(
-                    "{}",
-                    r.result
-                        .get("msg")
-                        .map(display_value)
-                        .unwrap_or_else(|| "Retries exceeded".to_string())
-                )),
-            );
             return r;
         }
         run.emit(Event::Warning {

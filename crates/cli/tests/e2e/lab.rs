@@ -1,0 +1,197 @@
+//! Playbooks run over SSH against the lab's Debian hosts (`lab/lab up`), each test on its
+//! own hosts or paths so tests can run in parallel.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::support::{run, workspace, write_tree};
+
+const LAB_HOSTS: usize = 4;
+
+/// Brings the lab up once per test run and returns its inventory text.
+fn lab_inventory() -> &'static str {
+    static INVENTORY: OnceLock<String> = OnceLock::new();
+    INVENTORY.get_or_init(|| {
+        let lab = workspace().join("lab/lab");
+        let up = Command::new(&lab)
+            .args(["up", &LAB_HOSTS.to_string()])
+            .output()
+            .expect("run lab/lab up");
+        assert!(
+            up.status.success(),
+            "the lab did not come up (needs Docker; see lab/README.md):\n{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+        let inv = Command::new(&lab)
+            .arg("inventory")
+            .output()
+            .expect("lab inventory");
+        assert!(
+            inv.status.success(),
+            "{}",
+            String::from_utf8_lossy(&inv.stderr)
+        );
+        String::from_utf8(inv.stdout).expect("utf8 inventory")
+    })
+}
+
+fn lab_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(dir.path(), &[("inventory.ini", lab_inventory())]);
+    write_tree(dir.path(), files);
+    dir
+}
+
+fn lab_cmd(args: &[&str]) {
+    let out = Command::new(workspace().join("lab/lab"))
+        .args(args)
+        .output()
+        .expect("run lab/lab");
+    assert!(
+        out.status.success(),
+        "lab/lab {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A 30-task playbook mixing file, copy, template, lineinfile and command with creates, the
+/// shape of the benchmark's converge scenario.
+pub fn thirty_tasks(root: &str) -> String {
+    let mut tasks = String::new();
+    for i in 0..6 {
+        tasks.push_str(&format!(
+            r#"
+    - name: dir {i}
+      file: path={root}/d{i} state=directory mode=0755
+    - name: copy {i}
+      copy:
+        dest: "{root}/d{i}/static.txt"
+        content: "static file {i}\n"
+        mode: "0644"
+    - name: template {i}
+      template:
+        src: t.j2
+        dest: "{root}/d{i}/conf.txt"
+    - name: line {i}
+      lineinfile:
+        path: "{root}/d{i}/static.txt"
+        line: "managed line {i}"
+    - name: once {i}
+      command: "touch {root}/d{i}/once"
+      args:
+        creates: "{root}/d{i}/once"
+"#
+        ));
+    }
+    format!("- hosts: all\n  gather_facts: false\n  tasks:{tasks}")
+}
+
+#[test]
+fn ssh_converge_is_idempotent_and_check_mode_is_clean() {
+    let root = "/tmp/drover-e2e/converge";
+    let dir = lab_dir(&[
+        ("site.yml", &thirty_tasks(root)),
+        (
+            "t.j2",
+            "host={{ inventory_hostname }} port={{ port | default(80) }}\n",
+        ),
+    ]);
+    let args = [
+        "playbook",
+        "-i",
+        "inventory.ini",
+        "site.yml",
+        "-l",
+        "node01,node02,node03",
+    ];
+    let first = run(&args, dir.path());
+    assert_eq!(first.code, 0, "{}", first.all());
+    for h in ["node01", "node02", "node03"] {
+        assert_eq!(first.count(h, "changed"), 30, "{}", first.all());
+    }
+    let second = run(&args, dir.path());
+    assert_eq!(second.code, 0, "{}", second.all());
+    for h in ["node01", "node02", "node03"] {
+        assert_eq!(second.count(h, "changed"), 0, "{}", second.all());
+        assert_eq!(second.count(h, "ok"), 30, "{}", second.all());
+    }
+    // A changed template variable is reported by check mode, with a diff, and not applied.
+    let mut check_args = args.to_vec();
+    check_args.extend(["--check", "--diff", "-e", "port=8080"]);
+    let check = run(&check_args, dir.path());
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert_eq!(check.count("node01", "changed"), 6, "{}", check.all());
+    assert!(
+        check.stdout.contains("+host=node01 port=8080"),
+        "{}",
+        check.all()
+    );
+    let after = run(&args, dir.path());
+    assert_eq!(
+        after.count("node01", "changed"),
+        0,
+        "check mode changed a host\n{}",
+        after.all()
+    );
+}
+
+#[test]
+fn ssh_facts_and_become() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node01
+  gather_facts: true
+  remote_user: drover
+  tasks:
+    - assert:
+        that:
+          - ansible_distribution == 'Debian'
+          - ansible_distribution_major_version == '12'
+          - ansible_os_family == 'Debian'
+          - ansible_facts.hostname == ansible_hostname
+          - ansible_default_ipv4.address is defined
+          - ansible_user_id == 'drover'
+    - command: id -un
+      register: plain
+    - command: id -un
+      become: true
+      register: elevated
+    - assert:
+        that:
+          - plain.stdout == 'drover'
+          - elevated.stdout == 'root'
+"#,
+    )]);
+    let mut inv = std::fs::read_to_string(dir.path().join("inventory.ini")).expect("inv");
+    // The inventory logs in as root; this play logs in as the lab's sudo user instead.
+    inv = inv.replace("ansible_user=root", "");
+    std::fs::write(dir.path().join("inventory.ini"), inv).expect("write");
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.count("node01", "failed"), 0);
+}
+
+#[test]
+fn cut_host_is_unreachable_and_others_go_on() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        "- hosts: node03:node04\n  gather_facts: false\n  tasks:\n    - ping:\n    - command: echo still-here\n",
+    )]);
+    lab_cmd(&["cut", "node04"]);
+    let r = run(
+        &["playbook", "-i", "inventory.ini", "site.yml", "-T", "3"],
+        dir.path(),
+    );
+    lab_cmd(&["heal", "node04"]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stdout.contains("fatal: [node04]: UNREACHABLE!"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(r.count("node04", "unreachable"), 1);
+    assert_eq!(r.count("node03", "changed"), 1, "{}", r.all());
+    let healed = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(healed.code, 0, "{}", healed.all());
+}

@@ -1,0 +1,393 @@
+//! Playbooks run against `localhost` with the local connection, inside temporary directories.
+
+use std::path::Path;
+
+use crate::support::{run, workspace, write_tree, LOCAL_INVENTORY};
+
+fn setup(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(dir.path(), &[("inventory.ini", LOCAL_INVENTORY)]);
+    write_tree(dir.path(), files);
+    dir
+}
+
+fn play(dir: &Path, extra: &[&str]) -> crate::support::Run {
+    let root = format!("root={}", dir.join("out").display());
+    let mut args = vec!["playbook", "-i", "inventory.ini", "site.yml", "-e", &root];
+    args.extend_from_slice(extra);
+    run(&args, dir)
+}
+
+#[test]
+fn bundled_example_converges_then_is_idempotent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = workspace().join("examples");
+    let root = format!("example_root={}", dir.path().join("app").display());
+    let inv = examples.join("inventory.ini");
+    let site = examples.join("site.yml");
+    let args = [
+        "playbook",
+        "-i",
+        inv.to_str().expect("utf8"),
+        site.to_str().expect("utf8"),
+        "-e",
+        &root,
+    ];
+    let first = run(&args, dir.path());
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(first.count("localhost", "changed") > 0, "{}", first.all());
+    assert!(dir.path().join("app/hello/conf/app.conf").is_file());
+    assert!(
+        dir.path().join("app/hello/logs/reloaded").is_file(),
+        "handler ran"
+    );
+    let conf = std::fs::read_to_string(dir.path().join("app/hello/conf/app.conf")).expect("conf");
+    assert!(conf.contains("user.alice = admin"), "{conf}");
+    let second = run(&args, dir.path());
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert_eq!(second.count("localhost", "changed"), 0, "{}", second.all());
+    assert!(
+        !second.stdout.contains("RUNNING HANDLER"),
+        "{}",
+        second.all()
+    );
+}
+
+const FILES_PLAY: &str = r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - name: make dir
+      file: path={{ root }} state=directory mode=0755
+    - name: write a file
+      copy:
+        dest: "{{ root }}/hello.txt"
+        content: "hello\n"
+    - name: add a line
+      lineinfile:
+        path: "{{ root }}/lines.txt"
+        line: "world"
+        create: true
+"#;
+
+#[test]
+fn check_mode_changes_nothing_and_diff_shows_changes() {
+    let dir = setup(&[("site.yml", FILES_PLAY)]);
+    let r = play(dir.path(), &["--check", "--diff"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !dir.path().join("out").exists(),
+        "check mode created files\n{}",
+        r.all()
+    );
+    assert!(r.count("localhost", "changed") >= 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("+hello"),
+        "diff shows new content\n{}",
+        r.all()
+    );
+
+    let real = play(dir.path(), &[]);
+    assert_eq!(real.code, 0, "{}", real.all());
+    let text = std::fs::read_to_string(dir.path().join("out/hello.txt")).expect("file");
+    assert_eq!(text, "hello\n");
+    let lines = std::fs::read_to_string(dir.path().join("out/lines.txt")).expect("file");
+    assert_eq!(lines, "world\n");
+    let again = play(dir.path(), &["--check"]);
+    assert_eq!(again.count("localhost", "changed"), 0, "{}", again.all());
+}
+
+#[test]
+fn handlers_run_once_in_definition_order_at_end_of_play() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - command: "true"
+      notify: [second, first]
+    - command: "true"
+      notify: second
+    - debug: msg=last-task
+  handlers:
+    - name: first
+      debug: msg=first-handler
+    - name: second
+      debug: msg=second-handler
+    - name: never
+      debug: msg=never-handler
+"#,
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let pos = |s: &str| {
+        r.stdout
+            .find(s)
+            .unwrap_or_else(|| panic!("{s} missing\n{}", r.all()))
+    };
+    assert!(pos("last-task") < pos("first-handler"));
+    assert!(pos("first-handler") < pos("second-handler"));
+    assert_eq!(r.stdout.matches("second-handler").count(), 1);
+    assert!(!r.stdout.contains("never-handler"));
+}
+
+#[test]
+fn loops_register_results_per_item() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - command: "echo {{ item }}"
+      loop: [a, b, c]
+      register: echoed
+    - assert:
+        that:
+          - echoed.results | length == 3
+          - echoed.results[1].stdout == 'b'
+          - echoed.results[2].item == 'c'
+          - echoed is changed
+    - debug:
+        msg: "{{ echoed.results | map(attribute='stdout') | join(',') }}"
+"#,
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("changed: [localhost] => (item=b)"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("\"msg\": \"a,b,c\""), "{}", r.all());
+}
+
+#[test]
+fn undefined_variable_names_variable_and_location() {
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: uses an undefined variable\n      debug:\n        msg: \"{{ not_defined_anywhere }}\"\n",
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("not_defined_anywhere"), "{}", r.all());
+    assert!(
+        r.stdout.contains("site.yml:4:"),
+        "task location shown\n{}",
+        r.all()
+    );
+}
+
+#[test]
+fn bad_input_is_rejected_before_anything_runs() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "yaml syntax",
+            "- hosts: local\n  tasks:\n    - debug: msg=\"a\n   - x: [\n",
+            "site.yml:",
+        ),
+        (
+            "unknown module",
+            "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n    - no_such_module: x=1\n",
+            "couldn't resolve module/action 'no_such_module'",
+        ),
+        (
+            "unknown keyword",
+            "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n  bogus_keyword: 1\n",
+            "'bogus_keyword' is not a valid attribute for a Play",
+        ),
+        (
+            "unknown argument",
+            "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n    - copy: dest=/x content=y nonsense=1\n",
+            "nonsense",
+        ),
+        (
+            "loop and with_items",
+            "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n    - debug: msg=x\n      loop: [1]\n      with_items: [2]\n",
+            "only one of loop or with_*",
+        ),
+        (
+            "missing role",
+            "- hosts: local\n  roles: [does_not_exist]\n  tasks:\n    - file: path={{ root }} state=directory\n",
+            "the role 'does_not_exist' was not found",
+        ),
+    ];
+    for (what, playbook, expected) in cases {
+        let dir = setup(&[("site.yml", playbook)]);
+        let r = play(dir.path(), &[]);
+        assert_ne!(r.code, 0, "{what}: {}", r.all());
+        assert!(
+            r.stderr.contains(expected),
+            "{what}: expected {expected:?} in\n{}",
+            r.all()
+        );
+        assert!(
+            !dir.path().join("out").exists(),
+            "{what}: a host was touched"
+        );
+        let syntax = run(
+            &[
+                "playbook",
+                "-i",
+                "inventory.ini",
+                "site.yml",
+                "--syntax-check",
+            ],
+            dir.path(),
+        );
+        assert_ne!(syntax.code, 0, "{what}: --syntax-check accepted it");
+    }
+    // Errors point at file:line:col with a snippet.
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  tasks:\n    - debug: msg=ok\n      whenn: true\n",
+    )]);
+    let r = play(dir.path(), &[]);
+    assert!(r.stderr.contains("site.yml:4:7"), "{}", r.all());
+    assert!(r.stderr.contains("^"), "snippet with caret\n{}", r.all());
+}
+
+#[test]
+fn exit_codes_follow_ansible() {
+    let failing = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n    - debug: msg=not-reached\n",
+    )]);
+    let r = play(failing.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(!r.stdout.contains("not-reached"));
+    assert_eq!(r.count("localhost", "failed"), 1);
+
+    let ignored = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n      ignore_errors: true\n    - debug: msg=reached\n",
+    )]);
+    let r = play(ignored.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("...ignoring"), "{}", r.all());
+    assert_eq!(r.count("localhost", "ignored"), 1);
+
+    // A host whose SSH port is closed is unreachable (exit 4) while the other host goes on.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(
+        dir.path(),
+        &[
+            (
+                "inventory.ini",
+                "localhost ansible_connection=local\nghost ansible_host=127.0.0.1 ansible_port=1 ansible_user=nobody\n",
+            ),
+            (
+                "site.yml",
+                "- hosts: all\n  gather_facts: false\n  tasks:\n    - ping:\n    - debug: msg=after-ping\n",
+            ),
+        ],
+    );
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 4, "{}", r.all());
+    assert!(
+        r.stdout.contains("fatal: [ghost]: UNREACHABLE!"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(r.count("ghost", "unreachable"), 1);
+    assert_eq!(r.count("localhost", "ok"), 2, "{}", r.all());
+}
+
+#[test]
+fn blocks_rescue_and_always() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - block:
+        - command: /bin/false
+        - debug: msg=not-reached
+      rescue:
+        - debug:
+            msg: "rescued {{ ansible_failed_task.name }} rc={{ ansible_failed_result.rc }}"
+      always:
+        - debug: msg=always-ran
+    - debug: msg=after-block
+"#,
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("rescued command rc=1"), "{}", r.all());
+    assert!(r.stdout.contains("always-ran") && r.stdout.contains("after-block"));
+    assert!(!r.stdout.contains("not-reached"));
+    assert_eq!(r.count("localhost", "rescued"), 1);
+    assert_eq!(r.count("localhost", "failed"), 0);
+}
+
+#[test]
+fn json_output_is_one_event_per_line() {
+    let dir = setup(&[("site.yml", FILES_PLAY)]);
+    let r = play(dir.path(), &["--output", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let events: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert!(kinds.contains(&"task_started") && kinds.contains(&"host_result"));
+    assert_eq!(kinds.last(), Some(&"run_finished"));
+}
+
+#[test]
+fn adhoc_exec_and_inventory_commands() {
+    let dir = setup(&[]);
+    let r = run(
+        &[
+            "exec",
+            "-i",
+            "inventory.ini",
+            "local",
+            "-m",
+            "command",
+            "-a",
+            "echo hello-adhoc",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("localhost | CHANGED | rc=0 >>"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("hello-adhoc"));
+
+    write_tree(
+        dir.path(),
+        &[(
+            "hosts.ini",
+            "[web]\nweb[01:02].example.com\n[db]\ndb1 ansible_port=2222\n[prod:children]\nweb\ndb\n[web:vars]\nhttp_port=80\n",
+        )],
+    );
+    let list = run(&["inventory", "-i", "hosts.ini", "--list"], dir.path());
+    assert_eq!(list.code, 0, "{}", list.all());
+    let json: serde_json::Value = serde_json::from_str(&list.stdout).expect("json");
+    assert_eq!(json["_meta"]["hostvars"]["db1"]["ansible_port"], 2222);
+    assert_eq!(json["web"]["hosts"][1], "web02.example.com");
+    let graph = run(&["inventory", "-i", "hosts.ini", "--graph"], dir.path());
+    assert!(graph.stdout.starts_with("@all:"), "{}", graph.all());
+    assert!(graph.stdout.contains("@prod:"));
+    let host = run(
+        &[
+            "inventory",
+            "-i",
+            "hosts.ini",
+            "--host",
+            "web01.example.com",
+        ],
+        dir.path(),
+    );
+    let hv: serde_json::Value = serde_json::from_str(&host.stdout).expect("json");
+    // Values in `:vars` sections are strings (Ansible's INI rule); inline host values are literals.
+    assert_eq!(hv["http_port"], "80");
+}
