@@ -964,12 +964,17 @@ async fn run_action(
         Err(HostError::Unreachable(msg)) => return ItemResult::unreachable(msg),
         Err(e) => return ItemResult::failed(e.to_string()),
     };
+    let env = match environment(run, task, vars) {
+        Ok(e) => e,
+        Err(e) => return template_failure(task, "environment", &e),
+    };
     let controller = TaskController::new(run.clone(), vars.clone(), task);
     let ctx = Context {
         host: target.as_ref(),
         controller: &controller,
         check,
         diff,
+        env,
     };
     let outcome = m.run(&args, &ctx).await;
     match outcome {
@@ -984,6 +989,33 @@ async fn run_action(
         Err(ModuleError::Host(HostError::Unreachable(msg))) => ItemResult::unreachable(msg),
         Err(e) => ItemResult::failed(e.to_string()),
     }
+}
+
+/// The task's `environment:` (play, block and task levels, inner ones win), templated.
+fn environment(
+    run: &RunShared,
+    task: &Task,
+    vars: &TaskVars,
+) -> Result<std::collections::BTreeMap<String, String>, TemplateError> {
+    let mut env = std::collections::BTreeMap::new();
+    if task.keywords.environment.is_empty() {
+        return Ok(env);
+    }
+    let scope = vars.scope();
+    for level in &task.keywords.environment {
+        let rendered = run.templar.render_value(level, &scope)?;
+        let Ok(keys) = rendered.try_iter() else {
+            continue;
+        };
+        for k in keys {
+            let v = rendered.get_item(&k).unwrap_or(Value::UNDEFINED);
+            if v.is_undefined() || v.as_str() == Some(drover_template::OMIT) {
+                continue;
+            }
+            env.insert(display_value(&k), display_value(&v));
+        }
+    }
+    Ok(env)
 }
 
 /// Stores `ansible_facts` returned by a module: keys lose their `ansible_` prefix.

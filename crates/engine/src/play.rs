@@ -62,12 +62,14 @@ pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummar
         .map(|h| (h.clone(), run.host(h).stats()))
         .collect();
     let interrupted = run.is_interrupted();
-    let exit_code = if stats.iter().any(|(_, s)| s.unreachable > 0) {
+    // ansible-playbook: 99 when the user interrupted, else 4 for unreachable hosts before 2
+    // for failed ones.
+    let exit_code = if interrupted {
+        99
+    } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
         4
     } else if stats.iter().any(|(_, s)| s.failed > 0) {
         2
-    } else if interrupted {
-        130
     } else {
         0
     };

@@ -35,6 +35,9 @@ pub fn exec(req: &ExecRequest) -> HostResult<ExecOutput> {
         }
     };
     cmd.envs(&req.env);
+    // A task's program must not get the terminal's Ctrl-C meant for drover (which finishes
+    // running tasks cleanly when interrupted).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     if let Some(cwd) = &req.cwd {
         cmd.current_dir(cwd);
     }

@@ -255,17 +255,35 @@ pub struct ExecOutput {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum FileOp {
     /// `mkdir -p`, then apply attrs to the leaf (and, with `recurse`, to everything below it).
-    Directory { path: String, attrs: Attrs, recurse: bool },
+    Directory {
+        path: String,
+        attrs: Attrs,
+        recurse: bool,
+    },
     /// Create an empty file if missing, else update its times; apply attrs.
     Touch { path: String, attrs: Attrs },
     /// Create or repoint a symlink `path -> src`. `force` replaces an existing non-link.
-    Symlink { path: String, src: String, force: bool, attrs: Attrs },
+    Symlink {
+        path: String,
+        src: String,
+        force: bool,
+        attrs: Attrs,
+    },
     /// Create a hard link `path` to `src`.
-    Hardlink { path: String, src: String, force: bool },
+    Hardlink {
+        path: String,
+        src: String,
+        force: bool,
+    },
     /// Remove a file, link or directory tree; absent is not an error.
     Absent { path: String },
     /// Apply attrs to an existing path (following links when `follow`).
-    Attrs { path: String, attrs: Attrs, follow: bool, recurse: bool },
+    Attrs {
+        path: String,
+        attrs: Attrs,
+        follow: bool,
+        recurse: bool,
+    },
     /// Atomic rename on the same filesystem.
     Rename { from: String, to: String },
 }

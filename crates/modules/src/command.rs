@@ -160,6 +160,7 @@ pub(crate) async fn run(
         },
     };
     req.cwd = chdir.clone();
+    req.env = ctx.env.clone();
     if let Some(stdin) = args.str("stdin") {
         let mut data = stdin.as_bytes().to_vec();
         if args.bool("stdin_add_newline", true) {

@@ -42,6 +42,8 @@ pub struct Context<'a> {
     pub check: bool,
     /// `--diff`: fill [`Outcome::diff`].
     pub diff: bool,
+    /// The task's `environment:`, for modules that run programs.
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 /// One module.

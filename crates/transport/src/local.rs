@@ -167,7 +167,8 @@ pub(crate) async fn become_host(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        .process_group(0);
     let child = cmd
         .spawn()
         .map_err(|e| HostError::io(argv[0].clone(), &e))?;

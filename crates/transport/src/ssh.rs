@@ -151,7 +151,10 @@ impl SshTarget {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group: Ctrl-C on the terminal reaches drover, which lets
+            // running tasks finish, instead of cutting every connection at once.
+            .process_group(0);
         Ok(cmd)
     }
 

@@ -391,3 +391,68 @@ fn adhoc_exec_and_inventory_commands() {
     // Values in `:vars` sections are strings (Ansible's INI rule); inline host values are literals.
     assert_eq!(hv["http_port"], "80");
 }
+
+#[test]
+fn environment_reaches_commands() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  environment:
+    OUTER: play-level
+  tasks:
+    - shell: 'echo "$OUTER $INNER"'
+      environment:
+        INNER: "{{ 'task' ~ '-level' }}"
+      register: out
+    - assert:
+        that: out.stdout == 'play-level task-level'
+"#,
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[test]
+fn interrupt_finishes_the_running_task_and_prints_the_recap() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - file: path={{ root }} state=directory
+    - command: sleep 3
+    - file: path={{ root }}/after-interrupt state=touch
+"#,
+    )]);
+    let root = format!("root={}", dir.path().join("out").display());
+    let child = std::process::Command::new(crate::support::drover())
+        .args(["playbook", "-i", "inventory.ini", "site.yml", "-e", &root])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the sleep task has started, then interrupt as a terminal's Ctrl-C would.
+    let started = std::time::Instant::now();
+    while !dir.path().join("out").exists() && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(99), "{stdout}");
+    assert!(stdout.contains("PLAY RECAP"), "{stdout}");
+    assert!(stdout.contains("TASK [command]"), "{stdout}");
+    assert!(
+        !dir.path().join("out/after-interrupt").exists(),
+        "ran a task after Ctrl-C"
+    );
+}

@@ -155,6 +155,7 @@ impl Env {
             controller: &self.controller,
             check,
             diff,
+            env: Default::default(),
         };
         m.run(&args, &ctx).await
     }
