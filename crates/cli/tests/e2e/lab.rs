@@ -74,8 +74,9 @@ pub fn thirty_tasks(root: &str) -> String {
         dest: "{root}/d{i}/conf.txt"
     - name: line {i}
       lineinfile:
-        path: "{root}/d{i}/static.txt"
+        path: "{root}/d{i}/lines.txt"
         line: "managed line {i}"
+        create: true
     - name: once {i}
       command: "touch {root}/d{i}/once"
       args:
@@ -88,9 +89,14 @@ pub fn thirty_tasks(root: &str) -> String {
 
 #[test]
 fn ssh_converge_is_idempotent_and_check_mode_is_clean() {
-    let root = "/tmp/drover-e2e/converge";
+    // A fresh path per run: hosts outlive test runs.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let root = format!("/tmp/drover-e2e/converge-{nanos}");
     let dir = lab_dir(&[
-        ("site.yml", &thirty_tasks(root)),
+        ("site.yml", &thirty_tasks(&root)),
         (
             "t.j2",
             "host={{ inventory_hostname }} port={{ port | default(80) }}\n",
