@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use drover_engine::{BecomeInfo, ConnectionInfo, Connector};
 use drover_host::{Host, HostError};
-use drover_transport::{BecomeMethod, BecomeSpec, Connection, ConnectionSpec, SshSpec, Transport};
+use drover_transport::{
+    BecomeMethod, BecomeSpec, Connection, ConnectionSpec, SimSpec, SshSpec, Transport,
+};
 
 pub struct TransportConnector {
     transport: Transport,
@@ -35,6 +37,10 @@ impl TransportConnector {
         }
         let spec = match info.kind.as_str() {
             "local" => ConnectionSpec::Local,
+            // In-memory hosts with injected latency, for the controller-scale benchmark.
+            "sim" => ConnectionSpec::Sim(SimSpec {
+                latency: Duration::from_millis(info.sim_latency_ms.unwrap_or(0)),
+            }),
             "ssh" | "smart" | "paramiko" | "paramiko_ssh" | "openssh" => {
                 let mut s = SshSpec::new(info.address.clone());
                 s.port = info.port;

@@ -1147,6 +1147,8 @@ pub fn connection_info(
         timeout: var_string(run, vars, &["ansible_timeout", "ansible_ssh_timeout"])?
             .and_then(|t| t.parse().ok())
             .or(run.options.timeout),
+        sim_latency_ms: var_string(run, vars, &["drover_sim_latency_ms"])?
+            .and_then(|t| t.parse().ok()),
     })
 }
 

@@ -30,6 +30,9 @@ pub struct ConnectionInfo {
     pub ssh_extra_args: Option<String>,
     pub host_key_checking: Option<bool>,
     pub timeout: Option<u64>,
+    /// For `ansible_connection=sim` (benchmarks): injected round-trip latency,
+    /// from `drover_sim_latency_ms`.
+    pub sim_latency_ms: Option<u64>,
 }
 
 /// How to become another user for a task.
