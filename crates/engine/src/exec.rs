@@ -183,7 +183,7 @@ pub async fn run_task(
     let display = task.display_name();
     let no_log = eval_bool_kw(run, &vars, task.keywords.no_log.as_ref()).unwrap_or(false);
 
-    let (results, is_loop) = match run_items(run, play, host, task, &vars, handler).await {
+    let (mut results, is_loop) = match run_items(run, play, host, task, &vars, handler).await {
         Ok(r) => r,
         Err(fail) => (vec![(None, fail)], false),
     };
@@ -198,7 +198,11 @@ pub async fn run_task(
         let mut failed = false;
         let mut all_skipped = !results.is_empty();
         let mut unreachable = false;
-        for (label, r) in &results {
+        let mut includes = Vec::new();
+        for (label, r) in &mut results {
+            if let Some(Flow::Include(list)) = r.flow.take() {
+                includes.extend(list);
+            }
             changed |= r.status == Status::Changed;
             failed |= r.status == Status::Failed;
             unreachable |= r.status == Status::Unreachable;
@@ -246,6 +250,9 @@ pub async fn run_task(
             diff: Vec::new(),
             flow: None,
         };
+        if !includes.is_empty() {
+            flow = Some(Flow::Include(includes));
+        }
         if results.is_empty() {
             final_result.status = Status::Skipped;
             final_result

@@ -163,7 +163,9 @@ pub fn needs_templating(v: &Value) -> bool {
             .map(|mut it| it.any(|x| needs_templating(&x)))
             .unwrap_or(false),
         ValueKind::Map => {
-            if v.downcast_object_ref::<VarsView>().is_some() {
+            // Only plain maps hold raw template strings; objects (the variable views,
+            // `hostvars`) resolve their own values and may be self-referential.
+            if v.downcast_object_ref::<crate::ValueMap>().is_none() {
                 return false;
             }
             v.try_iter()
