@@ -5,6 +5,8 @@
 //! tempfile and rpassword, so it is compiled into this test binary as a module and driven through
 //! its `Console` with in-memory streams.
 
+#![allow(clippy::unwrap_used)]
+
 #[path = "../../cli/src/vault_cmd.rs"]
 #[allow(dead_code)]
 mod vault_cmd;
