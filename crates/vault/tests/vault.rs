@@ -589,3 +589,18 @@ fn interop_with_real_ansible_vault() {
         }
     }
 }
+
+/// Without a terminal, asking for a password fails at once with a hint instead of blocking.
+/// (Only checkable where the test itself runs without a terminal, as in CI.)
+#[test]
+fn prompt_without_a_terminal_fails_clearly() {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() || std::io::stderr().is_terminal() {
+        return;
+    }
+    let err = vault_cmd::prompt_password("Vault password: ")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("there is no terminal"), "{err}");
+    assert!(err.contains("--vault-password-file"), "{err}");
+}
