@@ -112,9 +112,12 @@ impl Connector for TransportConnector {
             .drain()
             .map(|(_, (_, c))| c)
             .collect();
+        // In parallel: each close stops a helper and asks the ssh master to exit.
+        let mut closing = tokio::task::JoinSet::new();
         for c in all {
-            c.close().await;
+            closing.spawn(async move { c.close().await });
         }
+        while closing.join_next().await.is_some() {}
     }
 
     fn take_warnings(&self) -> Vec<String> {

@@ -16,8 +16,10 @@ pub fn parse_all(values: &[String]) -> Result<Vars> {
 
 fn parse_one(text: &str) -> Result<Vars> {
     if let Some(path) = text.strip_prefix('@') {
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| anyhow!("could not read extra vars file '{path}': {e}"))?;
+        if !std::path::Path::new(path).is_file() {
+            bail!("could not read extra vars file '{path}': file not found");
+        }
+        let src = drover_vault::yaml::read_source(std::path::Path::new(path))?;
         return yaml_mapping(&src, path);
     }
     let trimmed = text.trim_start();
@@ -33,7 +35,8 @@ fn parse_one(text: &str) -> Result<Vars> {
 }
 
 fn yaml_mapping(src: &str, name: &str) -> Result<Vars> {
-    let doc = drover_yaml::parse_one(src, name)?;
+    let mut doc = drover_yaml::parse_one(src, name)?;
+    drover_vault::yaml::decrypt_tags(&mut doc.root, name, src)?;
     let Some(map) = doc.root.as_map() else {
         if doc.root.is_null() {
             return Ok(Vars::new());

@@ -2,10 +2,12 @@
 //! one place that reports errors to people.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod config;
 mod connect;
 mod extra_vars;
 mod inventory;
 mod output;
+mod vault_cmd;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,8 @@ enum Command {
     Exec(ExecArgs),
     /// Show the inventory (as ansible-inventory).
     Inventory(InventoryArgs),
+    /// Encrypt and decrypt Ansible vault files (as ansible-vault).
+    Vault(vault_cmd::VaultArgs),
     /// Serve the helper RPC on stdin/stdout (what drover runs on managed hosts).
     #[command(name = "__helper", hide = true)]
     Helper,
@@ -99,6 +103,16 @@ struct Common {
     /// Output format: human (Ansible's) or json (one event per line).
     #[arg(long = "output", default_value = "human", value_parser = ["human", "json"])]
     output: String,
+    #[command(flatten)]
+    vault: vault_cmd::VaultPasswordArgs,
+}
+
+impl Common {
+    /// Loads the vault secrets into the run's keyring, before anything is read.
+    fn load_vault(&self) -> Result<()> {
+        drover_vault::yaml::set_keyring(self.vault.load()?);
+        Ok(())
+    }
 }
 
 #[derive(Args)]
@@ -182,6 +196,7 @@ fn main() -> ExitCode {
         "ansible-playbook" => args.insert(1, "playbook".into()),
         "ansible" => args.insert(1, "exec".into()),
         "ansible-inventory" => args.insert(1, "inventory".into()),
+        "ansible-vault" => args.insert(1, "vault".into()),
         _ => {}
     }
     let cli = match Cli::try_parse_from(&args) {
@@ -215,6 +230,7 @@ fn main() -> ExitCode {
             Command::Playbook(a) => playbook(a).await,
             Command::Exec(a) => exec(a).await,
             Command::Inventory(a) => inventory_cmd(a),
+            Command::Vault(a) => vault_cmd::run(a),
             Command::Helper => Ok(0),
         }
     });
@@ -228,12 +244,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_inventory(sources: &[String]) -> Result<Inventory> {
+fn load_inventory(sources: &[String], config: &config::Config) -> Result<Inventory> {
     let mut sources: Vec<String> = sources.to_vec();
     if sources.is_empty() {
-        if let Ok(env) = std::env::var("ANSIBLE_INVENTORY") {
-            sources.extend(env.split(',').filter(|s| !s.is_empty()).map(str::to_string));
-        }
+        sources = config.inventory.clone();
     }
     let inv = Inventory::load(&sources)?;
     for w in inv.warnings() {
@@ -242,7 +256,7 @@ fn load_inventory(sources: &[String]) -> Result<Inventory> {
     Ok(inv)
 }
 
-fn options(common: &Common) -> Result<RunOptions> {
+fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
     let become_password = if common.ask_become_pass {
         Some(prompt_password("BECOME password: ")?)
     } else {
@@ -251,16 +265,32 @@ fn options(common: &Common) -> Result<RunOptions> {
     Ok(RunOptions {
         check: common.check,
         diff: common.diff,
-        forks: common.forks.unwrap_or(drover_engine::DEFAULT_FORKS).max(1),
+        forks: common
+            .forks
+            .or(config.forks)
+            .unwrap_or(drover_engine::DEFAULT_FORKS)
+            .max(1),
         verbosity: common.verbose,
         limit: common.limit.clone(),
-        remote_user: common.user.clone(),
-        become_: common.become_,
-        become_user: common.become_user.clone(),
-        become_method: common.become_method.clone(),
+        remote_user: common.user.clone().or_else(|| config.remote_user.clone()),
+        become_: common.become_ || config.become_.unwrap_or(false),
+        become_user: common
+            .become_user
+            .clone()
+            .or_else(|| config.become_user.clone()),
+        become_method: common
+            .become_method
+            .clone()
+            .or_else(|| config.become_method.clone()),
         become_password,
-        timeout: common.timeout,
-        private_key_file: common.private_key.clone(),
+        timeout: common.timeout.or(config.timeout),
+        private_key_file: common
+            .private_key
+            .clone()
+            .or_else(|| config.private_key_file.clone()),
+        host_key_checking: config.host_key_checking,
+        gather_facts: config.gather_by_default.unwrap_or(true),
+        ssh_args: config.ssh_args.clone(),
         ..RunOptions::default()
     })
 }
@@ -335,7 +365,12 @@ fn install_interrupt(run: Arc<RunShared>) {
 
 async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let common = &a.common;
-    let mut inventory = load_inventory(&common.inventory)?;
+    let config = config::Config::load()?;
+    for w in &config.warnings {
+        eprintln!("[WARNING]: {w}");
+    }
+    common.load_vault()?;
+    let mut inventory = load_inventory(&common.inventory, &config)?;
     let extra = extra_vars::parse_all(&common.extra_vars)?;
     let first = a
         .playbooks
@@ -354,7 +389,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let playbook_dir = playbook_dir.canonicalize().unwrap_or(playbook_dir);
     // Everything is loaded and checked before any host is contacted.
     let loader_config = LoaderConfig {
-        roles_path: roles_path(),
+        roles_path: config.roles_path.clone(),
     };
     let mut playbooks: Vec<Playbook> = Vec::new();
     for path in &a.playbooks {
@@ -378,7 +413,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let mut options = options(common)?;
+    let mut options = options(common, &config)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.start_at_task = a.start_at_task.clone();
@@ -417,17 +452,6 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     Ok(code)
 }
 
-fn roles_path() -> Vec<PathBuf> {
-    std::env::var("ANSIBLE_ROLES_PATH")
-        .map(|v| {
-            v.split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// `--list-hosts`, `--list-tasks`, `--list-tags` in ansible-playbook's layout.
 fn list(
     a: &PlaybookArgs,
@@ -443,7 +467,10 @@ fn list(
     for (pb, path) in playbooks.iter().zip(&a.playbooks) {
         println!("\nplaybook: {}", path.display());
         for (i, play) in pb.plays.iter().enumerate() {
-            let name = play.name.clone().unwrap_or_default();
+            let name = play
+                .name
+                .clone()
+                .unwrap_or_else(|| drover_engine::display_hosts(&play.hosts));
             let hosts = drover_engine::play_hosts(&w.run, play).map_err(|e| anyhow!(e))?;
             println!(
                 "\n  play #{} ({}): {}\tTAGS: [{}]",
@@ -515,7 +542,9 @@ fn collect_tasks(list: &[Task], run: &RunShared, lines: &mut Vec<String>, tags: 
 
 async fn exec(a: ExecArgs) -> Result<i32> {
     let common = &a.common;
-    let inventory = load_inventory(&common.inventory)?;
+    let config = config::Config::load()?;
+    common.load_vault()?;
+    let inventory = load_inventory(&common.inventory, &config)?;
     let extra = extra_vars::parse_all(&common.extra_vars)?;
     let module = drover_modules::canonical_name(&a.module).to_string();
     // An ad-hoc run is a one-task play, so it shares every behaviour of playbooks.
@@ -531,7 +560,7 @@ async fn exec(a: ExecArgs) -> Result<i32> {
         let text: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
         bail!("{}", text.join("\n"));
     }
-    let mut options = options(common)?;
+    let mut options = options(common, &config)?;
     options.gather_facts = false;
     let format = if common.output == "json" {
         Format::Json
@@ -568,7 +597,7 @@ fn ad_hoc_play(pattern: &str, module: &str, args: &str, connection: Option<&str>
 }
 
 fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
-    let inv = load_inventory(&a.inventory)?;
+    let inv = load_inventory(&a.inventory, &config::Config::load()?)?;
     if let Some(h) = &a.host {
         let json = inv
             .host_json(h)

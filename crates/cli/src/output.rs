@@ -241,6 +241,13 @@ impl Printer {
         let item_part = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
         let is_loop_summary = item.is_none() && result.get("results").is_some();
         let verbose_always = result.get("_ansible_verbose_always") == Some(&Json::Bool(true));
+        if let (Some(file), Status::Ok) = (result.get("include").and_then(Json::as_str), status) {
+            // Ansible announces included files instead of an `ok` line.
+            return match item {
+                Some(i) => format!("included: {file} for {host} => (item={i})\n"),
+                None => format!("included: {file} for {host}\n"),
+            };
+        }
         match status {
             Status::Failed => {
                 let label = if item.is_some() {

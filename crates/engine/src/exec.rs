@@ -1148,7 +1148,14 @@ pub fn connection_info(
             &["ansible_ssh_private_key_file", "ansible_private_key_file"],
         )?
         .or_else(|| run.options.private_key_file.clone()),
-        ssh_common_args: var_string(run, vars, &["ansible_ssh_common_args"])?,
+        ssh_common_args: match (
+            run.options.ssh_args.as_deref(),
+            var_string(run, vars, &["ansible_ssh_common_args"])?,
+        ) {
+            (Some(cfg), Some(host)) => Some(format!("{cfg} {host}")),
+            (Some(cfg), None) => Some(cfg.to_string()),
+            (None, host) => host,
+        },
         ssh_extra_args: var_string(run, vars, &["ansible_ssh_extra_args"])?,
         host_key_checking,
         timeout: var_string(run, vars, &["ansible_timeout", "ansible_ssh_timeout"])?

@@ -88,6 +88,8 @@ pub struct RunOptions {
     pub host_key_checking: Option<bool>,
     pub timeout: Option<u64>,
     pub private_key_file: Option<String>,
+    /// `ssh_args` from ansible.cfg: put before each host's `ansible_ssh_common_args`.
+    pub ssh_args: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -110,6 +112,7 @@ impl Default for RunOptions {
             host_key_checking: None,
             timeout: None,
             private_key_file: None,
+            ssh_args: None,
         }
     }
 }

@@ -121,18 +121,10 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InventoryErro
 /// One vars file: a YAML (or JSON) mapping, or empty.
 pub(crate) fn load_file(path: &Path, warnings: &mut Vec<String>) -> Result<Vars, InventoryError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| SourceError::whole_file(file.clone(), format!("cannot read: {e}")))?;
-    if bytes.starts_with(b"$ANSIBLE_VAULT;") {
-        return Err(SourceError::whole_file(
-            file,
-            "this file is encrypted with ansible-vault, which drover cannot decrypt yet",
-        )
-        .into());
-    }
-    let src = String::from_utf8(bytes)
-        .map_err(|_| SourceError::whole_file(file.clone(), "not valid UTF-8"))?;
-    let doc = parse_one(&src, &file)?;
+    // Vault-encrypted files and `!vault` values are decrypted with the run's keyring.
+    let src = drover_vault::yaml::read_source(path)?;
+    let mut doc = parse_one(&src, &file)?;
+    drover_vault::yaml::decrypt_tags(&mut doc.root, &file, &src)?;
     warnings.extend(doc.warnings.iter().map(ToString::to_string));
     let mut vars = Vars::new();
     if doc.root.is_null() {

@@ -1481,12 +1481,18 @@ fn find_yaml(dir: &Path, name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Reads a YAML file; vault-encrypted files and `!vault` values are decrypted with the run's
+/// keyring.
 fn read_yaml(path: &Path) -> Result<(Src, Node)> {
-    let text = std::fs::read_to_string(path).map_err(|e| LoadError::Missing {
-        message: format!("{}: cannot read: {e}", path.display()),
-    })?;
+    if !path.exists() {
+        return Err(LoadError::Missing {
+            message: format!("{}: cannot read: file not found", path.display()),
+        });
+    }
+    let text = drover_vault::yaml::read_source(path)?;
     let file: Arc<str> = Arc::from(path.display().to_string());
-    let doc = drover_yaml::parse_one(&text, &file)?;
+    let mut doc = drover_yaml::parse_one(&text, &file)?;
+    drover_vault::yaml::decrypt_tags(&mut doc.root, &file, &text)?;
     Ok((
         Src {
             file,

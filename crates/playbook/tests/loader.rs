@@ -48,7 +48,12 @@ fn task_outline(t: &Task, depth: usize, out: &mut String) {
         attrs.push(format!("notify={}", t.notify.join(",")));
     }
     if !t.keywords.vars.is_empty() {
-        let keys: Vec<String> = t.keywords.vars.iter().flat_map(|v| v.keys().cloned()).collect();
+        let keys: Vec<String> = t
+            .keywords
+            .vars
+            .iter()
+            .flat_map(|v| v.keys().cloned())
+            .collect();
         attrs.push(format!("vars={}", keys.join(",")));
     }
     let attrs = if attrs.is_empty() {
@@ -57,7 +62,11 @@ fn task_outline(t: &Task, depth: usize, out: &mut String) {
         format!(" [{}]", attrs.join(" "))
     };
     match &t.kind {
-        TaskKind::Block { block, rescue, always } => {
+        TaskKind::Block {
+            block,
+            rescue,
+            always,
+        } => {
             let _ = writeln!(out, "{pad}block{attrs}");
             for (name, list) in [("block", block), ("rescue", rescue), ("always", always)] {
                 if list.is_empty() {
@@ -99,20 +108,33 @@ fn check(case: &Path) {
     let expected = std::fs::read_to_string(case.join("expected.txt")).expect("expected.txt");
     let loader = Loader::new(case, LoaderConfig::default());
     let result = loader.load_playbook(&case.join("site.yml"));
-    let name = case.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = case
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match (result, expected.strip_prefix("error: ")) {
         (Ok(pb), None) => {
             let got = outline(&pb);
-            assert_eq!(got.trim_end(), expected.trim_end(), "case {name}: outline differs:\n{got}");
+            assert_eq!(
+                got.trim_end(),
+                expected.trim_end(),
+                "case {name}: outline differs:\n{got}"
+            );
         }
         (Ok(pb), Some(_)) => panic!("case {name}: expected an error, loaded:\n{}", outline(&pb)),
         (Err(e), Some(want)) => {
             let mut lines = want.lines();
             let message = lines.next().unwrap_or_default();
             let text = e.to_string();
-            assert!(text.contains(message), "case {name}: error {text:?} lacks {message:?}");
+            assert!(
+                text.contains(message),
+                "case {name}: error {text:?} lacks {message:?}"
+            );
             if let Some(at) = lines.next().and_then(|l| l.strip_prefix("at: ")) {
-                assert!(text.contains(at), "case {name}: error {text:?} is not at {at}");
+                assert!(
+                    text.contains(at),
+                    "case {name}: error {text:?} is not at {at}"
+                );
             }
         }
         (Err(e), None) => panic!("case {name}: unexpected error: {e}"),

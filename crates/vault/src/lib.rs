@@ -20,6 +20,7 @@
 
 mod secret;
 mod source;
+pub mod yaml;
 
 use std::path::Path;
 

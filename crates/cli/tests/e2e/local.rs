@@ -456,3 +456,71 @@ fn interrupt_finishes_the_running_task_and_prints_the_recap() {
         "ran a task after Ctrl-C"
     );
 }
+
+/// Vaulted files and values made by the real ansible-vault (fixtures of `drover-vault`).
+#[test]
+fn vault_files_and_inline_values_decrypt_and_stay_secret() {
+    let fixtures = workspace().join("crates/vault/tests/fixtures");
+    let read = |name: &str| std::fs::read_to_string(fixtures.join(name)).expect("fixture");
+    let dir = setup(&[
+        ("secrets.yml", &read("file_1_1.yml")),
+        ("group_vars/all.yml", &read("inline_1_1.yml")),
+        ("api.yml", &read("inline_1_2_prod.yml")),
+        ("pass.txt", "test-password\n"),
+        ("prod.txt", "prod-password\n"),
+        (
+            "site.yml",
+            r#"
+- hosts: local
+  gather_facts: false
+  vars_files: [secrets.yml, api.yml]
+  tasks:
+    - assert:
+        that:
+          - secret == 'hunter2'
+          - db_pass == 'hunter2'
+          - api_key == 's3cr3t-api'
+    - debug:
+        msg: "the secret is {{ secret }}"
+      no_log: true
+"#,
+        ),
+    ]);
+    let ok = play(
+        dir.path(),
+        &[
+            "--vault-password-file",
+            "pass.txt",
+            "--vault-id",
+            "prod@prod.txt",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(ok.code, 0, "{}", ok.all());
+    assert!(
+        !ok.all().contains("hunter2"),
+        "a vaulted secret was printed:\n{}",
+        ok.all()
+    );
+    assert!(ok.stdout.contains("censored"), "{}", ok.all());
+
+    let wrong = setup(&[
+        ("secrets.yml", &read("file_1_1.yml")),
+        ("bad.txt", "wrong-password\n"),
+        ("site.yml", "- hosts: local\n  vars_files: [secrets.yml]\n  tasks:\n    - debug: msg={{ secret }}\n"),
+    ]);
+    let r = play(wrong.path(), &["--vault-password-file", "bad.txt"]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(r.all().contains("Decryption failed"), "{}", r.all());
+    assert!(
+        r.all().contains("secrets.yml"),
+        "names the file\n{}",
+        r.all()
+    );
+    assert!(
+        !r.all().contains("wrong-password") && !r.all().contains("hunter2"),
+        "{}",
+        r.all()
+    );
+}
