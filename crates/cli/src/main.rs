@@ -350,17 +350,21 @@ fn wire(
 }
 
 /// Ctrl-C: the first stops new tasks (running ones finish, files stay whole), the second exits.
-fn install_interrupt(run: Arc<RunShared>) {
+fn install_interrupt(run: Arc<RunShared>) -> Result<()> {
+    // Registered here, synchronously: a Ctrl-C that arrives before the watcher task first runs
+    // must not fall back to the default action (killing drover mid-write).
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if sigint.recv().await.is_some() {
             run.interrupted
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             eprintln!("\n[WARNING]: interrupted: finishing running tasks (Ctrl-C again to abort)");
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if sigint.recv().await.is_some() {
                 std::process::exit(130);
             }
         }
     });
+    Ok(())
 }
 
 async fn playbook(a: PlaybookArgs) -> Result<i32> {
@@ -442,7 +446,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
             printer.clone(),
             loader,
         )?;
-        install_interrupt(w.run.clone());
+        install_interrupt(w.run.clone())?;
         let summary = drover_engine::run_playbook(w.run, pb).await;
         code = code.max(summary.exit_code);
         if summary.interrupted {
@@ -577,7 +581,7 @@ async fn exec(a: ExecArgs) -> Result<i32> {
         printer,
         Loader::new(&dir, LoaderConfig::default()),
     )?;
-    install_interrupt(w.run.clone());
+    install_interrupt(w.run.clone())?;
     let summary = drover_engine::run_playbook(w.run, &pb).await;
     Ok(summary.exit_code)
 }
