@@ -417,6 +417,10 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    let playbooks = playbooks
+        .into_iter()
+        .map(|pb| answer_prompts(pb, &extra))
+        .collect::<Result<Vec<_>>>()?;
     let mut options = options(common, &config)?;
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
@@ -454,6 +458,72 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Asks the `vars_prompt` questions of every play before anything runs; the answers become
+/// play variables (above `vars:`, below extra vars, as in Ansible). Variables given with `-e`
+/// are not asked for. Without a terminal, a prompt with a default takes it, others fail.
+fn answer_prompts(mut pb: Playbook, extra: &Vars) -> Result<Playbook> {
+    let interactive = std::io::stdin().is_terminal();
+    for play in &mut pb.plays {
+        if play.vars_prompt.is_empty() {
+            continue;
+        }
+        let mut vars = (*play.vars).clone();
+        for p in &play.vars_prompt {
+            if extra.contains_key(&p.name) {
+                continue;
+            }
+            let question = p.prompt.clone().unwrap_or_else(|| p.name.clone());
+            let value = if interactive {
+                let default_text = p
+                    .default
+                    .as_ref()
+                    .map(|d| {
+                        format!(
+                            " [{}]",
+                            d.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| d.to_string())
+                        )
+                    })
+                    .unwrap_or_default();
+                let ask = |q: &str| -> Result<String> {
+                    if p.private {
+                        Ok(rpassword::prompt_password(format!("{q}{default_text}: "))?)
+                    } else {
+                        eprint!("{q}{default_text}: ");
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line)?;
+                        Ok(line.trim_end_matches(['\n', '\r']).to_string())
+                    }
+                };
+                let answer = ask(&question)?;
+                if p.confirm && ask(&format!("confirm {question}"))? != answer {
+                    bail!("***** VALUES ENTERED DO NOT MATCH ****");
+                }
+                match (&p.default, answer.is_empty()) {
+                    (Some(d), true) => d.clone(),
+                    _ => minijinja::Value::from(answer),
+                }
+            } else {
+                match &p.default {
+                    Some(d) => d.clone(),
+                    None => bail!(
+                        "{}: vars_prompt '{}' needs an answer but there is no terminal; pass it with -e {}=VALUE",
+                        p.loc,
+                        p.name,
+                        p.name
+                    ),
+                }
+            };
+            vars.insert(p.name.clone(), value);
+        }
+        let mut new_play = (**play).clone();
+        new_play.vars = Arc::new(vars);
+        *play = Arc::new(new_play);
+    }
+    Ok(pb)
 }
 
 /// `--list-hosts`, `--list-tasks`, `--list-tags` in ansible-playbook's layout.

@@ -208,6 +208,7 @@ impl Loader {
             dir: dir.to_path_buf(),
             vars: Arc::new(Vars::new()),
             vars_files: Vec::new(),
+            vars_prompt: Vec::new(),
             gather_facts: None,
             strategy: Strategy::Linear,
             serial: Vec::new(),
@@ -283,9 +284,9 @@ impl Loader {
                 "force_handlers" => play.force_handlers = bool_node(src, v)?,
                 "order" => play.order = Some(scalar_string(src, v, "order")?),
                 "tags" => play.tags = string_list(src, v, "tags")?,
-                "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" | "vars_prompt"
-                | "gather_subset" | "gather_timeout" | "fact_path" | "collections" | "debugger"
-                | "port" => {}
+                "vars_prompt" => play.vars_prompt = vars_prompt(src, v)?,
+                "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" | "gather_subset"
+                | "gather_timeout" | "fact_path" | "collections" | "debugger" | "port" => {}
                 _ => set_keyword(src, &mut kw, key, v)?,
             }
         }
@@ -1426,6 +1427,50 @@ fn check_var_name(src: &Src, at: &Node, name: &str) -> Result<()> {
     } else {
         Err(src.err(at, format!("invalid variable name '{name}': only letters, digits and underscores, not starting with a digit")))
     }
+}
+
+fn vars_prompt(src: &Src, v: &Node) -> Result<Vec<VarPrompt>> {
+    let items = match &v.kind {
+        NodeKind::Seq(items) => items.as_slice(),
+        NodeKind::Null => &[],
+        _ => return Err(src.err(v, "vars_prompt must be a list of mappings")),
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let Some(map) = item.as_map() else {
+            return Err(src.err(
+                item,
+                "a vars_prompt entry must be a mapping with at least 'name'",
+            ));
+        };
+        let mut p = VarPrompt {
+            loc: src.loc(item),
+            name: String::new(),
+            prompt: None,
+            default: None,
+            private: true,
+            confirm: false,
+        };
+        for (k, val) in map {
+            match k.as_str().unwrap_or_default() {
+                "name" => p.name = scalar_string(src, val, "name")?,
+                "prompt" => p.prompt = Some(scalar_string(src, val, "prompt")?),
+                "default" => p.default = Some(val.to_value()),
+                "private" => p.private = bool_node(src, val)?,
+                "confirm" => p.confirm = bool_node(src, val)?,
+                "encrypt" | "salt_size" | "salt" | "unsafe" => {}
+                other => {
+                    return Err(src.err(k, format!("'{other}' is not a valid vars_prompt option")))
+                }
+            }
+        }
+        if p.name.is_empty() {
+            return Err(src.err(item, "a vars_prompt entry needs a 'name'"));
+        }
+        check_var_name(src, item, &p.name)?;
+        out.push(p);
+    }
+    Ok(out)
 }
 
 fn serial(src: &Src, v: &Node) -> Result<Vec<Serial>> {

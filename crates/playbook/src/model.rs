@@ -56,7 +56,19 @@ pub enum Strategy {
     HostPinned,
 }
 
-#[derive(Debug)]
+/// One `vars_prompt` entry: asked for by the binary before the run starts.
+#[derive(Debug, Clone)]
+pub struct VarPrompt {
+    pub loc: Loc,
+    pub name: String,
+    pub prompt: Option<String>,
+    pub default: Option<Value>,
+    /// Input not echoed (Ansible's default is true).
+    pub private: bool,
+    pub confirm: bool,
+}
+
+#[derive(Debug, Clone)]
 pub struct Play {
     pub loc: Loc,
     pub name: Option<String>,
@@ -66,6 +78,7 @@ pub struct Play {
     pub dir: PathBuf,
     pub vars: Arc<Vars>,
     pub vars_files: Vec<Value>,
+    pub vars_prompt: Vec<VarPrompt>,
     pub gather_facts: Option<Value>,
     pub strategy: Strategy,
     pub serial: Vec<Serial>,

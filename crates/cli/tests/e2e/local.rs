@@ -524,3 +524,33 @@ fn vault_files_and_inline_values_decrypt_and_stay_secret() {
         r.all()
     );
 }
+
+#[test]
+fn vars_prompt_uses_defaults_and_extra_vars_without_a_terminal() {
+    let play_text = r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    release: from-vars
+  vars_prompt:
+    - name: release
+      prompt: Which release?
+      default: "1.0"
+      private: false
+    - name: token
+      prompt: Token
+  tasks:
+    - debug: msg="release={{ release }} token={{ token }}"
+"#;
+    let dir = setup(&[("site.yml", play_text)]);
+    let r = play(dir.path(), &["-e", "token=abc"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("release=1.0 token=abc"), "{}", r.all());
+    let missing = play(dir.path(), &[]);
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("vars_prompt 'token'") && missing.stderr.contains("site.yml:"),
+        "{}",
+        missing.all()
+    );
+}
