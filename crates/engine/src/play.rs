@@ -238,7 +238,12 @@ fn gather_task(play: &Play) -> Task {
         name: Some("Gathering Facts".to_string()),
         kind: TaskKind::Action {
             module: "setup".to_string(),
-            args: Args::Map(Default::default()),
+            args: Args::Map(
+                play.fact_path
+                    .iter()
+                    .map(|p| ("fact_path".to_string(), p.clone()))
+                    .collect(),
+            ),
             args_loc: play.loc.clone(),
         },
         keywords: Keywords {

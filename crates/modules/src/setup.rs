@@ -66,13 +66,111 @@ impl Module for Setup {
         }
         shaped.insert("gather_subset".into(), json!(subset));
         shaped.insert("module_setup".into(), json!(true));
+        let fact_path = args.str("fact_path").unwrap_or(DEFAULT_FACT_PATH);
+        let local = local_facts(ctx, fact_path).await?;
+        let filters = args.list("filter");
+        if shape_facts(Map::from_iter([("local".to_string(), json!(1))]), &filters)
+            .is_ok_and(|m| !m.is_empty())
+        {
+            shaped.insert("ansible_local".into(), local);
+        }
         Ok(Outcome::ok().with("ansible_facts", to_value(&Json::Object(shaped))))
     }
+}
+
+/// Where local facts live unless `fact_path` says otherwise.
+const DEFAULT_FACT_PATH: &str = "/etc/ansible/facts.d";
+
+/// Local facts (`ansible_local`): every `*.fact` file in `dir`, by name without the extension.
+/// An executable file is run and its output read; content is JSON or INI (sections of
+/// `key = value`); content that is neither becomes an error string, as in Ansible.
+async fn local_facts(ctx: &Context<'_>, dir: &str) -> Result<Json, ModuleError> {
+    let mut entries = match ctx.host.list_dir(dir).await {
+        Ok(e) => e,
+        Err(e) if e.is_not_found() => return Ok(json!({})),
+        Err(e) => return Err(e.into()),
+    };
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Map::new();
+    for entry in entries {
+        let Some(key) = entry.name.strip_suffix(".fact") else {
+            continue;
+        };
+        let path = format!("{}/{}", dir.trim_end_matches('/'), entry.name);
+        let text = if entry.stat.mode & 0o111 != 0 {
+            let run = ctx
+                .host
+                .exec(&drover_host::ExecRequest::argv([path.clone()]))
+                .await?;
+            if run.rc != 0 {
+                out.insert(
+                    key.to_string(),
+                    json!(format!(
+                        "Failure executing fact script ({path}), rc: {}, err: {}",
+                        run.rc,
+                        String::from_utf8_lossy(&run.stderr).trim()
+                    )),
+                );
+                continue;
+            }
+            String::from_utf8_lossy(&run.stdout).into_owned()
+        } else {
+            String::from_utf8_lossy(&ctx.host.read(&path).await?).into_owned()
+        };
+        let value = serde_json::from_str::<Json>(&text)
+            .ok()
+            .or_else(|| parse_ini(&text))
+            .unwrap_or_else(|| {
+                json!(format!(
+                    "error loading facts as JSON or ini - please check content: {path}"
+                ))
+            });
+        out.insert(key.to_string(), value);
+    }
+    Ok(Json::Object(out))
+}
+
+/// INI as Python's configparser reads it: `{section: {key: value}}`, values as strings.
+fn parse_ini(text: &str) -> Option<Json> {
+    let mut sections = Map::new();
+    let mut current: Option<String> = None;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim().to_string());
+            sections
+                .entry(name.trim().to_string())
+                .or_insert_with(|| json!({}));
+            continue;
+        }
+        let section = current.as_ref()?;
+        let pos = line.find(['=', ':'])?;
+        let (k, v) = (
+            line[..pos].trim().to_ascii_lowercase(),
+            line[pos + 1..].trim(),
+        );
+        if let Some(Json::Object(m)) = sections.get_mut(section) {
+            m.insert(k, json!(v));
+        }
+    }
+    (!sections.is_empty()).then_some(Json::Object(sections))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ini_local_facts() {
+        assert_eq!(
+            parse_ini("[general]\nasdf = 1\nbar: baz\n# c\n[other]\n"),
+            Some(json!({"general": {"asdf": "1", "bar": "baz"}, "other": {}}))
+        );
+        assert_eq!(parse_ini("not ini at all"), None);
+    }
 
     #[test]
     fn prefixes_and_filters() {

@@ -210,6 +210,7 @@ impl Loader {
             vars_files: Vec::new(),
             vars_prompt: Vec::new(),
             gather_facts: None,
+            fact_path: None,
             strategy: Strategy::Linear,
             serial: Vec::new(),
             max_fail_percentage: None,
@@ -255,6 +256,7 @@ impl Loader {
                     }
                 }
                 "gather_facts" => play.gather_facts = Some(v.to_value()),
+                "fact_path" => play.fact_path = Some(v.to_value()),
                 "strategy" => {
                     play.strategy = match v.as_str() {
                         Some("linear") => Strategy::Linear,
@@ -286,7 +288,7 @@ impl Loader {
                 "tags" => play.tags = string_list(src, v, "tags")?,
                 "vars_prompt" => play.vars_prompt = vars_prompt(src, v)?,
                 "pre_tasks" | "roles" | "tasks" | "post_tasks" | "handlers" | "gather_subset"
-                | "gather_timeout" | "fact_path" | "collections" | "debugger" | "port" => {}
+                | "gather_timeout" | "collections" | "debugger" | "port" => {}
                 _ => set_keyword(src, &mut kw, key, v)?,
             }
         }

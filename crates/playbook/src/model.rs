@@ -80,6 +80,8 @@ pub struct Play {
     pub vars_files: Vec<Value>,
     pub vars_prompt: Vec<VarPrompt>,
     pub gather_facts: Option<Value>,
+    /// `fact_path` for local facts gathered by the implicit setup.
+    pub fact_path: Option<Value>,
     pub strategy: Strategy,
     pub serial: Vec<Serial>,
     pub max_fail_percentage: Option<f64>,

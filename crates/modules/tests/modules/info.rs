@@ -87,6 +87,51 @@ async fn setup_prefixes_and_filters() {
 }
 
 #[tokio::test]
+async fn setup_reads_local_facts() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new().await;
+    let dir = env.path("facts.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/json.fact"), r#"{"a": [1, 2]}"#).unwrap();
+    std::fs::write(format!("{dir}/ini.fact"), "[general]\nkey = value\n").unwrap();
+    std::fs::write(format!("{dir}/bad.fact"), "{{ nonsense").unwrap();
+    std::fs::write(format!("{dir}/ignored.txt"), "{}").unwrap();
+    let script = format!("{dir}/run.fact");
+    std::fs::write(&script, "#!/bin/sh\necho '{\"from\": \"script\"}'\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.run("setup", json!({"fact_path": dir})).await;
+    let local = out.data["ansible_facts"].get_attr("ansible_local").unwrap();
+    assert_eq!(
+        local.get_attr("json").unwrap().get_attr("a").unwrap().len(),
+        Some(2)
+    );
+    let ini = local.get_attr("ini").unwrap().get_attr("general").unwrap();
+    assert_eq!(ini.get_attr("key").unwrap().as_str(), Some("value"));
+    assert_eq!(
+        local
+            .get_attr("run")
+            .unwrap()
+            .get_attr("from")
+            .unwrap()
+            .as_str(),
+        Some("script")
+    );
+    assert!(local
+        .get_attr("bad")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains("error loading facts"));
+    assert!(local.get_attr("ignored").unwrap().is_undefined());
+    // No fact directory is no error.
+    let out = env
+        .run("setup", json!({"fact_path": env.path("none")}))
+        .await;
+    let local = out.data["ansible_facts"].get_attr("ansible_local").unwrap();
+    assert_eq!(local.len(), Some(0));
+}
+
+#[tokio::test]
 async fn slurp_reads_base64() {
     let env = Env::new().await;
     env.write("data", "bytes\n");
