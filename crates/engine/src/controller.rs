@@ -34,10 +34,15 @@ impl Controller for TaskController {
             };
         }
         let paths = self.vars.search_paths(kind);
+        let key = format!("{kind}\0{src}\0{paths:?}");
+        if let Some(found) = self.run.cached_path(&key) {
+            return Ok(found);
+        }
         paths
             .iter()
             .map(|d| d.join(src))
             .find(|c| c.exists())
+            .inspect(|found| self.run.cache_path(key, found.clone()))
             .ok_or_else(|| {
                 let searched: Vec<String> = paths.iter().map(|d| d.display().to_string()).collect();
                 ModuleError::Controller(format!(
@@ -48,7 +53,7 @@ impl Controller for TaskController {
     }
 
     fn render_template(&self, path: &Path, dest: &str) -> Result<String, ModuleError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = self.run.read_controller_file(path).map_err(|e| {
             ModuleError::Controller(format!("could not read template '{}': {e}", path.display()))
         })?;
         let mut search_paths: Vec<PathBuf> = Vec::new();

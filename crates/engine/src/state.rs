@@ -134,6 +134,10 @@ pub struct RunShared {
     groups_cache: RwLock<Option<Value>>,
     /// Set by Ctrl-C: no new task starts.
     pub interrupted: std::sync::atomic::AtomicBool,
+    /// Controller files (templates) and path resolutions, read once per run rather than once
+    /// per host.
+    files: Mutex<HashMap<PathBuf, Arc<str>>>,
+    paths: Mutex<HashMap<String, PathBuf>>,
 }
 
 impl RunShared {
@@ -162,7 +166,27 @@ impl RunShared {
             added_groups: RwLock::new(IndexMap::new()),
             groups_cache: RwLock::new(None),
             interrupted: std::sync::atomic::AtomicBool::new(false),
+            files: Mutex::new(HashMap::new()),
+            paths: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The content of a controller file, read once per run.
+    pub fn read_controller_file(&self, path: &std::path::Path) -> std::io::Result<Arc<str>> {
+        if let Some(text) = lock(&self.files).get(path) {
+            return Ok(text.clone());
+        }
+        let text: Arc<str> = Arc::from(std::fs::read_to_string(path)?);
+        lock(&self.files).insert(path.to_path_buf(), text.clone());
+        Ok(text)
+    }
+
+    pub fn cached_path(&self, key: &str) -> Option<PathBuf> {
+        lock(&self.paths).get(key).cloned()
+    }
+
+    pub fn cache_path(&self, key: String, path: PathBuf) {
+        lock(&self.paths).insert(key, path);
     }
 
     pub fn emit(&self, event: Event) {

@@ -26,6 +26,8 @@ pub struct TaskVars {
     /// Loop variables and other per-invocation values (`item`, `ansible_loop`, the registered
     /// result while `changed_when` runs): above everything but extra vars.
     pub locals: Arc<Vars>,
+    /// The lookup context of [`TaskVars::scope`], computed on first use.
+    lookup: std::sync::OnceLock<Arc<drover_template::LookupContext>>,
 }
 
 impl TaskVars {
@@ -38,6 +40,7 @@ impl TaskVars {
             role: None,
             include_params: Vec::new(),
             locals: Arc::new(Vars::new()),
+            lookup: std::sync::OnceLock::new(),
         }
     }
 
@@ -51,11 +54,21 @@ impl TaskVars {
 
     /// A templating scope over these variables.
     pub fn scope(&self) -> Scope {
-        Scope::new(Arc::new(self.clone())).with_lookup_context(drover_template::LookupContext {
-            file_paths: self.search_paths("files"),
-            template_paths: self.search_paths("templates"),
-            cwd: Some(self.run.playbook_dir.clone()),
-        })
+        // The lookup paths depend only on the role and the play: built once per task.
+        let lookup = self
+            .lookup
+            .get_or_init(|| {
+                Arc::new(drover_template::LookupContext {
+                    file_paths: self.search_paths("files"),
+                    template_paths: self.search_paths("templates"),
+                    cwd: Some(self.run.playbook_dir.clone()),
+                })
+            })
+            .clone();
+        Scope {
+            vars: Arc::new(self.clone()),
+            lookup,
+        }
     }
 
     /// Where relative controller paths are looked up, as Ansible does: the role's `<kind>/`
