@@ -61,7 +61,10 @@ impl Controller for TaskController {
             search_paths.push(dir.to_path_buf());
         }
         search_paths.extend(self.vars.search_paths("templates"));
+        let (host, uid) = self.run.template_identity(path);
         let extra = drover_template::TemplateFileVars {
+            host: Some(host),
+            uid: Some(uid),
             path: path.display().to_string(),
             fullpath: path.to_path_buf(),
             search_paths,

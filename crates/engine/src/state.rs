@@ -138,6 +138,7 @@ pub struct RunShared {
     /// per host.
     files: Mutex<HashMap<PathBuf, Arc<str>>>,
     paths: Mutex<HashMap<String, PathBuf>>,
+    identities: Mutex<HashMap<PathBuf, (String, String)>>,
 }
 
 impl RunShared {
@@ -168,6 +169,7 @@ impl RunShared {
             interrupted: std::sync::atomic::AtomicBool::new(false),
             files: Mutex::new(HashMap::new()),
             paths: Mutex::new(HashMap::new()),
+            identities: Mutex::new(HashMap::new()),
         }
     }
 
@@ -179,6 +181,19 @@ impl RunShared {
         let text: Arc<str> = Arc::from(std::fs::read_to_string(path)?);
         lock(&self.files).insert(path.to_path_buf(), text.clone());
         Ok(text)
+    }
+
+    /// `template_host` and `template_uid` of a template file, computed once per run.
+    pub fn template_identity(&self, path: &std::path::Path) -> (String, String) {
+        if let Some(v) = lock(&self.identities).get(path) {
+            return v.clone();
+        }
+        let v = (
+            drover_template::controller_hostname(),
+            drover_template::owner_name(path),
+        );
+        lock(&self.identities).insert(path.to_path_buf(), v.clone());
+        v
     }
 
     pub fn cached_path(&self, key: &str) -> Option<PathBuf> {

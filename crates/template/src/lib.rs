@@ -43,7 +43,9 @@ pub use error::{TemplateError, TemplateErrorKind, TemplateLocation};
 pub use filters::data::python_json;
 pub use lookups::{LookupCall, LookupContext, LookupFn};
 pub use pyrepr::{py_repr, py_str};
-pub use template_file::{Delimiters, TemplateFileVars, TemplateOptions};
+pub use template_file::{
+    controller_hostname, owner_name, Delimiters, TemplateFileVars, TemplateOptions,
+};
 pub use yaml_out::{to_yaml_string, YamlStyle};
 
 /// The map type behind template dictionaries (insertion-ordered, any value as key).

@@ -259,7 +259,8 @@ fn convert_plain(e: minijinja::Error, body: &str) -> TemplateError {
     out
 }
 
-fn controller_hostname() -> String {
+/// The controller's host name (`template_host`).
+pub fn controller_hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
@@ -267,7 +268,7 @@ fn controller_hostname() -> String {
 }
 
 /// The user name owning `path` (numeric id when it has no passwd entry).
-fn owner_name(path: &Path) -> String {
+pub fn owner_name(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::metadata(path) else {
         return String::new();
