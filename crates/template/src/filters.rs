@@ -23,6 +23,7 @@ pub(crate) use regex_filters::regex_test;
 pub(crate) use version::version_filter as version_test;
 
 pub(crate) fn register(env: &mut Environment<'static>) {
+    env.add_function("now", now);
     // types and strings
     env.add_filter("bool", to_bool);
     env.add_filter("int", to_int);
@@ -646,4 +647,23 @@ mod unit {
         assert!(to_bool(Value::from(1)));
         assert!(!to_bool(Value::from(())));
     }
+}
+
+/// Jinja's `now(utc=False, fmt=None)` as Ansible defines it: the current time, as Python prints
+/// a `datetime` or formatted with `fmt` (strftime).
+fn now(kwargs: minijinja::value::Kwargs) -> Result<Value, minijinja::Error> {
+    let utc: Option<bool> = kwargs.get("utc")?;
+    let fmt: Option<String> = kwargs.get("fmt")?;
+    kwargs.assert_all_used()?;
+    let local = chrono::Local::now();
+    let text = match (utc.unwrap_or(false), fmt) {
+        (true, Some(f)) => local.with_timezone(&chrono::Utc).format(&f).to_string(),
+        (true, None) => local
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string(),
+        (false, Some(f)) => local.format(&f).to_string(),
+        (false, None) => local.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+    };
+    Ok(Value::from(text))
 }

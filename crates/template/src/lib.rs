@@ -230,17 +230,14 @@ impl Templar {
     /// The result must be a boolean unless `allow_broken_conditionals` is configured.
     pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
         let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
-        let mut value = if has_markers(expr) {
-            self.inner.render_str_in(&ctx, expr)?
-        } else {
-            self.inner.eval_expr_in(&ctx, expr)?
+        let value = match embedded_to_expression(expr) {
+            // `"x" in {{ result.stdout }}` is evaluated as `"x" in (result.stdout)`: the data a
+            // template yields is never parsed as code (a host's output could otherwise run a
+            // lookup on the controller), as in ansible-core 2.19.
+            Some(rewritten) => self.inner.eval_expr_in(&ctx, &rewritten)?,
+            None if has_markers(expr) => self.inner.render_str_in(&ctx, expr)?,
+            None => self.inner.eval_expr_in(&ctx, expr)?,
         };
-        if has_markers(expr) {
-            if let Some(s) = value.as_str() {
-                let s = s.trim().to_string();
-                value = self.inner.eval_expr_in(&ctx, &s)?;
-            }
-        }
         self.inner.condition_result(expr, &value)
     }
 
@@ -266,6 +263,28 @@ impl Templar {
     ) -> Result<String, TemplateError> {
         template_file::render(&self.inner, source, name, scope, extra)
     }
+}
+
+/// `a {{ b }} c` → `a (b) c` for conditionals; `None` when there is no `{{ }}` or when
+/// statement or comment blocks make a rewrite unsafe.
+fn embedded_to_expression(expr: &str) -> Option<String> {
+    if !expr.contains("{{") || expr.contains("{%") || expr.contains("{#") {
+        return None;
+    }
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}")?;
+        let inner = after[..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
+        out.push('(');
+        out.push_str(inner);
+        out.push(')');
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Environment<'static> {
