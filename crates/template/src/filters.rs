@@ -602,6 +602,25 @@ pub(crate) fn kwargs_map(kw: &Kwargs) -> Result<BTreeMap<String, Value>, Error> 
     Ok(out)
 }
 
+/// Jinja's `now(utc=False, fmt=None)` as Ansible defines it: the current time, as Python prints
+/// a `datetime` or formatted with `fmt` (strftime).
+fn now(kwargs: minijinja::value::Kwargs) -> Result<Value, minijinja::Error> {
+    let utc: Option<bool> = kwargs.get("utc")?;
+    let fmt: Option<String> = kwargs.get("fmt")?;
+    kwargs.assert_all_used()?;
+    let local = chrono::Local::now();
+    let text = match (utc.unwrap_or(false), fmt) {
+        (true, Some(f)) => local.with_timezone(&chrono::Utc).format(&f).to_string(),
+        (true, None) => local
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string(),
+        (false, Some(f)) => local.format(&f).to_string(),
+        (false, None) => local.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+    };
+    Ok(Value::from(text))
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -647,23 +666,4 @@ mod unit {
         assert!(to_bool(Value::from(1)));
         assert!(!to_bool(Value::from(())));
     }
-}
-
-/// Jinja's `now(utc=False, fmt=None)` as Ansible defines it: the current time, as Python prints
-/// a `datetime` or formatted with `fmt` (strftime).
-fn now(kwargs: minijinja::value::Kwargs) -> Result<Value, minijinja::Error> {
-    let utc: Option<bool> = kwargs.get("utc")?;
-    let fmt: Option<String> = kwargs.get("fmt")?;
-    kwargs.assert_all_used()?;
-    let local = chrono::Local::now();
-    let text = match (utc.unwrap_or(false), fmt) {
-        (true, Some(f)) => local.with_timezone(&chrono::Utc).format(&f).to_string(),
-        (true, None) => local
-            .with_timezone(&chrono::Utc)
-            .format("%Y-%m-%d %H:%M:%S%.6f")
-            .to_string(),
-        (false, Some(f)) => local.format(&f).to_string(),
-        (false, None) => local.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
-    };
-    Ok(Value::from(text))
 }
