@@ -152,10 +152,19 @@ impl Config {
                     }
                 }
                 "roles_path" => {
+                    // Relative entries: to the config file's directory when they come from
+                    // the file, to the current directory when from the environment.
+                    let from_env = env.contains_key(*var);
                     c.roles_path = v
                         .split(':')
                         .filter(|s| !s.trim().is_empty())
-                        .map(|s| PathBuf::from(path_of(s)))
+                        .map(|s| {
+                            if from_env {
+                                PathBuf::from(expand_home(s.trim()))
+                            } else {
+                                PathBuf::from(path_of(s))
+                            }
+                        })
                         .collect()
                 }
                 "forks" => {

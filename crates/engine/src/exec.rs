@@ -174,6 +174,9 @@ pub async fn run_task(
     vars.scopes = task.keywords.vars.clone();
     vars.role = task.role.clone();
     vars.include_params = tref.include_params.clone();
+    vars.task_dir = std::path::Path::new(&*task.loc.file)
+        .parent()
+        .map(std::path::Path::to_path_buf);
     if let Some(failure) = &tref.failure {
         let mut locals = Vars::new();
         locals.insert("ansible_failed_task".into(), failure.0.clone());
@@ -862,6 +865,30 @@ pub fn template_args(
     };
     let scope = vars.scope();
     let raw: IndexMap<String, Value> = match args {
+        // `add_host: '{{ host_data }}'`: the whole argument mapping from one expression.
+        Args::Free(s) if !free_form && is_single_expression(s) => {
+            let v = run
+                .templar
+                .render_str(s.trim(), &scope)
+                .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+            if v.kind() != ValueKind::Map {
+                return Err(format!(
+                    "the arguments of '{}' must be a mapping, '{}' gave {}",
+                    task.module().unwrap_or_default(),
+                    s.trim(),
+                    display_value(&v)
+                ));
+            }
+            v.try_iter()
+                .map(|keys| {
+                    keys.map(|k| {
+                        let item = v.get_item(&k).unwrap_or(Value::UNDEFINED);
+                        (display_value(&k), item)
+                    })
+                    .collect()
+                })
+                .unwrap_or_default()
+        }
         Args::Free(s) => parse_kv(s, free_form)
             .map_err(|e| format!("{e} (in '{}')", task.loc))?
             .into_iter()
@@ -903,10 +930,26 @@ pub fn template_args(
             .templar
             .render_value(&v, &scope)
             .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
-        out.insert(k, rendered);
+        // Keys may be templated too (`set_fact: {"{{ name }}": value}`).
+        let key = if k.contains("{{") {
+            let rk = run
+                .templar
+                .render_str(&k, &scope)
+                .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+            display_value(&rk)
+        } else {
+            k
+        };
+        out.insert(key, rendered);
     }
     out.retain(|_, v| v.as_str() != Some(drover_template::OMIT));
     Ok(out)
+}
+
+/// Whether `s` is exactly one `{{ ... }}` expression.
+fn is_single_expression(s: &str) -> bool {
+    let t = s.trim();
+    t.starts_with("{{") && t.ends_with("}}") && t[2..].find("}}") == Some(t.len() - 4)
 }
 
 /// Runs the task's action once (no loop, no conditions).

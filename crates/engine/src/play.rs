@@ -134,6 +134,25 @@ async fn run_play(
         return;
     }
     let ctx = Arc::new(PlayCtx::new(play.clone(), hosts.clone()));
+    if let Some(expr) = &play.strategy_expr {
+        let vars = TaskVars::new(run.clone(), run.host(&hosts[0]), Some(ctx.clone()));
+        let name = run
+            .templar
+            .render_value(expr, &vars.scope())
+            .map(|v| display_value(&v));
+        match name.as_deref().map(Strategy::parse) {
+            Ok(Some(s)) => ctx.set_strategy(s),
+            Ok(None) | Err(_) => {
+                run.emit(Event::Warning {
+                    message: format!(
+                        "{}: strategy '{}' is not one of linear, free, host_pinned; using linear",
+                        play.loc,
+                        name.unwrap_or_else(|e| e.to_string())
+                    ),
+                });
+            }
+        }
+    }
     for batch in batches(&hosts, &play.serial) {
         if run.is_interrupted() {
             break;
@@ -404,7 +423,7 @@ async fn run_section(
     if active.is_empty() {
         return BatchOutcome::Continue;
     }
-    match ctx.play.strategy {
+    match ctx.strategy() {
         Strategy::Linear => run_linear(run, ctx, &active, lists, started, gather).await,
         Strategy::Free | Strategy::HostPinned => {
             run_free(run, ctx, &active, lists, started, gather).await
@@ -534,8 +553,9 @@ async fn run_linear(
             match flow {
                 Flow::Continue => {}
                 Flow::Failed { task: t, result } => {
-                    any_failed = true;
-                    handle_failure(ctx, st, t, result);
+                    // A failure a rescue or always section takes over is not fatal to the
+                    // play (any_errors_fatal); only one that ends the host is.
+                    any_failed |= handle_failure(ctx, st, t, result);
                 }
                 Flow::Unreachable => {
                     any_failed = true;
@@ -609,17 +629,22 @@ async fn run_linear(
     }
 }
 
-fn handle_failure(ctx: &PlayCtx, st: &mut HostRun, task: Value, result: Value) {
+/// Hands a task failure to the host's cursor; true when it ends the host's play.
+fn handle_failure(ctx: &PlayCtx, st: &mut HostRun, task: Value, result: Value) -> bool {
     match st.cursor.fail(task, result) {
-        FailOutcome::Rescued => st.host.count(|s| {
-            s.failed = s.failed.saturating_sub(1);
-            s.rescued += 1;
-        }),
-        FailOutcome::Always => {}
+        FailOutcome::Rescued => {
+            st.host.count(|s| {
+                s.failed = s.failed.saturating_sub(1);
+                s.rescued += 1;
+            });
+            false
+        }
+        FailOutcome::Always => false,
         FailOutcome::Unhandled => {
             ctx.mark_failed(&st.name);
             st.cursor.clear();
             st.done = true;
+            true
         }
     }
 }
@@ -697,7 +722,9 @@ async fn run_free(
                 st.cursor.advance();
                 match flow {
                     Flow::Continue => {}
-                    Flow::Failed { task, result } => handle_failure(&ctx, &mut st, task, result),
+                    Flow::Failed { task, result } => {
+                        handle_failure(&ctx, &mut st, task, result);
+                    }
                     Flow::Unreachable => {
                         ctx.mark_failed(&st.name);
                         st.done = true;

@@ -411,6 +411,10 @@ pub struct PlayCtx {
     pub role_names: Vec<String>,
     /// Defaults of the play's roles, visible play-wide.
     pub role_defaults: Vec<Arc<Vars>>,
+    /// `vars/` of the play's roles, visible play-wide (roles are public).
+    pub role_vars: Vec<Arc<Vars>>,
+    /// The strategy in force (a templated `strategy:` resolved at play start).
+    pub strategy: RwLock<drover_playbook::Strategy>,
     /// Handlers added at run time by `include_role`.
     extra_handlers: RwLock<Vec<drover_playbook::Task>>,
     /// Handler names/topics notified per host, in notification order.
@@ -424,21 +428,27 @@ impl PlayCtx {
     pub fn new(play: Arc<Play>, all_hosts: Vec<String>) -> PlayCtx {
         let mut role_names = Vec::new();
         let mut role_defaults = Vec::new();
+        let mut role_vars = Vec::new();
         for t in play.roles.iter() {
             if let drover_playbook::TaskKind::RoleTasks { scope, .. } = &t.kind {
                 if !role_names.contains(&scope.role.name) {
                     role_names.push(scope.role.name.clone());
                     role_defaults.push(scope.role.defaults.clone());
+                    role_vars.push(scope.role.vars.clone());
                 }
             }
         }
+        // Later roles win, as their variables were set last.
+        role_vars.reverse();
         PlayCtx {
+            strategy: RwLock::new(play.strategy),
             play,
             batch: RwLock::new(all_hosts.clone()),
             all_hosts,
             failed: RwLock::new(Vec::new()),
             role_names,
             role_defaults,
+            role_vars,
             extra_handlers: RwLock::new(Vec::new()),
             notified: Mutex::new(HashMap::new()),
             includes: Mutex::new(HashMap::new()),
@@ -494,6 +504,14 @@ impl PlayCtx {
             .entry(key.to_string())
             .or_insert(tasks)
             .clone())
+    }
+
+    pub fn strategy(&self) -> drover_playbook::Strategy {
+        *read(&self.strategy)
+    }
+
+    pub fn set_strategy(&self, s: drover_playbook::Strategy) {
+        *write(&self.strategy) = s;
     }
 
     pub fn batch(&self) -> Vec<String> {

@@ -26,6 +26,8 @@ pub struct TaskVars {
     /// Loop variables and other per-invocation values (`item`, `ansible_loop`, the registered
     /// result while `changed_when` runs): above everything but extra vars.
     pub locals: Arc<Vars>,
+    /// The directory of the file the task was written in (searched by lookups, as Ansible does).
+    pub task_dir: Option<std::path::PathBuf>,
     /// The lookup context of [`TaskVars::scope`], computed on first use.
     lookup: std::sync::OnceLock<Arc<drover_template::LookupContext>>,
 }
@@ -40,6 +42,7 @@ impl TaskVars {
             role: None,
             include_params: Vec::new(),
             locals: Arc::new(Vars::new()),
+            task_dir: None,
             lookup: std::sync::OnceLock::new(),
         }
     }
@@ -81,6 +84,12 @@ impl TaskVars {
             paths.push(scope.role.path.join(kind));
             paths.push(scope.role.path.clone());
             role = scope.parent.as_ref();
+        }
+        if let Some(dir) = &self.task_dir {
+            if !paths.contains(dir) {
+                paths.push(dir.join(kind));
+                paths.push(dir.clone());
+            }
         }
         if let Some(play) = &self.play {
             paths.push(play.play.dir.join(kind));
@@ -178,6 +187,14 @@ impl TaskVars {
                 return Some(v.clone());
             }
             role = scope.parent.as_ref();
+        }
+        // Roles are public: the vars of the play's roles are visible to the whole play.
+        if let Some(play) = &self.play {
+            for vars in &play.role_vars {
+                if let Some(v) = vars.get(name) {
+                    return Some(v.clone());
+                }
+            }
         }
         if let Some(play) = &self.play {
             if let Some(v) = self.host.read().vars_files.get(name) {

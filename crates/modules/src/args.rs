@@ -410,7 +410,8 @@ pub fn parse_kv(input: &str, free_form: bool) -> Result<IndexMap<String, String>
             Some(i) if !word.quoted_before_eq => {
                 let key = &word.raw[..i];
                 !key.is_empty()
-                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && (key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        || (key.contains("{{") && !free_form))
                     && (!free_form || FREE_FORM_KEYS.contains(&key))
             }
             _ => false,

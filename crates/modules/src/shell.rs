@@ -17,6 +17,8 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("stdin_add_newline", ArgKind::Bool),
         ArgDef::new("strip_empty_ends", ArgKind::Bool),
         ArgDef::new("warn", ArgKind::Bool),
+        // Accepted as in Ansible; the shell itself expands variables.
+        ArgDef::new("expand_argument_vars", ArgKind::Bool),
     ],
     free_form: true,
     mutually_exclusive: &[],

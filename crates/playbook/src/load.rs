@@ -212,6 +212,7 @@ impl Loader {
             gather_facts: None,
             fact_path: None,
             strategy: Strategy::Linear,
+            strategy_expr: None,
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
@@ -257,6 +258,9 @@ impl Loader {
                 }
                 "gather_facts" => play.gather_facts = Some(v.to_value()),
                 "fact_path" => play.fact_path = Some(v.to_value()),
+                "strategy" if v.as_str().is_some_and(|s| s.contains("{{")) => {
+                    play.strategy_expr = Some(v.to_value())
+                }
                 "strategy" => {
                     play.strategy = match v.as_str() {
                         Some("linear") => Strategy::Linear,
@@ -740,7 +744,11 @@ impl Loader {
                     action = Some((k, v));
                 }
                 "args" => args_extra = Some(v),
-                "register" => task.register = Some(scalar_string(src, v, "register")?),
+                "register" => {
+                    let name = scalar_string(src, v, "register")?;
+                    check_var_name(src, v, &name)?;
+                    task.register = Some(name);
+                }
                 "loop" => {
                     if let Some(prev) = loop_seen {
                         return Err(src.err(
@@ -888,7 +896,19 @@ impl Loader {
                 "import_playbook is only allowed at the top level of a playbook, not as a task",
             )),
             "import_tasks" => {
-                let file = include_file_arg(src, action_value, &args)?;
+                let mut file = include_file_arg(src, action_value, &args)?;
+                // The variables a static import may use are known at load time.
+                if let Some(scope) = &ctx.role {
+                    for pat in ["{{ role_path }}", "{{role_path}}"] {
+                        file = file.replace(pat, &scope.role.path.display().to_string());
+                    }
+                }
+                for pat in ["{{ playbook_dir }}", "{{playbook_dir}}"] {
+                    file = file.replace(pat, &self.base_dir.display().to_string());
+                }
+                if file.contains("{{") {
+                    return Err(src.err(action_value, "import_tasks is static: its file name cannot use host variables (use include_tasks)"));
+                }
                 let path = self.task_file_path(ctx, &file);
                 if !path.is_file() {
                     return Err(src.err(
@@ -959,11 +979,14 @@ impl Loader {
                 Ok(())
             }
             "import_role" | "include_role" => {
-                let Args::Map(m) = &args else {
-                    return Err(src.err(
-                        action_value,
-                        format!("{module} expects a mapping with at least 'name'"),
-                    ));
+                // `include_role: name=x tasks_from=y` is the k=v form of the same mapping.
+                let kv_args;
+                let m = match &args {
+                    Args::Map(m) => m,
+                    Args::Free(s) => {
+                        kv_args = parse_kv_words(s).map_err(|e| src.err(action_value, e))?;
+                        &kv_args
+                    }
                 };
                 let mut inc = RoleInclude {
                     name: Value::UNDEFINED,
@@ -1317,6 +1340,44 @@ fn apply_keywords(src: &Src, at: &Node, v: &Value) -> Result<Keywords> {
         }
     }
     Ok(kw)
+}
+
+/// `k=v` words (quotes allowed) into a mapping, for keywords that also take that form.
+fn parse_kv_words(s: &str) -> std::result::Result<Vars, String> {
+    let mut out = Vars::new();
+    for word in split_quoted(s)? {
+        let Some((k, v)) = word.split_once('=') else {
+            return Err(format!("expected key=value arguments, found '{word}'"));
+        };
+        out.insert(k.to_string(), Value::from(v.to_string()));
+    }
+    Ok(out)
+}
+
+fn split_quoted(s: &str) -> std::result::Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        return Err(format!("unbalanced quotes in '{s}'"));
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    Ok(words)
 }
 
 fn include_file_arg(src: &Src, at: &Node, args: &Args) -> Result<String> {

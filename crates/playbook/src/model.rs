@@ -83,6 +83,8 @@ pub struct Play {
     /// `fact_path` for local facts gathered by the implicit setup.
     pub fact_path: Option<Value>,
     pub strategy: Strategy,
+    /// A templated `strategy:`, resolved when the play starts.
+    pub strategy_expr: Option<Value>,
     pub serial: Vec<Serial>,
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
@@ -230,6 +232,17 @@ pub enum Args {
     /// A `k=v` or free-form string.
     Free(String),
     Map(Vars),
+}
+
+impl Strategy {
+    pub fn parse(name: &str) -> Option<Strategy> {
+        match name {
+            "linear" => Some(Strategy::Linear),
+            "free" => Some(Strategy::Free),
+            "host_pinned" => Some(Strategy::HostPinned),
+            _ => None,
+        }
+    }
 }
 
 impl Task {
