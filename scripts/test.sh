@@ -39,4 +39,7 @@ cargo test --workspace
 lab/test.sh
 # ansible-core's own integration targets that drover passes today must keep passing.
 compat/run --tool drover --targets "$(grep -v '^#' compat/passing.txt | paste -sd, -)"
+# The benchmark runner in its smoke mode (N = 2, one repetition, peers included) so it cannot
+# rot; real measurements are taken on demand (bench/README.md).
+bench/run --smoke --drover target/debug/drover
 
