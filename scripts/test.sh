@@ -41,5 +41,5 @@ lab/test.sh
 compat/run --tool drover --targets "$(grep -v '^#' compat/passing.txt | paste -sd, -)"
 # The benchmark runner in its smoke mode (N = 2, one repetition, peers included) so it cannot
 # rot; real measurements are taken on demand (bench/README.md).
-bench/run --smoke --drover target/debug/drover
+bench/run --smoke --drover "$PWD/target/debug/drover"
 
