@@ -204,6 +204,14 @@ pub(crate) fn render(
         "template_run_date".into(),
         Value::from(extra.run_date.clone().unwrap_or_else(now_text)),
     );
+    // `template_mtime`: the template file's modification time, as Python prints a datetime.
+    if let Ok(modified) = std::fs::metadata(&extra.fullpath).and_then(|m| m.modified()) {
+        let local: chrono::DateTime<chrono::Local> = modified.into();
+        locals.insert(
+            "template_mtime".into(),
+            Value::from(local.format("%Y-%m-%d %H:%M:%S%.6f").to_string()),
+        );
+    }
     if let Some(dest) = &extra.destpath {
         locals.insert("template_destpath".into(), Value::from(dest.clone()));
     }
@@ -344,6 +352,29 @@ mod tests {
             &mut TemplateOptions::default()
         )
         .is_err());
+    }
+
+    #[test]
+    fn template_mtime_is_the_files_modification_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.j2");
+        std::fs::write(&path, "{{ template_mtime }}").unwrap();
+        let templar = crate::Templar::default();
+        let vars: std::sync::Arc<dyn crate::VarSource> = std::sync::Arc::new(BTreeMap::new());
+        let extra = TemplateFileVars {
+            fullpath: path.clone(),
+            ..TemplateFileVars::default()
+        };
+        let out = templar
+            .render_template_file(
+                "{{ template_mtime }}",
+                "t.j2",
+                &crate::Scope::new(vars),
+                &extra,
+            )
+            .unwrap();
+        let year = chrono::Local::now().format("%Y").to_string();
+        assert!(out.starts_with(&year) && out.len() == 26, "{out}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_test("regex", |v: &Value, p: String, kw: Kwargs| {
         regex_test(v, &p, &kw, false)
     });
-    for name in ["succeeded", "success"] {
+    for name in ["succeeded", "success", "successful"] {
         env.add_test(name, |v: &Value| {
             Ok::<_, Error>(!result_flag(v, "failed", "succeeded")?)
         });
