@@ -671,6 +671,7 @@ pub fn include_role(
             tasks_from.as_deref(),
             inherited.clone(),
             task.loc.clone(),
+            task.role.clone(),
         )?;
         handlers_out = handlers;
         Ok(Arc::new(vec![block]))

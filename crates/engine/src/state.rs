@@ -408,7 +408,10 @@ pub struct PlayCtx {
     batch: RwLock<Vec<String>>,
     /// Hosts that failed or became unreachable in this play.
     failed: RwLock<Vec<String>>,
+    /// Roles listed in the play (`ansible_play_role_names`).
     pub role_names: Vec<String>,
+    /// Roles pulled in as dependencies (`ansible_dependent_role_names`).
+    pub dependent_role_names: Vec<String>,
     /// Defaults of the play's roles, visible play-wide.
     pub role_defaults: Vec<Arc<Vars>>,
     /// `vars/` of the play's roles, visible play-wide (roles are public).
@@ -429,10 +432,20 @@ impl PlayCtx {
         let mut role_names = Vec::new();
         let mut role_defaults = Vec::new();
         let mut role_vars = Vec::new();
+        let mut dependent_role_names = Vec::new();
         for t in play.roles.iter() {
             if let drover_playbook::TaskKind::RoleTasks { scope, .. } = &t.kind {
-                if !role_names.contains(&scope.role.name) {
+                if scope.parent.is_some() {
+                    if !dependent_role_names.contains(&scope.role.name) {
+                        dependent_role_names.push(scope.role.name.clone());
+                    }
+                } else if !role_names.contains(&scope.role.name) {
                     role_names.push(scope.role.name.clone());
+                }
+                if !role_defaults
+                    .iter()
+                    .any(|d: &Arc<Vars>| Arc::ptr_eq(d, &scope.role.defaults))
+                {
                     role_defaults.push(scope.role.defaults.clone());
                     role_vars.push(scope.role.vars.clone());
                 }
@@ -447,6 +460,7 @@ impl PlayCtx {
             all_hosts,
             failed: RwLock::new(Vec::new()),
             role_names,
+            dependent_role_names,
             role_defaults,
             role_vars,
             extra_handlers: RwLock::new(Vec::new()),

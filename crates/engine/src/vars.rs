@@ -146,9 +146,36 @@ impl TaskVars {
                     names.push(p.role.name.clone());
                     cur = p.parent.clone();
                 }
+                // Undefined outside a dependency, as in Ansible.
+                if names.is_empty() {
+                    return None;
+                }
                 Value::from(names)
             }
-            "role_names" => Value::from(self.play.as_ref()?.role_names.clone()),
+            "ansible_parent_role_paths" => {
+                let mut paths = Vec::new();
+                let mut cur = self.role.as_ref()?.parent.clone();
+                while let Some(p) = cur {
+                    paths.push(p.role.path.display().to_string());
+                    cur = p.parent.clone();
+                }
+                if paths.is_empty() {
+                    return None;
+                }
+                Value::from(paths)
+            }
+            "role_names" | "ansible_play_role_names" => {
+                Value::from(self.play.as_ref()?.role_names.clone())
+            }
+            "ansible_dependent_role_names" => {
+                Value::from(self.play.as_ref()?.dependent_role_names.clone())
+            }
+            "ansible_role_names" => {
+                let play = self.play.as_ref()?;
+                let mut all = play.role_names.clone();
+                all.extend(play.dependent_role_names.iter().cloned());
+                Value::from(all)
+            }
             _ => return None,
         })
     }

@@ -593,6 +593,7 @@ impl Loader {
 
     /// Builds the role scope and tasks for `include_role`/`import_role`, returning the
     /// role's tasks (as one role marker task) and its handlers.
+    #[allow(clippy::too_many_arguments)]
     pub fn load_role_include(
         &self,
         name: &str,
@@ -601,6 +602,7 @@ impl Loader {
         tasks_from: Option<&str>,
         inherited: Keywords,
         loc: Loc,
+        parent: Option<Arc<RoleScope>>,
     ) -> Result<(Task, Vec<Task>)> {
         let path = self
             .find_role(name, from_dir)
@@ -611,7 +613,7 @@ impl Loader {
         let scope = Arc::new(RoleScope {
             role,
             params: Arc::new(params),
-            parent: None,
+            parent,
         });
         let mut out = Vec::new();
         let mut handlers = Vec::new();
@@ -1053,6 +1055,7 @@ impl Loader {
                             tasks_from.as_deref(),
                             kw,
                             task.loc.clone(),
+                            ctx.role.clone(),
                         )
                         .map_err(|e| match e {
                             LoadError::Missing { message } => src.err(action_value, message),
