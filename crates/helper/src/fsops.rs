@@ -12,7 +12,7 @@ use drover_host::{
 };
 use sha1::{Digest, Sha1};
 
-use crate::mode::resolve_mode;
+use drover_host::mode::resolve_mode;
 use crate::users::Accounts;
 
 pub(crate) fn invalid(path: &str, message: impl Into<String>) -> HostError {

@@ -11,7 +11,6 @@
 mod exec;
 pub mod facts;
 mod fsops;
-pub mod mode;
 pub mod users;
 
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -23,7 +22,7 @@ use drover_proto::{
 };
 
 pub use fsops::{backup_name, sha1_file};
-pub use mode::{resolve_mode, ModeError};
+pub use drover_host::mode::{resolve_mode, ModeError};
 
 /// Why the serve loop stopped other than by a clean end of input or `Shutdown`.
 #[derive(Debug, thiserror::Error)]

@@ -11,6 +11,8 @@
 //! All request/response types are plain serde data so `drover-proto` can put them on the wire
 //! unchanged.
 
+pub mod mode;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -18,87 +18,10 @@ pub(crate) fn mode_str(mode: u32) -> String {
     format!("0{:03o}", mode & 0o7777)
 }
 
-const WHO_USER: u32 = 0o4700;
-const WHO_GROUP: u32 = 0o2070;
-const WHO_OTHER: u32 = 0o1007;
-
-/// Resolves an octal or symbolic mode against the `current` bits, with the helper's semantics
-/// (a clause without `who` applies to all, no umask; `X` and `g=u` look at the bits as they are
-/// when the operation starts), so the controller can tell whether a host would change.
+/// Resolves an octal or symbolic mode against the `current` bits with the helper's own code,
+/// so the controller can tell whether a host would change.
 pub(crate) fn resolve_mode(spec: &str, current: u32, is_dir: bool) -> Result<u32, String> {
-    let spec = spec.trim();
-    if spec.is_empty() {
-        return Err("empty mode".into());
-    }
-    if spec.bytes().all(|b| b.is_ascii_digit()) {
-        if spec.len() > 5 || spec.bytes().any(|b| b > b'7') {
-            return Err(format!("{spec} is not an octal mode"));
-        }
-        let value = u32::from_str_radix(spec, 8).map_err(|e| e.to_string())?;
-        if value > 0o7777 {
-            return Err(format!("{spec} is out of range"));
-        }
-        return Ok(value);
-    }
-    let mut mode = current & 0o7777;
-    for clause in spec.split(',') {
-        let b = clause.as_bytes();
-        let mut i = 0;
-        let mut who = 0;
-        while i < b.len() && matches!(b[i], b'u' | b'g' | b'o' | b'a') {
-            who |= match b[i] {
-                b'u' => WHO_USER,
-                b'g' => WHO_GROUP,
-                b'o' => WHO_OTHER,
-                _ => WHO_USER | WHO_GROUP | WHO_OTHER,
-            };
-            i += 1;
-        }
-        if who == 0 {
-            who = WHO_USER | WHO_GROUP | WHO_OTHER;
-        }
-        if i >= b.len() {
-            return Err(format!("clause {clause:?} has no operator (+, - or =)"));
-        }
-        while i < b.len() {
-            let op = b[i];
-            if !matches!(op, b'+' | b'-' | b'=') {
-                return Err(format!("clause {clause:?}: expected +, - or ="));
-            }
-            i += 1;
-            let before = mode;
-            let mut perm = 0;
-            if i < b.len() && matches!(b[i], b'u' | b'g' | b'o') {
-                let src = match b[i] {
-                    b'u' => (before >> 6) & 7,
-                    b'g' => (before >> 3) & 7,
-                    _ => before & 7,
-                };
-                perm = src | (src << 3) | (src << 6);
-                i += 1;
-            } else {
-                while i < b.len() && matches!(b[i], b'r' | b'w' | b'x' | b'X' | b's' | b't') {
-                    perm |= match b[i] {
-                        b'r' => 0o444,
-                        b'w' => 0o222,
-                        b'x' => 0o111,
-                        b'X' if is_dir || before & 0o111 != 0 => 0o111,
-                        b'X' => 0,
-                        b's' => 0o6000,
-                        _ => 0o1000,
-                    };
-                    i += 1;
-                }
-            }
-            let bits = perm & who;
-            mode = match op {
-                b'+' => mode | bits,
-                b'-' => mode & !bits,
-                _ => (mode & !who) | bits,
-            };
-        }
-    }
-    Ok(mode & 0o7777)
+    drover_host::mode::resolve_mode(spec, current, is_dir).map_err(|e| e.to_string())
 }
 
 /// `mode`, `owner` and `group` of a file module's arguments.
