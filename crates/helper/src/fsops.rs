@@ -12,8 +12,8 @@ use drover_host::{
 };
 use sha1::{Digest, Sha1};
 
-use drover_host::mode::resolve_mode;
 use crate::users::Accounts;
+use drover_host::mode::resolve_mode;
 
 pub(crate) fn invalid(path: &str, message: impl Into<String>) -> HostError {
     HostError::Io {

@@ -21,8 +21,8 @@ use drover_proto::{
     PROTOCOL_VERSION,
 };
 
-pub use fsops::{backup_name, sha1_file};
 pub use drover_host::mode::{resolve_mode, ModeError};
+pub use fsops::{backup_name, sha1_file};
 
 /// Why the serve loop stopped other than by a clean end of input or `Shutdown`.
 #[derive(Debug, thiserror::Error)]
