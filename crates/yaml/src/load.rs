@@ -21,42 +21,136 @@ const CORE: &str = "tag:yaml.org,2002:";
 /// A syntax error, an invalid value for an explicit core tag (`!!int abc`), a bad merge (`<<`
 /// of a scalar), a list or mapping used as a key, or an alias to an unknown anchor.
 pub fn parse_str(src: &str, file: &str) -> Result<Vec<Document>, YamlError> {
+    let mut padding = Padding::default();
+    loop {
+        let padded;
+        let input = if padding.lines.is_empty() {
+            src
+        } else {
+            padded = padding.apply(src);
+            padded.as_str()
+        };
+        match parse_stream(src, input, file, &padding) {
+            Ok(docs) => return Ok(docs),
+            Err(Failure::Yaml(e)) => return Err(e),
+            Err(Failure::ClosingBracket { line, error }) => {
+                // saphyr-parser 0.3.4 keeps a one-column indent open inside a flow
+                // collection whose entries are all quoted, and then refuses a closing
+                // bracket at the parent's indentation, which PyYAML accepts
+                // (`a: {\n  "b": "c"\n}`). One leading space on that bracket's line means
+                // the same to YAML (flow content ignores indentation) and gets it past the
+                // check; positions are mapped back so spans still point into `src`.
+                if padding.lines.len() >= MAX_PADDED_LINES || !padding.lines.insert(line) {
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// How many closing-bracket lines [`parse_str`] pads before giving up.
+const MAX_PADDED_LINES: usize = 64;
+
+/// Lines (1-based) of `src` that get one leading space before parsing.
+#[derive(Default)]
+struct Padding {
+    lines: std::collections::BTreeSet<usize>,
+    /// Character index in the padded text of each inserted space, ascending.
+    inserted_at: Vec<usize>,
+}
+
+impl Padding {
+    fn apply(&mut self, src: &str) -> String {
+        let mut out = String::with_capacity(src.len() + self.lines.len());
+        self.inserted_at.clear();
+        let mut chars = 0;
+        for (i, line) in src.split_inclusive('\n').enumerate() {
+            if self.lines.contains(&(i + 1)) {
+                self.inserted_at.push(chars);
+                out.push(' ');
+                chars += 1;
+            }
+            out.push_str(line);
+            chars += line.chars().count();
+        }
+        out
+    }
+
+    /// A marker of the padded text, as a position in the original.
+    fn unpad(&self, line: usize, col: usize, index: usize) -> (usize, usize) {
+        let before = self.inserted_at.partition_point(|&at| at < index);
+        let col = if col > 0 && self.lines.contains(&line) {
+            col - 1
+        } else {
+            col
+        };
+        (col, index - before)
+    }
+}
+
+enum Failure {
+    Yaml(YamlError),
+    /// saphyr's "invalid indentation" at a line whose first non-blank is `}` or `]`.
+    ClosingBracket {
+        line: usize,
+        error: YamlError,
+    },
+}
+
+fn parse_stream(
+    src: &str,
+    input: &str,
+    file: &str,
+    padding: &Padding,
+) -> Result<Vec<Document>, Failure> {
     let mut loader = Loader {
         src,
         file,
-        parser: Parser::new_from_str(src),
+        parser: Parser::new_from_str(input),
         offsets: CharOffsets::new(src),
+        padding,
         anchors: HashMap::new(),
         warnings: Vec::new(),
         nodes: 0,
         depth: 0,
         last: Pos::default(),
+        closing_bracket: None,
     };
-    let mut docs = Vec::new();
-    loop {
-        let (event, span) = loader.next()?;
-        match event {
-            Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
-            Event::StreamEnd => break,
-            Event::DocumentStart(_) => {
-                let (event, span) = loader.next()?;
-                let root = loader.node(event, span)?;
-                loader.anchors.clear();
-                docs.push(Document {
-                    root,
-                    warnings: std::mem::take(&mut loader.warnings),
-                });
+    let result = loader.stream();
+    result.map_err(|error| match loader.closing_bracket {
+        Some(line) => Failure::ClosingBracket { line, error },
+        None => Failure::Yaml(error),
+    })
+}
+
+impl Loader<'_> {
+    fn stream(&mut self) -> Result<Vec<Document>, YamlError> {
+        let mut docs = Vec::new();
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    let (event, span) = self.next()?;
+                    let root = self.node(event, span)?;
+                    self.anchors.clear();
+                    docs.push(Document {
+                        root,
+                        warnings: std::mem::take(&mut self.warnings),
+                    });
+                }
+                _ => return Err(self.error_at(span.start, "unexpected event outside a document")),
             }
-            _ => return Err(loader.error_at(span.start, "unexpected event outside a document")),
         }
+        if docs.is_empty() {
+            docs.push(Document {
+                root: Node::new(NodeKind::Null, Span::default()),
+                warnings: Vec::new(),
+            });
+        }
+        Ok(docs)
     }
-    if docs.is_empty() {
-        docs.push(Document {
-            root: Node::new(NodeKind::Null, Span::default()),
-            warnings: Vec::new(),
-        });
-    }
-    Ok(docs)
 }
 
 /// Parses a stream that must hold at most one document (as playbooks, vars files and YAML
@@ -108,22 +202,26 @@ struct Loader<'a> {
     file: &'a str,
     parser: Parser<'a, StrInput<'a>>,
     offsets: CharOffsets,
+    padding: &'a Padding,
     anchors: HashMap<usize, Node>,
     warnings: Vec<Warning>,
     nodes: usize,
     depth: usize,
     /// Position of the last event, for errors at the end of input.
     last: Pos,
+    /// Set when the scanner refused a closing bracket's indentation (see [`parse_str`]).
+    closing_bracket: Option<usize>,
 }
 
 type Ev<'a> = (Event<'a>, Span);
 
 impl<'a> Loader<'a> {
     fn pos(&self, m: &Marker) -> Pos {
+        let (col, index) = self.padding.unpad(m.line(), m.col(), m.index());
         Pos {
             line: m.line(),
-            column: m.col() + 1,
-            offset: self.offsets.byte(m.index()),
+            column: col + 1,
+            offset: self.offsets.byte(index),
         }
     }
 
@@ -138,8 +236,18 @@ impl<'a> Loader<'a> {
         SourceError::new(self.file, self.src, pos, message)
     }
 
-    fn scan_error(&self, e: &ScanError) -> YamlError {
+    fn scan_error(&mut self, e: &ScanError) -> YamlError {
         let pos = self.pos(e.marker());
+        if e.info() == "invalid indentation" {
+            let line = self
+                .src
+                .lines()
+                .nth(pos.line.saturating_sub(1))
+                .unwrap_or("");
+            if matches!(line.trim_start().chars().next(), Some('}' | ']')) {
+                self.closing_bracket = Some(pos.line);
+            }
+        }
         self.error_at(pos, describe_scan_error(e.info()))
     }
 
@@ -658,6 +766,30 @@ mod tests {
             (8, src.find("12").unwrap())
         );
         assert_eq!(&src[v.span.start.offset..v.span.end.offset], "12");
+    }
+
+    #[test]
+    fn flow_collections_of_quoted_scalars_may_close_at_the_parent_indent() {
+        // JSON pasted into YAML: PyYAML accepts these; saphyr needs the padding retry.
+        check("a: {\n  \"B\": \"x\"\n}\n", r#"{s"a": {s"B": s"x"}}"#);
+        check(
+            "x:\n  a: [\n    \"q\"\n  ]\n  b: {\n    \"k\": [\"v\"]\n  }\nc: 1\n",
+            r#"{s"x": {s"a": [s"q"], s"b": {s"k": [s"v"]}}, s"c": 1}"#,
+        );
+        let src = "a: {\n  \"B\": \"x\"\n}\nb: \u{e9}t\u{e9}\n";
+        let doc = parse_one(src, "s.yml").unwrap();
+        let b = doc.root.get("b").unwrap();
+        assert_eq!((b.span.start.line, b.span.start.column), (4, 4));
+        assert_eq!(
+            &src[b.span.start.offset..b.span.end.offset],
+            "\u{e9}t\u{e9}"
+        );
+        // A block scalar's text is never padded, and real errors are still reported.
+        check(
+            "s: |\n  }\nt: {\n \"u\": \"1\"\n}\n",
+            r#"{s"s": s"}\n", s"t": {s"u": s"1"}}"#,
+        );
+        check_err("a: {\n  \"B\": \"x\"\n}\n}\n", "t.yml:4:1");
     }
 
     #[test]
