@@ -20,6 +20,9 @@ use crate::event::{Event, Status};
 use crate::state::{BecomeInfo, ConnectionInfo, HostCtx, PlayCtx, RunShared};
 use crate::vars::TaskVars;
 
+/// The value of a failed result's `exception` as Ansible 2.19 templates it by default.
+const TRACEBACK_UNAVAILABLE: &str = "(traceback unavailable)";
+
 /// What the play runner must do after a task ran on a host.
 pub enum Flow {
     Continue,
@@ -70,6 +73,10 @@ impl ItemResult {
         };
         if let Some(msg) = o.msg {
             result.insert("msg".into(), Value::from(msg));
+        }
+        // The status cannot say "failed and changed"; keep it for registration and failed_when.
+        if o.failed && o.changed {
+            result.insert("changed".into(), Value::from(true));
         }
         if !o.warnings.is_empty() {
             result.insert("warnings".into(), Value::from(o.warnings));
@@ -137,6 +144,14 @@ impl ItemResult {
         match self.status {
             Status::Failed => {
                 map.insert("failed".into(), Value::from(true));
+                // Ansible 2.19 gives every failed result an error summary, which templates see as
+                // this string unless tracebacks are enabled.
+                if !map.contains_key("exception") {
+                    map.insert("exception".into(), Value::from(TRACEBACK_UNAVAILABLE));
+                }
+                // changed_when may still mark a failed result changed.
+                let changed = self.result.get("changed").is_some_and(Value::is_true);
+                map.insert("changed".into(), Value::from(changed));
             }
             Status::Skipped => {
                 map.insert("skipped".into(), Value::from(true));
@@ -290,6 +305,10 @@ pub async fn run_task(
     }
 
     // Counting, as the recap does.
+    let failed_changed = final_result
+        .result
+        .get("changed")
+        .is_some_and(Value::is_true);
     host.count(|s| match final_result.status {
         Status::Ok => s.ok += 1,
         Status::Changed => {
@@ -297,8 +316,13 @@ pub async fn run_task(
             s.changed += 1
         }
         Status::Skipped => s.skipped += 1,
+        // As Ansible's strategy: an ignored failure also counts as ok (and changed if it was).
         Status::Failed if ignore_errors => {
+            s.ok += 1;
             s.ignored += 1;
+            if failed_changed {
+                s.changed += 1;
+            }
         }
         Status::Failed => s.failed += 1,
         Status::Unreachable if ignore_unreachable => s.ignored += 1,
@@ -398,7 +422,11 @@ fn emit_result(
     no_log: bool,
     ignored: bool,
 ) {
-    let registered = r.registered();
+    let mut registered = r.registered();
+    // The callback shows the exception as an error line, never inside the result.
+    if r.status == Status::Failed {
+        registered = drop_key(&registered, "exception");
+    }
     let shown = if no_log {
         censor(&registered, item.is_some())
     } else {
@@ -434,6 +462,21 @@ fn emit_result(
         diff: if no_log { Vec::new() } else { r.diff.clone() },
         verbosity,
     });
+}
+
+/// A copy of a mapping without `key`.
+fn drop_key(map: &Value, key: &str) -> Value {
+    let Ok(keys) = map.try_iter() else {
+        return map.clone();
+    };
+    Value::from_pairs(
+        keys.filter(|k| k.as_str() != Some(key))
+            .map(|k| {
+                let v = map.get_item(&k).unwrap_or(Value::UNDEFINED);
+                (k, v)
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Evaluates an optional boolean keyword (`become`, `ignore_errors`...).
@@ -744,9 +787,7 @@ async fn run_one(
         if r.status == Status::Unreachable || r.status == Status::Skipped {
             return r;
         }
-        if let Err(e) = apply_result_conditions(run, task, vars, &mut r) {
-            return e;
-        }
+        apply_result_conditions(run, task, vars, &mut r);
         let Some(until) = &task.until else {
             return r;
         };
@@ -797,60 +838,81 @@ fn register_local(task: &Task, vars: &TaskVars, r: &ItemResult) -> TaskVars {
     v
 }
 
-fn apply_result_conditions(
-    run: &RunShared,
-    task: &Task,
-    vars: &TaskVars,
-    r: &mut ItemResult,
-) -> Result<(), ItemResult> {
+fn apply_result_conditions(run: &RunShared, task: &Task, vars: &TaskVars, r: &mut ItemResult) {
     if task.changed_when.is_empty() && task.failed_when.is_empty() {
-        return Ok(());
+        return;
     }
     let reg_vars = register_local(task, vars, r);
     let scope = reg_vars.scope();
-    if !task.changed_when.is_empty() && r.status != Status::Failed {
-        let mut changed = true;
-        for c in &task.changed_when {
+    // As Ansible: a conditional that cannot be evaluated fails the task but keeps the module's
+    // result, with the error in `<keyword>_result`; failed_when is then not evaluated.
+    let eval_all = |conds: &[Value], keyword: &str| -> Result<bool, String> {
+        let mut all = true;
+        for c in conds {
             match run.templar.eval_condition_value(c, &scope) {
-                Ok(b) => changed &= b,
+                Ok(b) => all &= b,
                 Err(e) => {
-                    return Err(template_failure(
-                        task,
-                        "The conditional check in 'changed_when' failed",
-                        &e,
+                    return Err(format!(
+                        "Error while evaluating conditional '{}' in {keyword}: {e}",
+                        display_value(c)
                     ))
                 }
             }
         }
-        r.status = if changed { Status::Changed } else { Status::Ok };
+        Ok(all)
+    };
+    if !task.changed_when.is_empty() {
+        match eval_all(&task.changed_when, "changed_when") {
+            Ok(changed) => {
+                if r.status == Status::Failed {
+                    r.result.insert("changed".into(), Value::from(changed));
+                } else {
+                    r.status = if changed { Status::Changed } else { Status::Ok };
+                }
+            }
+            Err(msg) => {
+                r.result
+                    .insert("changed_when_result".into(), Value::from(msg));
+                mark_failed(r);
+                return;
+            }
+        }
     }
     if !task.failed_when.is_empty() {
-        let mut failed = true;
-        for c in &task.failed_when {
-            match run.templar.eval_condition_value(c, &scope) {
-                Ok(b) => failed &= b,
-                Err(e) => {
-                    return Err(template_failure(
-                        task,
-                        "The conditional check in 'failed_when' failed",
-                        &e,
-                    ))
+        match eval_all(&task.failed_when, "failed_when") {
+            Ok(failed) => {
+                r.result
+                    .insert("failed_when_result".into(), Value::from(failed));
+                if failed {
+                    mark_failed(r);
+                } else if r.status == Status::Failed {
+                    r.result.shift_remove("exception");
+                    r.result.insert(
+                        "failed_when_suppressed_exception".into(),
+                        Value::from(TRACEBACK_UNAVAILABLE),
+                    );
+                    r.status = if r.result.get("changed").is_some_and(Value::is_true) {
+                        Status::Changed
+                    } else {
+                        Status::Ok
+                    };
                 }
             }
-        }
-        r.result
-            .insert("failed_when_result".into(), Value::from(failed));
-        if failed {
-            r.status = Status::Failed;
-        } else if r.status == Status::Failed {
-            r.status = if r.result.get("changed").is_some_and(Value::is_true) {
-                Status::Changed
-            } else {
-                Status::Ok
-            };
+            Err(msg) => {
+                r.result
+                    .insert("failed_when_result".into(), Value::from(msg));
+                mark_failed(r);
+            }
         }
     }
-    Ok(())
+}
+
+/// Fails a result, keeping whether it changed something (the status alone cannot say both).
+fn mark_failed(r: &mut ItemResult) {
+    if r.status == Status::Changed {
+        r.result.insert("changed".into(), Value::from(true));
+    }
+    r.status = Status::Failed;
 }
 
 /// Templates a task's arguments for a module or action.

@@ -17,7 +17,8 @@ use crate::model::*;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LoadError {
     /// Bad content at a position of a file.
-    #[error("{0}")]
+    // Transparent: `{:#}` on an anyhow chain would otherwise print the message twice.
+    #[error(transparent)]
     Source(#[from] SourceError),
     /// A file or role that cannot be found or read.
     #[error("{message}")]
@@ -1491,7 +1492,12 @@ fn check_var_name(src: &Src, at: &Node, name: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(src.err(at, format!("invalid variable name '{name}': only letters, digits and underscores, not starting with a digit")))
+        Err(src.err(
+            at,
+            format!(
+                "Invalid variable name '{name}'. Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores."
+            ),
+        ))
     }
 }
 

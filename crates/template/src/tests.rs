@@ -61,7 +61,11 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         let av: Vec<Value> = a.try_iter()?.collect();
         Ok::<_, Error>(b.try_iter()?.all(|x| av.contains(&x)))
     });
+    // Python's `in`: substring for strings, key for mappings, element otherwise.
     env.add_test("contains", |seq: Value, item: Value| {
+        if let (Some(s), Some(sub)) = (seq.as_str(), item.as_str()) {
+            return Ok::<_, Error>(s.contains(sub));
+        }
         Ok::<_, Error>(seq.try_iter()?.any(|x| x == item))
     });
     env.add_test("any", |v: Value| {
