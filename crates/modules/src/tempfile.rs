@@ -2,7 +2,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use drover_host::{Attrs, FileOp};
+use drover_host::{Attrs, FileKind, FileOp, StatOptions};
 
 use crate::util::{add_file_info, join};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
@@ -53,6 +53,35 @@ impl Module for TempFile {
         let prefix = args.str("prefix").unwrap_or("ansible.");
         let suffix = args.str("suffix").unwrap_or("");
         let directory = args.str("state") == Some("directory");
+        // A prefix or suffix with a path separator would place the entry outside `path`.
+        for (what, part) in [("prefix", prefix), ("suffix", suffix)] {
+            if part.contains('/') || part.contains('\0') {
+                return Ok(Outcome::failed(format!(
+                    "{what} must be a valid file name component"
+                )));
+            }
+        }
+        // The parent must already exist: the directory primitive would otherwise create it.
+        let parent = ctx
+            .host
+            .stat(
+                &dir,
+                StatOptions {
+                    follow: true,
+                    checksum: false,
+                },
+            )
+            .await?;
+        if !parent.exists {
+            return Ok(Outcome::failed(format!(
+                "[Errno 2] No such file or directory: '{dir}'"
+            )));
+        }
+        if parent.kind != Some(FileKind::Directory) {
+            return Ok(Outcome::failed(format!(
+                "[Errno 20] Not a directory: '{dir}'"
+            )));
+        }
         // The names are unpredictable; a name already taken (the op reports it existed) is
         // skipped for another.
         for _ in 0..8 {

@@ -123,6 +123,52 @@ async fn setup_reads_local_facts() {
         .unwrap()
         .contains("error loading facts"));
     assert!(local.get_attr("ignored").unwrap().is_undefined());
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+
+    // A dead link, a failing script and a configparser interpolation error each become the
+    // fact's value and a warning; gathering goes on.
+    std::os::unix::fs::symlink(env.path("nowhere"), format!("{dir}/dead.fact")).unwrap();
+    let failing = format!("{dir}/failing.fact");
+    std::fs::write(&failing, "#!/bin/sh\necho oops >&2\nexit 3\n").unwrap();
+    std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(format!("{dir}/pct.fact"), "[s]\nv = 5 % off\n").unwrap();
+    std::os::unix::fs::symlink(format!("{dir}/json.fact"), format!("{dir}/linked.fact")).unwrap();
+    let out = env.run("setup", json!({"fact_path": dir})).await;
+    let local = out.data["ansible_facts"].get_attr("ansible_local").unwrap();
+    let text = |k: &str| {
+        local
+            .get_attr(k)
+            .unwrap()
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(
+        text("dead").starts_with("Could not stat fact"),
+        "{}",
+        text("dead")
+    );
+    assert!(
+        text("failing").starts_with("Failure executing fact script")
+            && text("failing").contains("rc: 3"),
+        "{}",
+        text("failing")
+    );
+    assert!(
+        text("pct").starts_with("error loading facts as ini"),
+        "{}",
+        text("pct")
+    );
+    assert_eq!(
+        local
+            .get_attr("linked")
+            .unwrap()
+            .get_attr("a")
+            .unwrap()
+            .len(),
+        Some(2)
+    );
+    assert_eq!(out.warnings.len(), 4, "{:?}", out.warnings);
     // No fact directory is no error.
     let out = env
         .run("setup", json!({"fact_path": env.path("none")}))
@@ -238,6 +284,35 @@ async fn tempfile_creates_unique_paths() {
     assert_eq!(s(&b, "mode"), "0700");
     let c = env.run("tempfile", json!({"path": dir})).await;
     assert_ne!(s(&c, "path"), pa);
+}
+
+#[tokio::test]
+async fn tempfile_rejects_missing_parent_and_path_parts() {
+    let env = Env::new().await;
+    for state in ["file", "directory"] {
+        let out = env
+            .run(
+                "tempfile",
+                json!({"path": env.path("missing"), "state": state}),
+            )
+            .await;
+        assert!(out.failed, "{state}: {:?}", out.data);
+        assert!(!env.exists("missing"));
+        for (key, value) in [("prefix", "../../nested"), ("suffix", "../world")] {
+            let out = env
+                .run(
+                    "tempfile",
+                    json!({"path": env.path(""), "state": state, key: value}),
+                )
+                .await;
+            assert!(out.failed);
+            let msg = out.msg.unwrap_or_default();
+            assert!(
+                msg.contains(&format!("{key} must be a valid file name component")),
+                "{msg}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
