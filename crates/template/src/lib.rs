@@ -24,6 +24,7 @@ mod error;
 mod filters;
 mod lookups;
 mod methods;
+mod password;
 mod pyrepr;
 mod safe_access;
 mod template_file;

@@ -255,6 +255,7 @@ pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
     m.insert("subelements".into(), lookup!(subelements_lookup));
     m.insert("ini".into(), lookup!(ini_lookup));
     m.insert("csvfile".into(), lookup!(csvfile_lookup));
+    m.insert("password".into(), lookup!(crate::password::password_lookup));
     m
 }
 
