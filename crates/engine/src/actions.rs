@@ -149,7 +149,7 @@ pub async fn run(
     }
     match module {
         "debug" => debug(run, vars, &raw),
-        "set_fact" => set_fact(host, raw),
+        "set_fact" => set_fact(&crate::exec::facts_host(run, host, task, vars), raw),
         "assert" => assert(run, vars, &raw),
         "fail" => {
             let msg = raw

@@ -1094,7 +1094,7 @@ async fn run_action(
             let facts = o.data.get("ansible_facts").cloned();
             let r = ItemResult::from_outcome(o);
             if let Some(facts) = facts {
-                store_facts(host, &facts);
+                store_facts(&facts_host(run, host, task, vars), &facts);
             }
             r
         }
@@ -1128,6 +1128,26 @@ fn environment(
         }
     }
     Ok(env)
+}
+
+/// Where a task's facts land: the delegated host under `delegate_facts: true`, else the host
+/// the task runs for (Ansible's default, even when delegated).
+pub fn facts_host(
+    run: &RunShared,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+) -> Arc<HostCtx> {
+    let Some(delegate) = &task.keywords.delegate_to else {
+        return host.clone();
+    };
+    if !eval_bool_kw(run, vars, task.keywords.delegate_facts.as_ref()).unwrap_or(false) {
+        return host.clone();
+    }
+    match run.templar.render_value(delegate, &vars.scope()) {
+        Ok(v) if display_value(&v) != host.name => run.host(&display_value(&v)),
+        _ => host.clone(),
+    }
 }
 
 /// Stores `ansible_facts` returned by a module: keys lose their `ansible_` prefix.
