@@ -81,4 +81,26 @@ impl Controller for TaskController {
             )
             .map_err(|e| ModuleError::Controller(format!("{}: {e}", path.display())))
     }
+
+    fn local_path(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            return p.to_path_buf();
+        }
+        let joined = match &self.vars.play {
+            Some(play) => play.play.dir.join(p),
+            None => self.run.playbook_dir.join(p),
+        };
+        // A playbook named relatively has a relative directory; results name absolute paths.
+        if joined.is_relative() {
+            if let Ok(cwd) = std::env::current_dir() {
+                return cwd.join(joined);
+            }
+        }
+        joined
+    }
+
+    fn inventory_hostname(&self) -> Option<String> {
+        Some(self.vars.host.name.clone())
+    }
 }

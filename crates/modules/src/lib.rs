@@ -32,6 +32,18 @@ pub trait Controller: Send + Sync {
 
     /// Renders a template file on the controller with the task's variables.
     fn render_template(&self, path: &std::path::Path, dest: &str) -> Result<String, ModuleError>;
+
+    /// A controller path a module writes to (`fetch`'s `dest`): relative paths are taken from
+    /// the play's directory, as Ansible's `path_dwim` does.
+    fn local_path(&self, path: &str) -> PathBuf {
+        PathBuf::from(path)
+    }
+
+    /// The inventory name of the host the task runs for (the delegating host, not the
+    /// delegate); `None` when the controller does not know it.
+    fn inventory_hostname(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Everything a module run can see besides its arguments.
@@ -66,12 +78,15 @@ mod assemble;
 mod blockinfile;
 mod command;
 mod copy;
+mod fetch;
 mod file;
 mod find;
+mod known_hosts;
 mod lineinfile;
 mod ping;
 mod raw;
 mod replace;
+mod script;
 mod setup;
 mod shell;
 mod slurp;
@@ -86,12 +101,15 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
+        Box::new(fetch::Fetch),
         Box::new(file::File),
         Box::new(find::Find),
+        Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
         Box::new(ping::Ping),
         Box::new(raw::Raw),
         Box::new(replace::Replace),
+        Box::new(script::Script),
         Box::new(setup::Setup),
         Box::new(shell::Shell),
         Box::new(slurp::Slurp),

@@ -272,6 +272,43 @@ pub(crate) fn join(dir: &str, name: &str) -> String {
     }
 }
 
+/// Expands a leading `~` or `~user` of a host path as Python's `expanduser` does on the host;
+/// other paths cost nothing, these one round trip.
+pub(crate) async fn expand_user(ctx: &Context<'_>, path: &str) -> Result<String, ModuleError> {
+    let Some(rest) = path.strip_prefix('~') else {
+        return Ok(path.to_string());
+    };
+    let (user, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    // Only a plain user name is handed to the shell's tilde expansion.
+    let valid = user
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !valid {
+        return Ok(path.to_string());
+    }
+    let script = if user.is_empty() {
+        "printf '%s' \"$HOME\"".to_string()
+    } else {
+        format!("printf '%s' ~{user}")
+    };
+    let mut req = drover_host::ExecRequest::shell(script);
+    req.env = ctx.env.clone();
+    let r = ctx.host.exec(&req).await?;
+    let home = String::from_utf8_lossy(&r.stdout).into_owned();
+    if r.rc != 0 || home.is_empty() || home.starts_with('~') {
+        return Ok(path.to_string());
+    }
+    let joined = format!("{}{tail}", home.trim_end_matches('/'));
+    Ok(if joined.is_empty() {
+        "/".into()
+    } else {
+        joined
+    })
+}
+
 /// Quotes a word for a POSIX shell.
 pub(crate) fn sh_quote(s: &str) -> String {
     if !s.is_empty()

@@ -4,3 +4,4 @@
 mod lab;
 mod local;
 mod support;
+mod transfer;

@@ -10,4 +10,6 @@ mod copy;
 mod edit;
 mod file;
 mod info;
+mod known_hosts;
 mod round_trips;
+mod transfer;

@@ -53,6 +53,8 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub host: Arc<dyn Host>,
     pub controller: TestController,
+    /// The task's `environment:` for every run.
+    pub task_env: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
     registry: Registry,
     _transport: Transport,
 }
@@ -74,6 +76,7 @@ impl Env {
             dir,
             host,
             controller,
+            task_env: Default::default(),
             registry: Registry::builtin(),
             _transport: transport,
         }
@@ -155,7 +158,7 @@ impl Env {
             controller: &self.controller,
             check,
             diff,
-            env: Default::default(),
+            env: self.task_env.lock().unwrap().clone(),
         };
         m.run(&args, &ctx).await
     }
