@@ -418,7 +418,7 @@ pub fn parse_kv(input: &str, free_form: bool) -> Result<IndexMap<String, String>
         };
         match (is_kv, eq) {
             (true, Some(i)) => {
-                let value = unquote(&word.raw[i + 1..]);
+                let value = unquote(&decode_escapes(&word.raw[i + 1..]));
                 out.insert(word.raw[..i].to_string(), value);
             }
             _ if free_form => raw.push(word.raw),
@@ -512,13 +512,60 @@ fn split_words(input: &str) -> Result<Vec<Word>, String> {
     Ok(words)
 }
 
-/// Removes one level of matching outer quotes, resolving backslash escapes of the quote char.
+/// Resolves the backslash escapes Ansible decodes in `k=v` values before unquoting them:
+/// `\\`, `\'`, `\"`, `\a \b \f \n \r \t \v`, `\xHH`, `\uHHHH`, `\UHHHHHHHH`. Anything else (an
+/// octal `\1`, a regex `\d`) stays as written, so back-references survive the round.
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('\\') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let hex = |len: usize| {
+            after
+                .get(1..=len)
+                .filter(|h| h.chars().all(|c| c.is_ascii_hexdigit()))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+        };
+        let (decoded, used) = match after.chars().next() {
+            Some(c @ ('\\' | '\'' | '"')) => (Some(c), 1),
+            Some('a') => (Some('\u{7}'), 1),
+            Some('b') => (Some('\u{8}'), 1),
+            Some('f') => (Some('\u{c}'), 1),
+            Some('n') => (Some('\n'), 1),
+            Some('r') => (Some('\r'), 1),
+            Some('t') => (Some('\t'), 1),
+            Some('v') => (Some('\u{b}'), 1),
+            Some('x') => (hex(2), 3),
+            Some('u') => (hex(4), 5),
+            Some('U') => (hex(8), 9),
+            _ => (None, 0),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('\\');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Removes one level of matching outer quotes (not when the closing one is escaped).
 fn unquote(s: &str) -> String {
     let b = s.as_bytes();
-    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
-        let q = b[0] as char;
-        let inner = &s[1..s.len() - 1];
-        inner.replace(&format!("\\{q}"), &q.to_string())
+    if b.len() >= 2
+        && (b[0] == b'"' || b[0] == b'\'')
+        && b[b.len() - 1] == b[0]
+        && b[b.len() - 2] != b'\\'
+    {
+        s[1..s.len() - 1].to_string()
     } else {
         s.to_string()
     }
@@ -532,6 +579,28 @@ mod tests {
         let got = parse_kv(input, free_form).unwrap();
         let got: Vec<(&str, &str)> = got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(got, expected, "input: {input}");
+    }
+
+    #[test]
+    fn kv_values_decode_python_escapes() {
+        // As Ansible: `\b` is a backspace in k=v form, `\\b` a regex word boundary, and a
+        // back-reference `\1` is left alone.
+        check(
+            r#"regexp='\b(.+)\b' replace='"\1"'"#,
+            false,
+            &[("regexp", "\u{8}(.+)\u{8}"), ("replace", "\"\\1\"")],
+        );
+        check(
+            r"regexp='\\b(.+)\\b' line=a\tb\x41\u00e9\d",
+            false,
+            &[("regexp", r"\b(.+)\b"), ("line", "a\tbA\u{e9}\\d")],
+        );
+        // Words of a free-form command line stay as written.
+        check(
+            r"echo a\tb chdir=/t\x41",
+            true,
+            &[("chdir", "/tA"), ("_raw_params", r"echo a\tb")],
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use regex::Regex;
 
 use crate::pyre;
-use crate::textfile::{commit, read_text, strip_eol, with_attrs_msg, EditTarget, Original};
-use crate::util::{check_mode_arg, check_validate};
+use crate::textfile::{commit, read_text, with_attrs_msg, EditTarget, Original};
+use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
 pub struct BlockInFile;
@@ -42,8 +42,16 @@ static SPEC: ModuleSpec = ModuleSpec {
 pub(crate) enum Where {
     Bof,
     Eof,
-    After(Regex),
-    Before(Regex),
+    /// After the last line the pattern matches; with `multiline` (an inline `(?m)`) the
+    /// pattern is searched in the whole text instead, as Python's `re.MULTILINE` makes Ansible do.
+    After {
+        re: Regex,
+        multiline: bool,
+    },
+    Before {
+        re: Regex,
+        multiline: bool,
+    },
 }
 
 /// One block edit, independent of any host.
@@ -51,22 +59,72 @@ pub(crate) enum Where {
 pub(crate) struct BlockEdit {
     pub begin: String,
     pub end: String,
-    /// The block's lines; empty removes the block.
-    pub block: Vec<String>,
+    /// The block as given, line endings included; empty removes the block.
+    pub block: String,
     pub place: Where,
     pub append_newline: bool,
     pub prepend_newline: bool,
+}
+
+/// Splits after each `\n`, `\r\n` or lone `\r` (Python's `bytes.splitlines(True)`), keeping
+/// every line's own ending so CRLF files keep their CRLFs.
+pub(crate) fn split_keep_ends(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                out.push(&text[start..=i]);
+                start = i + 1;
+            }
+            b'\r' => {
+                let end = if bytes.get(i + 1) == Some(&b'\n') {
+                    i + 1
+                } else {
+                    i
+                };
+                out.push(&text[start..=end]);
+                i = end;
+                start = end + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        out.push(&text[start..]);
+    }
+    out
 }
 
 impl BlockEdit {
     /// The new text for `original` (`None`: no file yet).
     pub(crate) fn apply(&self, original: Option<&str>) -> String {
         let text = original.unwrap_or("");
-        let mut lines: Vec<String> = text.lines().map(|l| strip_eol(l).to_string()).collect();
-        // The last begin and end markers delimit the block.
-        let begin = lines.iter().rposition(|l| *l == self.begin);
-        let end = lines.iter().rposition(|l| *l == self.end);
-        let at = match (begin, end) {
+        let mut lines: Vec<String> = split_keep_ends(text)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        // Markers match only whole lines ending in `\n`; the last of each delimits the block.
+        let marker0 = format!("{}\n", self.begin);
+        let marker1 = format!("{}\n", self.end);
+        let block_lines: Vec<String> = if self.block.is_empty() {
+            Vec::new()
+        } else {
+            let mut block = self.block.clone();
+            if !block.ends_with('\n') {
+                block.push('\n');
+            }
+            std::iter::once(marker0.clone())
+                .chain(split_keep_ends(&block).into_iter().map(str::to_string))
+                .chain(std::iter::once(marker1.clone()))
+                .collect()
+        };
+        let n0 = lines.iter().rposition(|l| *l == marker0);
+        let n1 = lines.iter().rposition(|l| *l == marker1);
+        let mut at = match (n0, n1) {
             (Some(b), Some(e)) => {
                 let (lo, hi) = (b.min(e), b.max(e));
                 lines.drain(lo..=hi);
@@ -75,35 +133,65 @@ impl BlockEdit {
             _ => match &self.place {
                 Where::Bof => 0,
                 Where::Eof => lines.len(),
-                Where::After(re) => lines
-                    .iter()
-                    .rposition(|l| re.is_match(l))
-                    .map_or(lines.len(), |i| i + 1),
-                Where::Before(re) => lines
-                    .iter()
-                    .rposition(|l| re.is_match(l))
-                    .unwrap_or(lines.len()),
+                Where::After { re, multiline } => {
+                    find_line(re, *multiline, text, &lines, true).map_or(lines.len(), |i| i + 1)
+                }
+                Where::Before { re, multiline } => {
+                    find_line(re, *multiline, text, &lines, false).unwrap_or(lines.len())
+                }
             },
         };
-        if !self.block.is_empty() {
-            let mut new = Vec::with_capacity(self.block.len() + 4);
-            if self.prepend_newline && at > 0 && !lines[at - 1].is_empty() {
-                new.push(String::new());
-            }
-            new.push(self.begin.clone());
-            new.extend(self.block.iter().cloned());
-            new.push(self.end.clone());
-            if self.append_newline && at < lines.len() && !lines[at].is_empty() {
-                new.push(String::new());
-            }
-            lines.splice(at..at, new);
+        // The line before the block must end, or the first marker would join it.
+        if at > 0 && !lines[at - 1].ends_with('\n') {
+            lines[at - 1].push('\n');
         }
-        let mut result = lines.join("\n");
-        if !lines.is_empty() && (original.is_none() || text.ends_with('\n') || text.is_empty()) {
-            result.push('\n');
+        let present = !self.block.is_empty();
+        if self.prepend_newline && present && at != 0 && lines[at - 1] != "\n" {
+            lines.insert(at, "\n".to_string());
+            at += 1;
         }
-        result
+        let after_block = at + block_lines.len();
+        lines.splice(at..at, block_lines);
+        if self.append_newline && present && after_block < lines.len() && lines[after_block] != "\n"
+        {
+            lines.insert(after_block, "\n".to_string());
+        }
+        lines.concat()
     }
+}
+
+/// The index of the line `re` finds last (line by line), or, for a multiline pattern, of the
+/// line holding the end (`after`) or start of its first match in the whole text.
+fn find_line(
+    re: &Regex,
+    multiline: bool,
+    text: &str,
+    lines: &[String],
+    after: bool,
+) -> Option<usize> {
+    if multiline {
+        let m = re.find(text)?;
+        let upto = if after { m.end() } else { m.start() };
+        return Some(text[..upto].matches('\n').count());
+    }
+    // Python's `$` also matches before a final `\n`; the `regex` crate's does not, so the
+    // line is searched without it.
+    lines
+        .iter()
+        .rposition(|l| re.is_match(l.strip_suffix('\n').unwrap_or(l)))
+}
+
+/// Whether a pattern turns on Python's MULTILINE flag for the whole expression (a leading
+/// `(?...)` flag group containing `m`).
+fn is_multiline(pattern: &str) -> bool {
+    pattern
+        .strip_prefix("(?")
+        .and_then(|rest| rest.split_once(')'))
+        .is_some_and(|(flags, _)| {
+            !flags.is_empty()
+                && flags.chars().all(|c| c.is_ascii_alphabetic())
+                && flags.contains('m')
+        })
 }
 
 fn compile(path: &str, what: &str, pattern: &str) -> Result<Regex, ModuleError> {
@@ -137,14 +225,20 @@ impl Module for BlockInFile {
         };
         let place = match (args.str("insertafter"), args.str("insertbefore")) {
             (_, Some("BOF")) => Where::Bof,
-            (_, Some(re)) => Where::Before(compile(&path, "insertbefore", re)?),
+            (_, Some(re)) => Where::Before {
+                re: compile(&path, "insertbefore", re)?,
+                multiline: is_multiline(re),
+            },
             (Some("EOF") | None, None) => Where::Eof,
-            (Some(re), None) => Where::After(compile(&path, "insertafter", re)?),
+            (Some(re), None) => Where::After {
+                re: compile(&path, "insertafter", re)?,
+                multiline: is_multiline(re),
+            },
         };
         let edit = BlockEdit {
             begin,
             end,
-            block: block_text.lines().map(str::to_string).collect(),
+            block: block_text.to_string(),
             place,
             append_newline: args.bool("append_newline", false),
             prepend_newline: args.bool("prepend_newline", false),
@@ -156,17 +250,15 @@ impl Module for BlockInFile {
         let before = match &original {
             Original::Text(t) => Some(t.as_str()),
             Original::Missing if !args.bool("create", false) => {
-                if !present || edit.block.is_empty() {
-                    return Ok(Outcome::ok().with_msg(""));
-                }
                 return Ok(Outcome::failed(format!("Path {path} does not exist !")).with("rc", 257));
+            }
+            Original::Missing if !present => {
+                return Ok(Outcome::ok().with_msg(format!("File {path} not present")));
             }
             Original::Missing => None,
         };
-        if before.is_none() && edit.block.is_empty() {
-            return Ok(Outcome::ok().with_msg(""));
-        }
         let after = edit.apply(before);
+        // A missing file with `create` and an empty block is created empty, as in Ansible.
         let msg = if before == Some(after.as_str()) {
             ""
         } else if before.is_none() {
@@ -176,6 +268,21 @@ impl Module for BlockInFile {
         } else {
             "Block inserted"
         };
+        // Ansible returns the content's before/after and the attributes' headers in diff mode.
+        let diff_data = ctx.diff.then(|| {
+            serde_json::json!([
+                {
+                    "before": before.unwrap_or(""),
+                    "after": after,
+                    "before_header": format!("{path} (content)"),
+                    "after_header": format!("{path} (content)"),
+                },
+                {
+                    "before_header": format!("{path} (file attributes)"),
+                    "after_header": format!("{path} (file attributes)"),
+                },
+            ])
+        });
         let done = commit(ctx, &target, before, after).await?;
         let mut out = Outcome::changed(done.content_changed || done.attrs_changed);
         out.msg = Some(with_attrs_msg(msg, done.attrs_changed));
@@ -183,6 +290,9 @@ impl Module for BlockInFile {
             out.set("backup_file", b);
         }
         out.diff.extend(done.diff);
+        if let Some(d) = diff_data {
+            out.set("diff", to_value(&d));
+        }
         Ok(out)
     }
 }
@@ -195,7 +305,7 @@ mod tests {
         BlockEdit {
             begin: "# BEGIN X".into(),
             end: "# END X".into(),
-            block: block.lines().map(str::to_string).collect(),
+            block: block.to_string(),
             place,
             append_newline: false,
             prepend_newline: false,
@@ -232,13 +342,25 @@ mod tests {
     #[test]
     fn insert_after_and_before_regex() {
         let re = || pyre::compile("^s", false, false).unwrap();
-        let e = edit("a", Where::After(re()));
+        let e = edit(
+            "a",
+            Where::After {
+                re: re(),
+                multiline: false,
+            },
+        );
         check(
             &e,
             Some("s1\nt\ns2\nu\n"),
             "s1\nt\ns2\n# BEGIN X\na\n# END X\nu\n",
         );
-        let e = edit("a", Where::Before(re()));
+        let e = edit(
+            "a",
+            Where::Before {
+                re: re(),
+                multiline: false,
+            },
+        );
         check(
             &e,
             Some("s1\nt\ns2\nu\n"),
@@ -246,7 +368,10 @@ mod tests {
         );
         let e = edit(
             "a",
-            Where::Before(pyre::compile("^zz", false, false).unwrap()),
+            Where::Before {
+                re: pyre::compile("^zz", false, false).unwrap(),
+                multiline: false,
+            },
         );
         check(&e, Some("t\n"), "t\n# BEGIN X\na\n# END X\n");
     }
@@ -259,5 +384,72 @@ mod tests {
         let mut e = edit("a", Where::Eof);
         e.prepend_newline = true;
         check(&e, Some("x\n"), "x\n\n# BEGIN X\na\n# END X\n");
+    }
+
+    #[test]
+    fn line_endings_are_kept() {
+        let e = edit("dos\r\ndos\r\n", Where::Eof);
+        check(
+            &e,
+            Some("unix\ndos\r\n# BEGIN X\ndos\r\n# END X\nunix\n"),
+            "unix\ndos\r\n# BEGIN X\ndos\r\ndos\r\n# END X\nunix\n",
+        );
+        assert_eq!(
+            split_keep_ends("a\r\nb\rc\nd"),
+            ["a\r\n", "b\r", "c\n", "d"]
+        );
+        // A marker line ending in CRLF is not a marker: a new block is added.
+        check(
+            &edit("a", Where::Eof),
+            Some("# BEGIN X\r\nold\r\n# END X\r\n"),
+            "# BEGIN X\r\nold\r\n# END X\r\n# BEGIN X\na\n# END X\n",
+        );
+    }
+
+    #[test]
+    fn missing_final_newlines() {
+        // The file's last line gets its newline before the block; a block without one gets it.
+        check(
+            &edit("one\ntwo\n", Where::Eof),
+            Some("# no newline"),
+            "# no newline\n# BEGIN X\none\ntwo\n# END X\n",
+        );
+        check(
+            &edit("one\ntwo", Where::Eof),
+            None,
+            "# BEGIN X\none\ntwo\n# END X\n",
+        );
+        // Removing the block of an empty-block file leaves nothing.
+        assert_eq!(edit("", Where::Eof).apply(None), "");
+    }
+
+    #[test]
+    fn multiline_patterns_search_the_whole_text() {
+        assert!(is_multiline("(?m)a\\nb"));
+        assert!(is_multiline("(?im)x"));
+        assert!(!is_multiline("(?i)x"));
+        assert!(!is_multiline("a(?m)"));
+        let pat = "(?m)^L =\\n.*\\(S =";
+        let e = edit(
+            "new",
+            Where::After {
+                re: pyre::compile(pat, false, false).unwrap(),
+                multiline: is_multiline(pat),
+            },
+        );
+        check(
+            &e,
+            Some("x\nL =\n  (S =\n  )\n"),
+            "x\nL =\n  (S =\n# BEGIN X\nnew\n# END X\n  )\n",
+        );
+        // Python's `$` matches before a line's newline.
+        let e = edit(
+            "b",
+            Where::After {
+                re: pyre::compile("^a$", false, false).unwrap(),
+                multiline: false,
+            },
+        );
+        check(&e, Some("a\nc\n"), "a\n# BEGIN X\nb\n# END X\nc\n");
     }
 }

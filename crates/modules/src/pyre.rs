@@ -336,7 +336,8 @@ impl Template {
                 'b' => lit.push('\x08'),
                 '\\' => lit.push('\\'),
                 c if c.is_ascii_alphabetic() => {
-                    return Err(err(format!("bad escape \\{c}")));
+                    // Python names the escape's character offset.
+                    return Err(err(format!("bad escape \\{c} at position {}", i - 2)));
                 }
                 other => {
                     lit.push('\\');

@@ -2,7 +2,7 @@
 
 use crate::pyre::{self, Template};
 use crate::textfile::{commit, read_text, with_attrs_msg, EditTarget, Original};
-use crate::util::{check_mode_arg, check_validate};
+use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
 pub struct Replace;
@@ -31,15 +31,27 @@ static SPEC: ModuleSpec = ModuleSpec {
     check_mode: true,
 };
 
-/// The result of replacing in `text`: new text, count, or `Err` with the unmatched section
-/// pattern.
+/// What replacing in a text came to.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Replaced {
+    /// The new text and the number of replacements.
+    Done(String, usize),
+    /// The `after`/`before` section pattern (given) did not match.
+    NoSection(String),
+    /// The replacement string is not a valid template (Python's `re.error` text).
+    BadReplacement(String),
+}
+
+/// Replaces every match of `regexp` in `text` (or in its `after`/`before` section). A bad
+/// pattern is an `Err`; a bad replacement is only reported once the section matched, because
+/// Python compiles the replacement template when it substitutes.
 pub(crate) fn replace_text(
     text: &str,
     regexp: &str,
     replace: &str,
     after: Option<&str>,
     before: Option<&str>,
-) -> Result<Result<(String, usize), String>, pyre::PyReError> {
+) -> Result<Replaced, pyre::PyReError> {
     let section = match (after, before) {
         (Some(a), Some(b)) => Some(format!("{a}(?P<subsection>.*?){b}")),
         (Some(a), None) => Some(format!("{a}(?P<subsection>.*)")),
@@ -51,18 +63,21 @@ pub(crate) fn replace_text(
             let re = pyre::compile(pattern, false, true)?;
             match re.captures(text).and_then(|c| c.name("subsection")) {
                 Some(m) => (m.start(), m.end()),
-                None => return Ok(Err(pattern.clone())),
+                None => return Ok(Replaced::NoSection(pattern.clone())),
             }
         }
         None => (0, text.len()),
     };
     let re = pyre::compile(regexp, true, false)?;
-    let tpl = Template::parse(replace, &re)?;
+    let tpl = match Template::parse(replace, &re) {
+        Ok(t) => t,
+        Err(e) => return Ok(Replaced::BadReplacement(e.reason)),
+    };
     let (new_section, n) = pyre::subn(&re, &text[start..end], &tpl);
-    Ok(Ok((
+    Ok(Replaced::Done(
         format!("{}{new_section}{}", &text[..start], &text[end..]),
         n,
-    )))
+    ))
 }
 
 #[async_trait::async_trait]
@@ -102,18 +117,33 @@ impl Module for Replace {
         )
         .map_err(|e| ModuleError::Controller(format!("{path}: {e}")))?;
         let (new, n) = match result {
-            Ok(r) => r,
-            Err(pattern) => {
+            Replaced::Done(new, n) => (new, n),
+            Replaced::NoSection(pattern) => {
                 return Ok(Outcome::ok().with_msg(format!(
                     "Pattern for before/after params did not match the given file: {pattern}"
                 )))
             }
+            Replaced::BadReplacement(why) => {
+                return Ok(Outcome::failed(format!(
+                    "Unable to process replace due to error: {why}"
+                )))
+            }
         };
-        let msg = if n > 0 && new != text {
+        let changed = n > 0 && new != text;
+        let msg = if changed {
             format!("{n} replacements made")
         } else {
             String::new()
         };
+        // Ansible returns the whole before/after texts in diff mode.
+        let diff_data = (changed && ctx.diff).then(|| {
+            serde_json::json!({
+                "before_header": path,
+                "before": text,
+                "after_header": path,
+                "after": new,
+            })
+        });
         let done = commit(ctx, &target, Some(&text), new).await?;
         let mut out = Outcome::changed(done.content_changed || done.attrs_changed);
         out.msg = Some(with_attrs_msg(&msg, done.attrs_changed));
@@ -121,6 +151,9 @@ impl Module for Replace {
             out.set("backup_file", b);
         }
         out.diff.extend(done.diff);
+        if let Some(d) = diff_data {
+            out.set("diff", to_value(&d));
+        }
         Ok(out)
     }
 }
@@ -137,7 +170,10 @@ mod tests {
         before: Option<&str>,
         expected: Result<(&str, usize), ()>,
     ) {
-        let got = replace_text(text, re, repl, after, before).unwrap();
+        let got = match replace_text(text, re, repl, after, before).unwrap() {
+            Replaced::Done(t, n) => Ok((t, n)),
+            other => Err(other),
+        };
         let got = got.as_ref().map(|(t, n)| (t.as_str(), *n)).map_err(|_| ());
         assert_eq!(got, expected, "{text:?} s/{re}/{repl}/");
     }
@@ -187,5 +223,15 @@ mod tests {
         );
         check("k=1\n", "^k", "j", Some("nomatch"), None, Err(()));
         assert!(replace_text("x", "(?<=a)x", "", None, None).is_err());
+        // A bad replacement fails even when nothing matches, as Python parses it first; an
+        // unmatched section is reported before that.
+        assert_eq!(
+            replace_text("", r"\.", r"\D", Some("^"), Some("$")).unwrap(),
+            Replaced::BadReplacement(r"bad escape \D at position 0".into())
+        );
+        assert!(matches!(
+            replace_text("", r"\.", r"\D", Some("x"), None).unwrap(),
+            Replaced::NoSection(_)
+        ));
     }
 }

@@ -205,6 +205,16 @@ async fn replace_cycle() {
     assert!(out.changed);
     assert_eq!(env.read("conf"), "[a]\nk = 11\n[b]\nk = 11\n");
     assert_eq!(out.diff[0].after, "[a]\nk = 11\n[b]\nk = 11\n");
+    // The registered result carries Ansible's diff dict too.
+    let diff = &out.data["diff"];
+    assert_eq!(
+        diff.get_attr("after").unwrap().as_str(),
+        Some("[a]\nk = 11\n[b]\nk = 11\n")
+    );
+    assert_eq!(
+        diff.get_attr("before_header").unwrap().as_str(),
+        Some(path.as_str())
+    );
 
     let args = json!({"path": path, "regexp": "11", "replace": "2", "after": r"\[b\]"});
     assert!(env.run("replace", args.clone()).await.changed);
@@ -218,4 +228,66 @@ async fn replace_cycle() {
         .await;
     assert!(out.failed);
     assert_eq!(i(&out, "rc"), 257);
+
+    // A bad replacement template fails the task with Python's message.
+    let out = env
+        .run(
+            "replace",
+            json!({"path": path, "regexp": r"\.", "replace": r"\D"}),
+        )
+        .await;
+    assert!(out.failed);
+    assert_eq!(
+        out.msg.as_deref(),
+        Some(r"Unable to process replace due to error: bad escape \D at position 0")
+    );
+}
+
+#[tokio::test]
+async fn blockinfile_keeps_crlf_and_returns_diff() {
+    let env = Env::new().await;
+    env.write(
+        "f",
+        "unix\ndos\r\n# BEGIN ANSIBLE MANAGED BLOCK\ndos\r\n# END ANSIBLE MANAGED BLOCK\nunix\n",
+    );
+    let path = env.path("f");
+    let out = env
+        .run(
+            "blockinfile",
+            json!({"path": path, "block": "dos\r\ndos\r\n"}),
+        )
+        .await;
+    assert_eq!(out.msg.as_deref(), Some("Block inserted"));
+    assert_eq!(
+        env.read("f"),
+        "unix\ndos\r\n# BEGIN ANSIBLE MANAGED BLOCK\ndos\r\ndos\r\n# END ANSIBLE MANAGED BLOCK\nunix\n"
+    );
+    let diff = &out.data["diff"];
+    assert_eq!(diff.len(), Some(2));
+    let content = diff.get_item(&0.into()).unwrap();
+    assert!(content
+        .get_attr("after")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains("dos\r\ndos\r\n"));
+    assert_eq!(
+        content.get_attr("before_header").unwrap().as_str(),
+        Some(format!("{path} (content)").as_str())
+    );
+
+    // state=absent on a missing file: a failure without create, a no-op with it.
+    let gone = env.path("gone");
+    let out = env
+        .run("blockinfile", json!({"path": gone, "state": "absent"}))
+        .await;
+    assert!(out.failed);
+    let out = env
+        .run(
+            "blockinfile",
+            json!({"path": gone, "state": "absent", "create": true}),
+        )
+        .await;
+    assert!(!out.changed && !out.failed);
+    assert!(!env.exists("gone"));
 }
