@@ -69,11 +69,13 @@ pub trait Module: Send + Sync {
 /// A path on the controller, used in module results.
 pub type ControllerPath = PathBuf;
 
+mod accounts;
 pub mod pyre;
 pub mod shlex;
 mod textfile;
 mod util;
 
+mod apt;
 mod assemble;
 mod blockinfile;
 mod command;
@@ -81,8 +83,11 @@ mod copy;
 mod fetch;
 mod file;
 mod find;
+mod getent;
+mod group;
 mod known_hosts;
 mod lineinfile;
+mod package;
 mod ping;
 mod raw;
 mod replace;
@@ -93,10 +98,12 @@ mod slurp;
 mod stat;
 mod tempfile;
 mod template;
+mod user;
 
 /// Every builtin host module; one line per module file.
 fn all() -> Vec<Box<dyn Module>> {
     vec![
+        Box::new(apt::Apt),
         Box::new(assemble::Assemble),
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
@@ -104,8 +111,11 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(fetch::Fetch),
         Box::new(file::File),
         Box::new(find::Find),
+        Box::new(getent::Getent),
+        Box::new(group::Group),
         Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
+        Box::new(package::Package),
         Box::new(ping::Ping),
         Box::new(raw::Raw),
         Box::new(replace::Replace),
@@ -116,5 +126,6 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(stat::Stat),
         Box::new(tempfile::TempFile),
         Box::new(template::Template),
+        Box::new(user::User),
     ]
 }

@@ -201,3 +201,100 @@ fn cut_host_is_unreachable_and_others_go_on() {
     let healed = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
     assert_eq!(healed.code, 0, "{}", healed.all());
 }
+
+/// Accounts and packages, on a host of their own (node02): a user with its group, supplementary
+/// groups, a password hash and an SSH key; a tiny Debian package through `apt` and `package`;
+/// `getent` to read the result back. Each state is applied twice (the second run changes
+/// nothing), and check mode reports removals without making them.
+#[test]
+fn ssh_accounts_and_packages() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node02
+  gather_facts: false
+  vars:
+    st: present
+    expect: "{{ st }}"
+  tasks:
+    - group: {name: drover_e2e, gid: 23456}
+      when: st == 'present'
+    - user:
+        name: drover_e2e
+        uid: 23456
+        group: drover_e2e
+        groups: [users]
+        shell: /bin/bash
+        comment: drover e2e
+        password: "$6$drover$notarealhash"
+        generate_ssh_key: true
+        state: "{{ st }}"
+        remove: true
+      register: u
+    - group: {name: drover_e2e, state: absent}
+      when: st == 'absent'
+    - apt: {name: sl, state: "{{ st }}", update_cache: true}
+    - package: {name: sl, state: "{{ st }}"}
+    - getent: {database: passwd, key: drover_e2e, fail_key: false}
+    - getent: {database: group, key: users}
+    - command: dpkg-query -W -f '${Status}' sl
+      register: q
+      failed_when: false
+      changed_when: false
+      check_mode: false
+    - assert:
+        that:
+          - (expect == 'present') == ('ok installed' in q.stdout)
+          - (expect == 'present') == ('drover_e2e' in ansible_facts.getent_passwd)
+          - expect == 'absent' or ansible_facts.getent_passwd.drover_e2e[1] == '23456'
+          - expect == 'absent' or ansible_facts.getent_passwd.drover_e2e[3] == 'drover e2e'
+          - expect == 'absent' or 'drover_e2e' in ansible_facts.getent_group.users[2].split(',')
+          - st == 'absent' or u.uid == 23456
+          - st == 'absent' or u.home == '/home/drover_e2e'
+          - st == 'absent' or u.ssh_public_key.startswith('ssh-rsa ')
+"#,
+    )]);
+    let play = |extra: &[&str]| {
+        let mut args = vec!["playbook", "-i", "inventory.ini", "site.yml"];
+        args.extend_from_slice(extra);
+        run(&args, dir.path())
+    };
+    // Start from a clean host whatever an earlier run left behind.
+    let clean = play(&["-e", "st=absent"]);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+
+    let first = play(&[]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    // group, user, apt (package finds sl installed)
+    assert_eq!(first.count("node02", "changed"), 3, "{}", first.all());
+    let again = play(&[]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(again.count("node02", "changed"), 0, "{}", again.all());
+
+    // Check mode: user, group, apt and package would remove; nothing is removed.
+    let check = play(&["--check", "-e", "st=absent", "-e", "expect=present"]);
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert_eq!(check.count("node02", "changed"), 4, "{}", check.all());
+    let after_check = play(&[]);
+    assert_eq!(after_check.code, 0, "{}", after_check.all());
+    assert_eq!(
+        after_check.count("node02", "changed"),
+        0,
+        "{}",
+        after_check.all()
+    );
+
+    let removed = play(&["-e", "st=absent"]);
+    assert_eq!(removed.code, 0, "{}", removed.all());
+    // user (userdel also drops the same-named primary group, so `group` finds it gone) and
+    // apt (package finds sl gone)
+    assert_eq!(removed.count("node02", "changed"), 2, "{}", removed.all());
+    let removed_again = play(&["-e", "st=absent"]);
+    assert_eq!(removed_again.code, 0, "{}", removed_again.all());
+    assert_eq!(
+        removed_again.count("node02", "changed"),
+        0,
+        "{}",
+        removed_again.all()
+    );
+}
