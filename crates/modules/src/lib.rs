@@ -80,6 +80,7 @@ mod assemble;
 mod blockinfile;
 mod command;
 mod copy;
+mod dnf;
 mod fetch;
 mod file;
 mod find;
@@ -108,6 +109,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
+        Box::new(dnf::Dnf),
         Box::new(fetch::Fetch),
         Box::new(file::File),
         Box::new(find::Find),
