@@ -26,6 +26,7 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
         "include_vars" => Some(&INCLUDE_VARS),
         "group_by" => Some(&GROUP_BY),
         "pause" => Some(&PAUSE),
+        "async_status" => Some(&ASYNC_STATUS),
         "set_fact" | "add_host" | "set_stats" => None,
         "include_tasks" | "include_role" => None,
         _ => return None,
@@ -101,6 +102,15 @@ static PAUSE: ModuleSpec = spec_of(
         ArgDef::new("minutes", ArgKind::Float),
         ArgDef::new("prompt", ArgKind::Str),
         ArgDef::new("echo", ArgKind::Bool),
+    ],
+    false,
+);
+
+static ASYNC_STATUS: ModuleSpec = spec_of(
+    "async_status",
+    &[
+        ArgDef::new("jid", ArgKind::Str).required(),
+        ArgDef::new("mode", ArgKind::Str).choices(&["status", "cleanup"]),
     ],
     false,
 );
@@ -186,6 +196,7 @@ pub async fn run(
             }
         }
         "set_stats" => ItemResult::ok(IndexMap::new()),
+        "async_status" => crate::jobs::status(run, &raw),
         other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
     }
 }

@@ -14,6 +14,7 @@ use indexmap::IndexMap;
 use minijinja::value::{Value, ValueKind};
 
 use crate::actions;
+use crate::jobs;
 use crate::controller::TaskController;
 use crate::cursor::TaskRef;
 use crate::event::{Event, Status};
@@ -1034,6 +1035,13 @@ async fn run_action(
         _ => return ItemResult::ok(IndexMap::new()),
     }
     let module = task.module().unwrap_or_default();
+    let (async_val, poll) = match jobs::settings(run, task, vars) {
+        Ok(s) => s,
+        Err(e) => return ItemResult::failed(e),
+    };
+    if async_val > 0 && !jobs::supports_async(module) {
+        return ItemResult::failed(format!("This action ({module}) does not support async."));
+    }
     if actions::is_controller_action(module) {
         return actions::run(run, play, host, task, vars, handler).await;
     }
@@ -1081,6 +1089,19 @@ async fn run_action(
         Err(e) => return template_failure(task, "environment", &e),
     };
     let controller = TaskController::new(run.clone(), vars.clone(), task);
+    if async_val > 0 {
+        let inv = jobs::Invocation {
+            run: run.clone(),
+            module: module.to_string(),
+            args,
+            target,
+            controller,
+            check,
+            diff,
+            env,
+        };
+        return jobs::run(inv, async_val, poll).await;
+    }
     let ctx = Context {
         host: target.as_ref(),
         controller: &controller,

@@ -13,6 +13,7 @@ mod controller;
 mod cursor;
 pub mod event;
 mod exec;
+mod jobs;
 pub mod inventory;
 mod play;
 pub mod state;

@@ -139,6 +139,8 @@ pub struct RunShared {
     files: Mutex<HashMap<PathBuf, Arc<str>>>,
     paths: Mutex<HashMap<String, PathBuf>>,
     identities: Mutex<HashMap<PathBuf, (String, String)>>,
+    /// Background jobs of `async`/`poll: 0` tasks, for `async_status`.
+    pub jobs: crate::jobs::Jobs,
 }
 
 impl RunShared {
@@ -170,6 +172,7 @@ impl RunShared {
             files: Mutex::new(HashMap::new()),
             paths: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
+            jobs: Default::default(),
         }
     }
 

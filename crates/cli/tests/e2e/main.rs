@@ -1,6 +1,7 @@
 //! End-to-end tests of the `drover` binary: playbooks in, output and machine state out.
 //! One test binary (modules below) so linking happens once.
 
+mod asynchronous;
 mod lab;
 mod local;
 mod support;
