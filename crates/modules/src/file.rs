@@ -36,6 +36,10 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("follow", ArgKind::Bool),
         // Writes are always atomic; accepted so playbooks that set it still run.
         ArgDef::new("unsafe_writes", ArgKind::Bool),
+        ArgDef::new("modification_time", ArgKind::Str),
+        ArgDef::new("modification_time_format", ArgKind::Str),
+        ArgDef::new("access_time", ArgKind::Str),
+        ArgDef::new("access_time_format", ArgKind::Str),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -92,15 +96,28 @@ impl Module for File {
                 "{path}: src option requires state to be 'link' or 'hard'"
             )));
         }
+        let times = match Times::from_args(args, &state) {
+            Ok(t) => t,
+            Err(msg) => return Ok(Outcome::failed(msg).with("path", path)),
+        };
         let job = Job {
             ctx,
             path: &path,
             attrs: &attrs,
             follow,
         };
-        match state.as_str() {
-            "absent" => job.absent().await,
+        let out = match state.as_str() {
+            "absent" => return job.absent().await,
             "directory" => job.directory(recurse).await,
+            // Touching with both times preserved only creates a missing file.
+            "touch" if times.preserves_all() => {
+                let st = ctx.host.stat(&path, NOFOLLOW).await?;
+                if st.exists {
+                    job.attributes(&st).await
+                } else {
+                    job.touch().await
+                }
+            }
             "touch" => job.touch().await,
             "link" | "hard" => {
                 let Some(src) = src else {
@@ -111,7 +128,62 @@ impl Module for File {
                 job.link(&src, state == "hard", force).await
             }
             _ => job.file().await,
+        }?;
+        if out.failed || times.is_noop() {
+            return Ok(out);
         }
+        job.apply_times(out, &times).await
+    }
+}
+
+/// `modification_time`/`access_time`: each `None` (leave as it is), `now`, or a host-local
+/// time already formatted as `YYYY-MM-DD HH:MM:SS` for `date -d`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Times {
+    mtime: Option<String>,
+    atime: Option<String>,
+    /// `state: touch` with both times `preserve`: only a missing file is created.
+    touch_preserves_all: bool,
+}
+
+impl Times {
+    /// Reads the arguments: `preserve` (the default except for `touch`), `now` (the default for
+    /// `touch`, which the touch itself does), or a time in the given strftime format.
+    pub(crate) fn from_args(args: &Args, state: &str) -> Result<Times, String> {
+        let one = |key: &str, fmt_key: &str| -> Result<Option<String>, String> {
+            let default = if state == "touch" { "now" } else { "preserve" };
+            let v = args.str(key).unwrap_or(default);
+            match v {
+                "preserve" => Ok(None),
+                // A touch already sets both times to now.
+                "now" if state == "touch" => Ok(None),
+                "now" => Ok(Some("now".into())),
+                _ => {
+                    let fmt = args.str(fmt_key).unwrap_or("%Y%m%d%H%M.%S");
+                    chrono::NaiveDateTime::parse_from_str(v, fmt)
+                        .map(|t| Some(t.format("%Y-%m-%d %H:%M:%S").to_string()))
+                        .map_err(|e| {
+                            format!("Error while obtaining timestamp for time {v} using format {fmt}: {e}")
+                        })
+                }
+            }
+        };
+        let preserve = |key: &str| args.str(key) == Some("preserve");
+        Ok(Times {
+            mtime: one("modification_time", "modification_time_format")?,
+            atime: one("access_time", "access_time_format")?,
+            touch_preserves_all: state == "touch"
+                && preserve("modification_time")
+                && preserve("access_time"),
+        })
+    }
+
+    fn preserves_all(&self) -> bool {
+        self.touch_preserves_all
+    }
+
+    fn is_noop(&self) -> bool {
+        self.mtime.is_none() && self.atime.is_none()
     }
 }
 
@@ -215,6 +287,98 @@ impl Job<'_, '_> {
             "touch"
         };
         self.diff(&mut out, &r.before, new_state);
+        Ok(out)
+    }
+
+    /// Mode/owner/group of an existing path of any type.
+    async fn attributes(&self, st: &FileStat) -> Result<Outcome, ModuleError> {
+        if !attrs_differ(self.path, st, self.attrs)? {
+            return Ok(self.result(false, st));
+        }
+        let r = self
+            .op(FileOp::Attrs {
+                path: self.path.to_string(),
+                attrs: self.attrs.clone(),
+                follow: self.follow,
+                recurse: false,
+            })
+            .await?;
+        let after = if self.ctx.check { st } else { &r.after };
+        let mut out = self.result(r.changed, after);
+        self.diff(&mut out, st, state_of(st));
+        Ok(out)
+    }
+
+    /// Sets the requested times with `touch -d` on the host when they differ (`now` always
+    /// differs); one program run, which also reports the old values for the diff.
+    async fn apply_times(&self, mut out: Outcome, times: &Times) -> Result<Outcome, ModuleError> {
+        use crate::util::sh_quote;
+        let mut script = String::from("set -e; p=$1; ");
+        let stat_opt = if self.follow { "-L " } else { "" };
+        let touch_opt = if self.follow { "" } else { "-h " };
+        for (which, spec, stat_fmt, flag) in [
+            ("m", &times.mtime, "%Y", "-m"),
+            ("a", &times.atime, "%X", "-a"),
+        ] {
+            let Some(spec) = spec else { continue };
+            let want = if spec == "now" {
+                "$(date +%s)".to_string()
+            } else {
+                format!("$(date -d {} +%s)", sh_quote(spec))
+            };
+            script.push_str(&format!(
+                "w={want}; c=$(stat {stat_opt}-c {stat_fmt} -- \"$p\"); echo {which} $c $w; \
+                 if [ \"$c\" != \"$w\" ] || [ {now} = 1 ]; then {apply}fi; ",
+                now = u8::from(spec == "now"),
+                apply = if self.ctx.check {
+                    String::new()
+                } else {
+                    format!("touch {touch_opt}-c {flag} -d \"@$w\" -- \"$p\"; ")
+                },
+            ));
+        }
+        let script = format!("set -- {}; {script}", sh_quote(self.path));
+        let mut req = drover_host::ExecRequest::shell(script);
+        req.env = self.ctx.env.clone();
+        let ran = self.ctx.host.exec(&req).await?;
+        if ran.rc != 0 {
+            return Ok(Outcome::failed(format!(
+                "{}: cannot set times: {}",
+                self.path,
+                String::from_utf8_lossy(&ran.stderr).trim_end()
+            ))
+            .with("path", self.path));
+        }
+        let text = String::from_utf8_lossy(&ran.stdout).into_owned();
+        let mut before = BTreeMap::new();
+        let mut after = BTreeMap::new();
+        for line in text.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let [which, cur, want] = f[..] else { continue };
+            let (Ok(cur), Ok(want)) = (cur.parse::<i64>(), want.parse::<i64>()) else {
+                continue;
+            };
+            let now = match which {
+                "m" => times.mtime.as_deref() == Some("now"),
+                _ => times.atime.as_deref() == Some("now"),
+            };
+            if cur != want || now {
+                let key = if which == "m" { "mtime" } else { "atime" };
+                before.insert(key, json!(cur));
+                after.insert(key, json!(want));
+            }
+        }
+        if !after.is_empty() {
+            out.changed = true;
+            if self.ctx.diff {
+                let mut b = BTreeMap::from([("path", json!(self.path))]);
+                let mut a = BTreeMap::from([("path", json!(self.path))]);
+                b.extend(before);
+                a.extend(after);
+                out.diff.clear();
+                out.diff.push(dict_diff(&b, &a));
+            }
+        }
         Ok(out)
     }
 
@@ -339,5 +503,59 @@ fn in_the_way(e: ModuleError, path: &str) -> ModuleError {
             ..
         }) => ModuleError::Controller(format!("{path} already exists and is not a directory")),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indexmap::IndexMap;
+    use minijinja::Value;
+
+    fn times(state: &str, pairs: &[(&str, &str)]) -> Result<Times, String> {
+        let mut raw: IndexMap<String, Value> = IndexMap::new();
+        raw.insert("path".into(), Value::from("/x"));
+        for (k, v) in pairs {
+            raw.insert(k.to_string(), Value::from(*v));
+        }
+        Times::from_args(&SPEC.validate(&raw).unwrap(), state)
+    }
+
+    #[test]
+    fn time_arguments() {
+        let t = times(
+            "file",
+            &[
+                ("modification_time", "202202081414.00"),
+                ("access_time", "now"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(t.mtime.as_deref(), Some("2022-02-08 14:14:00"));
+        assert_eq!(t.atime.as_deref(), Some("now"));
+        // preserve is the default but for touch, whose own default (now) the touch does.
+        assert!(times("file", &[]).unwrap().is_noop());
+        assert!(times("touch", &[]).unwrap().is_noop());
+        let p = times(
+            "touch",
+            &[
+                ("modification_time", "preserve"),
+                ("access_time", "preserve"),
+            ],
+        )
+        .unwrap();
+        assert!(p.preserves_all());
+        let t = times(
+            "file",
+            &[
+                ("modification_time", "08/02/2022"),
+                ("modification_time_format", "%d/%m/%Y"),
+            ],
+        );
+        assert!(
+            t.is_err(),
+            "a date without a time is not a timestamp: {t:?}"
+        );
+        assert!(times("file", &[("access_time", "garbage")]).is_err());
     }
 }
