@@ -27,7 +27,9 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
         "group_by" => Some(&GROUP_BY),
         "pause" => Some(&PAUSE),
         "async_status" => Some(&ASYNC_STATUS),
-        "set_fact" | "add_host" | "set_stats" => None,
+        // Checked when they run: Ansible fails these tasks (which can be ignored) rather than
+        // the playbook.
+        "set_fact" | "add_host" | "set_stats" | "wait_for_connection" => None,
         "include_tasks" | "include_role" => None,
         _ => return None,
     })
@@ -197,6 +199,9 @@ pub async fn run(
         }
         "set_stats" => ItemResult::ok(IndexMap::new()),
         "async_status" => crate::jobs::status(run, &raw),
+        "wait_for_connection" => {
+            crate::wait_for_connection::run(run, host, task, vars, &raw).await
+        }
         other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
     }
 }

@@ -19,6 +19,7 @@ mod play;
 pub mod state;
 pub mod validate;
 pub mod vars;
+mod wait_for_connection;
 
 pub use event::{Collect, Event, EventSink, HostStats, Status};
 pub use inventory::InventorySource;

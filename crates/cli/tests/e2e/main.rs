@@ -6,3 +6,4 @@ mod lab;
 mod local;
 mod support;
 mod transfer;
+mod wait;
