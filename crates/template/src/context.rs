@@ -6,12 +6,17 @@
 //! it contains template markers, and cached for the rest of the render. A stack of names being
 //! templated detects cycles.
 //!
+//! A mapping whose values hold templates becomes a [`LazyMap`]: each value is templated when it
+//! is read, so a part nobody reads is never templated (its lookups never run, its undefined
+//! names never fail), as with Ansible 2.19's lazy containers. Lazy maps live only inside one
+//! render; the `Templar`'s public methods hand out plain data ([`materialize`]).
+//!
 //! minijinja's `get_value` cannot return an error, so a variable whose own templating fails
 //! reads as undefined (which keeps `default` working, as in Ansible) and the real error is kept
 //! in [`Shared::failed`]; the caller reports it when the render then fails on that name.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, Value, ValueKind};
 
@@ -71,6 +76,11 @@ impl Ctx {
         let raw = self.scope.vars.get(name)?;
         if !needs_templating(&raw) {
             return Some(raw);
+        }
+        if lazy_candidate(&raw) {
+            let v = Value::from_object(LazyMap::new(self, raw, name));
+            lock(&self.shared.cache).insert(name.to_string(), v.clone());
+            return Some(v);
         }
         {
             let mut active = lock(&self.shared.active);
@@ -151,6 +161,160 @@ impl Object for VarsView {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(self.0.names().into_iter().map(Value::from).collect())
+    }
+}
+
+/// A mapping variable whose values are templated on first read, for the rest of the render.
+pub(crate) struct LazyMap {
+    /// Weak: the render's context caches this map, and must not be kept alive by it.
+    ctx: Weak<Ctx>,
+    raw: Value,
+    /// The top-level variable it came from: a failing value is reported under that name.
+    root: String,
+    done: Mutex<HashMap<Value, Value>>,
+    active: Mutex<Vec<Value>>,
+}
+
+impl std::fmt::Debug for LazyMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<lazy mapping {}>", self.root)
+    }
+}
+
+/// A plain mapping with templates in its values (not its keys) is templated lazily.
+fn lazy_candidate(v: &Value) -> bool {
+    v.kind() == ValueKind::Map
+        && v.downcast_object_ref::<crate::ValueMap>().is_some()
+        && v.try_iter()
+            .map(|mut keys| !keys.any(|k| needs_templating(&k)))
+            .unwrap_or(false)
+}
+
+impl LazyMap {
+    fn new(ctx: &Arc<Ctx>, raw: Value, root: &str) -> LazyMap {
+        LazyMap {
+            ctx: Arc::downgrade(ctx),
+            raw,
+            root: root.to_string(),
+            done: Mutex::new(HashMap::new()),
+            active: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The templated value under `key`; `Ok(None)` when the key does not exist.
+    fn member(&self, key: &Value) -> Result<Option<Value>, TemplateError> {
+        if let Some(v) = lock(&self.done).get(key) {
+            return Ok(Some(v.clone()));
+        }
+        let item = match self.raw.get_item(key) {
+            Ok(v) if !v.is_undefined() => v,
+            _ => return Ok(None),
+        };
+        let Some(ctx) = self.ctx.upgrade() else {
+            return Ok(Some(item));
+        };
+        {
+            let mut active = lock(&self.active);
+            if active.contains(key) {
+                return Err(TemplateError::recursion(&format!("{}.{key}", self.root)));
+            }
+            active.push(key.clone());
+        }
+        let result = if lazy_candidate(&item) {
+            Ok(Value::from_object(LazyMap::new(&ctx, item, &self.root)))
+        } else {
+            ctx.inner.render_value_in(&ctx, &item)
+        };
+        lock(&self.active).retain(|k| k != key);
+        let v = result?;
+        lock(&self.done).insert(key.clone(), v.clone());
+        Ok(Some(v))
+    }
+}
+
+impl Object for LazyMap {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match self.member(key) {
+            Ok(v) => v,
+            Err(err) => {
+                // Reads as undefined (so `default` applies); reported if the render fails on it.
+                if let Some(ctx) = self.ctx.upgrade() {
+                    lock(&ctx.shared.failed)
+                        .entry(self.root.clone())
+                        .or_insert(err);
+                }
+                None
+            }
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.raw.try_iter() {
+            Ok(keys) => Enumerator::Values(keys.collect()),
+            Err(_) => Enumerator::Empty,
+        }
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        self.raw.len()
+    }
+}
+
+/// Turns every [`LazyMap`] inside a value into a plain mapping, templating what was not read
+/// yet; values without one are returned as they are (one read-only walk).
+pub(crate) fn materialize(v: Value) -> Result<Value, TemplateError> {
+    if !contains_lazy(&v) {
+        return Ok(v);
+    }
+    if let Some(lazy) = v.downcast_object_ref::<LazyMap>() {
+        let mut out = crate::ValueMap::new();
+        for key in lazy.raw.try_iter().into_iter().flatten() {
+            if let Some(item) = lazy.member(&key)? {
+                out.insert(key, materialize(item)?);
+            }
+        }
+        return Ok(Value::from_object(out));
+    }
+    match v.kind() {
+        ValueKind::Map => {
+            let mut out = crate::ValueMap::new();
+            for key in v.try_iter().into_iter().flatten() {
+                let item = v.get_item(&key).unwrap_or_default();
+                out.insert(key, materialize(item)?);
+            }
+            Ok(Value::from_object(out))
+        }
+        ValueKind::Seq => {
+            let mut out = Vec::new();
+            for item in v.try_iter().into_iter().flatten() {
+                out.push(materialize(item)?);
+            }
+            Ok(Value::from(out))
+        }
+        _ => Ok(v),
+    }
+}
+
+/// Whether a value is or holds a [`LazyMap`]. Only plain maps and lists are searched: other
+/// objects (`hostvars`, the variable views) resolve their own values.
+fn contains_lazy(v: &Value) -> bool {
+    if v.downcast_object_ref::<LazyMap>().is_some() {
+        return true;
+    }
+    match v.kind() {
+        ValueKind::Map if v.downcast_object_ref::<crate::ValueMap>().is_some() => v
+            .try_iter()
+            .map(|mut keys| keys.any(|k| contains_lazy(&v.get_item(&k).unwrap_or_default())))
+            .unwrap_or(false),
+        ValueKind::Seq if v.downcast_object_ref::<Vec<Value>>().is_some() => v
+            .try_iter()
+            .map(|mut items| items.any(|i| contains_lazy(&i)))
+            .unwrap_or(false),
+        _ => false,
     }
 }
 

@@ -72,7 +72,7 @@ impl TemplateError {
             variable: Some(name.to_string()),
             ..TemplateError::new(
                 TemplateErrorKind::Recursion,
-                format!("recursive loop detected in template: variable '{name}' refers to itself"),
+                format!("Recursive loop detected in template: variable '{name}' refers to itself"),
             )
         }
     }

@@ -206,7 +206,7 @@ impl Templar {
             return Ok(Value::from(template));
         }
         let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
-        self.inner.render_str_in(&ctx, template)
+        context::materialize(self.inner.render_str_in(&ctx, template)?)
     }
 
     /// Templates every string inside a value (list items, map keys and values).
@@ -215,13 +215,13 @@ impl Templar {
             return Ok(value.clone());
         }
         let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
-        self.inner.render_value_in(&ctx, value)
+        context::materialize(self.inner.render_value_in(&ctx, value)?)
     }
 
     /// Evaluates a bare Jinja expression (`x | length > 2`) to its native value.
     pub fn eval_expression(&self, expr: &str, scope: &Scope) -> Result<Value, TemplateError> {
         let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
-        self.inner.eval_expr_in(&ctx, expr)
+        context::materialize(self.inner.eval_expr_in(&ctx, expr)?)
     }
 
     /// Evaluates a `when:` / `failed_when:` / `changed_when:` / `assert that:` condition.
