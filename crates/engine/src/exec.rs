@@ -14,10 +14,10 @@ use indexmap::IndexMap;
 use minijinja::value::{Value, ValueKind};
 
 use crate::actions;
-use crate::jobs;
 use crate::controller::TaskController;
 use crate::cursor::TaskRef;
 use crate::event::{Event, Status};
+use crate::jobs;
 use crate::state::{BecomeInfo, ConnectionInfo, HostCtx, PlayCtx, RunShared};
 use crate::vars::TaskVars;
 
@@ -161,7 +161,9 @@ impl ItemResult {
                 map.insert("unreachable".into(), Value::from(true));
             }
             _ => {
-                map.insert("failed".into(), Value::from(false));
+                // Only an exhausted `until` overruled by failed_when sets it on a success.
+                let failed = self.result.get("failed").is_some_and(Value::is_true);
+                map.insert("failed".into(), Value::from(failed));
             }
         }
         Value::from_pairs(map)
@@ -775,12 +777,15 @@ async fn run_one(
         .delay
         .as_ref()
         .and_then(|d| run.templar.render_value(d, &scope).ok())
+        // Fractional delays (`delay: 0.01`) are valid.
         .and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            f64::try_from(v.clone())
+                .ok()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
         })
-        .unwrap_or(5)
-        .max(0) as u64;
+        .filter(|d| d.is_finite())
+        .unwrap_or(5.0)
+        .max(0.0);
     let mut attempt = 0u64;
     loop {
         attempt += 1;
@@ -788,24 +793,33 @@ async fn run_one(
         if r.status == Status::Unreachable || r.status == Status::Skipped {
             return r;
         }
+        // As Ansible: `attempts` is there before changed_when/failed_when see the result.
+        if task.until.is_some() && retries > 0 {
+            r.result.insert("attempts".into(), Value::from(attempt));
+        }
         apply_result_conditions(run, task, vars, &mut r);
         let Some(until) = &task.until else {
             return r;
         };
         let reg_vars = register_local(task, vars, &r);
         match run.templar.eval_condition_value(until, &reg_vars.scope()) {
-            Ok(true) => {
-                if attempt > 1 {
-                    r.result.insert("attempts".into(), Value::from(attempt));
-                }
-                return r;
-            }
+            Ok(true) => return r,
             Ok(false) => {}
             Err(e) => return template_failure(task, "The conditional check in 'until' failed", &e),
         }
-        r.result.insert("attempts".into(), Value::from(attempt));
         if attempt > retries {
-            r.status = Status::Failed;
+            // The result says failed, but as in Ansible a failed_when verdict decides whether
+            // the host fails.
+            match r.result.get("failed_when_result") {
+                Some(v) if !v.is_true() => {
+                    r.result.insert("failed".into(), Value::from(true));
+                }
+                _ => mark_failed(&mut r),
+            }
+            // Ansible reports the number of retries here, not the number of runs.
+            if retries > 0 {
+                r.result.insert("attempts".into(), Value::from(retries));
+            }
             return r;
         }
         run.emit(Event::Warning {
@@ -817,7 +831,7 @@ async fn run_one(
                 retries + 1 - attempt
             ),
         });
-        tokio::time::sleep(Duration::from_secs(delay)).await;
+        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
     }
 }
 

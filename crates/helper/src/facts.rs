@@ -106,7 +106,75 @@ pub fn gather() -> Facts {
     for (k, v) in network_facts() {
         f.insert(k, v);
     }
+    for (k, v) in python_facts() {
+        f.insert(k.into(), v);
+    }
     f
+}
+
+/// `python` and `python_version`: the interpreter Ansible would discover on this host. Playbooks
+/// use them to run scripts (`{{ ansible_python.executable }} -c ...`), so they are reported
+/// even though drover itself needs no Python. `-I -S` keeps the one interpreter start cheap.
+fn python_facts() -> Vec<(&'static str, Value)> {
+    const CANDIDATES: &[&str] = &[
+        "/usr/bin/python3",
+        "/usr/libexec/platform-python",
+        "/usr/local/bin/python3",
+        "/usr/bin/python",
+    ];
+    let Some(exe) = CANDIDATES.iter().find(|p| Path::new(p).exists()) else {
+        return Vec::new();
+    };
+    let out = std::process::Command::new(exe)
+        .args([
+            "-I",
+            "-S",
+            "-c",
+            "import sys; v = sys.version_info; print(v[0], v[1], v[2], v[3], v[4], sys.implementation.name)",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    let Ok(out) = out else {
+        return Vec::new();
+    };
+    parse_python_version(exe, &String::from_utf8_lossy(&out.stdout))
+}
+
+/// Shapes the probe's `major minor micro releaselevel serial implementation` line.
+pub(crate) fn parse_python_version(exe: &str, line: &str) -> Vec<(&'static str, Value)> {
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    let [major, minor, micro, level, serial, implementation] = parts.as_slice() else {
+        return Vec::new();
+    };
+    let (Ok(major), Ok(minor), Ok(micro), Ok(serial)) = (
+        major.parse::<u64>(),
+        minor.parse::<u64>(),
+        micro.parse::<u64>(),
+        serial.parse::<u64>(),
+    ) else {
+        return Vec::new();
+    };
+    vec![
+        (
+            "python",
+            json!({
+                "executable": exe,
+                "has_sslcontext": true,
+                "type": match *implementation {
+                    "cpython" => "CPython",
+                    "pypy" => "PyPy",
+                    other => other,
+                },
+                "version": {
+                    "major": major, "minor": minor, "micro": micro,
+                    "releaselevel": level, "serial": serial,
+                },
+                "version_info": [major, minor, micro, level, serial],
+            }),
+        ),
+        ("python_version", json!(format!("{major}.{minor}.{micro}"))),
+    ]
 }
 
 fn read_first(paths: &[&str]) -> String {
@@ -611,6 +679,17 @@ mod tests {
                 .collect();
         assert_eq!(m["memtotal_mb"], 15936);
         assert_eq!(m["memfree_mb"], 1000);
+    }
+
+    #[test]
+    fn python_version_probe() {
+        let f = parse_python_version("/usr/bin/python3", "3 11 2 final 0 cpython\n");
+        let m: BTreeMap<_, _> = f.into_iter().collect();
+        assert_eq!(m["python_version"], json!("3.11.2"));
+        assert_eq!(m["python"]["executable"], json!("/usr/bin/python3"));
+        assert_eq!(m["python"]["type"], json!("CPython"));
+        assert_eq!(m["python"]["version_info"], json!([3, 11, 2, "final", 0]));
+        assert!(parse_python_version("/x", "garbage").is_empty());
     }
 
     #[test]

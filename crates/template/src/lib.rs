@@ -386,14 +386,29 @@ impl Inner {
         if !has_markers(s) {
             return Ok(Value::from(s));
         }
-        if let Some(expr) = single_expression(s) {
+        // Jinja drops one trailing newline when it compiles a template, so `{{ expr }}\n` (a
+        // folded YAML scalar) is still a lone expression with a native value; Ansible adds the
+        // newline back only when the result is a string.
+        let (body, newline) = match s.strip_suffix('\n') {
+            Some(b) if !b.ends_with('\n') => (b, true),
+            _ => (s, false),
+        };
+        if let Some(expr) = single_expression(body) {
             let expr = safe_access::rewrite_expr(expr);
             if let Ok(compiled) = self.env.compile_expression_owned(expr.into_owned()) {
                 let v = compiled
                     .eval(Value::from_dyn_object(ctx.clone()))
                     .map_err(|e| convert(e, s, ctx))?;
                 if !v.is_undefined() {
-                    return Ok(plain(v));
+                    let v = plain(v);
+                    if newline {
+                        if let Some(text) = v.as_str() {
+                            if !text.ends_with('\n') {
+                                return Ok(Value::from(format!("{text}\n")));
+                            }
+                        }
+                    }
+                    return Ok(v);
                 }
                 // Render as a template to get minijinja's description of the undefined value.
             }
