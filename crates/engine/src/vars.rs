@@ -182,36 +182,43 @@ impl TaskVars {
 
     /// Below the magic variables, in Ansible's order from highest to lowest.
     fn layered(&self, name: &str) -> Option<Value> {
+        self.layered_trusted(name).map(|(v, _)| v)
+    }
+
+    /// As [`Self::layered`], with whether the value was written (may be templated) rather
+    /// than produced (set_fact and registered results, facts, add_host variables).
+    fn layered_trusted(&self, name: &str) -> Option<(Value, bool)> {
+        let written = |v: &Value| Some((v.clone(), true));
         for params in self.include_params.iter().rev() {
             if let Some(v) = params.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
         }
         let mut role = self.role.as_ref();
         while let Some(scope) = role {
             if let Some(v) = scope.params.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
             role = scope.parent.as_ref();
         }
         {
             let state = self.host.read();
             if let Some(v) = state.set_facts.get(name) {
-                return Some(v.clone());
+                return Some((v.clone(), false));
             }
             if let Some(v) = state.include_vars.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
         }
         for scope in self.scopes.iter().rev() {
             if let Some(v) = scope.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
         }
         let mut role = self.role.as_ref();
         while let Some(scope) = role {
             if let Some(v) = scope.role.vars.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
             role = scope.parent.as_ref();
         }
@@ -219,33 +226,33 @@ impl TaskVars {
         if let Some(play) = &self.play {
             for vars in &play.role_vars {
                 if let Some(v) = vars.get(name) {
-                    return Some(v.clone());
+                    return written(v);
                 }
             }
         }
         if let Some(play) = &self.play {
             if let Some(v) = self.host.read().vars_files.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
             if let Some(v) = play.play.vars.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
         }
         if let Some(fact) = name.strip_prefix("ansible_") {
             if let Some(v) = self.host.read().facts.get(fact) {
-                return Some(v.clone());
+                return Some((v.clone(), false));
             }
         }
         if let Some(v) = self.host.read().added_vars.get(name) {
-            return Some(v.clone());
+            return Some((v.clone(), false));
         }
         if let Some(v) = self.host.inventory_vars.get(name) {
-            return Some(v.clone());
+            return written(v);
         }
         let mut role = self.role.as_ref();
         while let Some(scope) = role {
             if let Some(v) = scope.role.defaults.get(name) {
-                return Some(v.clone());
+                return written(v);
             }
             role = scope.parent.as_ref();
         }
@@ -253,7 +260,7 @@ impl TaskVars {
         if let Some(play) = &self.play {
             for defaults in &play.role_defaults {
                 if let Some(v) = defaults.get(name) {
-                    return Some(v.clone());
+                    return written(v);
                 }
             }
         }
@@ -270,6 +277,20 @@ impl VarSource for TaskVars {
             return Some(v.clone());
         }
         self.magic(name).or_else(|| self.layered(name))
+    }
+
+    fn get_trusted(&self, name: &str) -> Option<(Value, bool)> {
+        if let Some(v) = self.run.extra_vars.get(name) {
+            return Some((v.clone(), true));
+        }
+        // Loop items, registered results under evaluation, ansible_failed_result: data.
+        if let Some(v) = self.locals.get(name) {
+            return Some((v.clone(), false));
+        }
+        match self.magic(name) {
+            Some(v) => Some((v, false)),
+            None => self.layered_trusted(name),
+        }
     }
 
     fn names(&self) -> Vec<String> {
@@ -385,7 +406,10 @@ impl Object for OneHostVars {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
-        let raw = self.vars.get(name)?;
+        let (raw, trusted) = self.vars.get_trusted(name)?;
+        if !trusted {
+            return Some(raw);
+        }
         match self.vars.run.templar.render_value(&raw, &self.vars.scope()) {
             Ok(v) => Some(v),
             Err(_) => Some(raw),

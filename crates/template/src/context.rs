@@ -73,8 +73,8 @@ impl Ctx {
         if let Some(v) = lock(&self.shared.cache).get(name) {
             return Some(v.clone());
         }
-        let raw = self.scope.vars.get(name)?;
-        if !needs_templating(&raw) {
+        let (raw, trusted) = self.scope.vars.get_trusted(name)?;
+        if !trusted || !needs_templating(&raw) {
             return Some(raw);
         }
         if lazy_candidate(&raw) {

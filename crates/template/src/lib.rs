@@ -77,6 +77,13 @@ pub const OMIT: &str = "__omit_place_holder__drover__";
 pub trait VarSource: Send + Sync {
     /// The raw (untemplated) value of a variable.
     fn get(&self, name: &str) -> Option<Value>;
+    /// The raw value and whether it may be templated when read. Written values (playbooks,
+    /// inventories, vars files) may; data — results of templating such as `set_fact` values,
+    /// registered results, facts from hosts — may not, so data is never run as a template
+    /// (Ansible 2.19's trust rule).
+    fn get_trusted(&self, name: &str) -> Option<(Value, bool)> {
+        self.get(name).map(|v| (v, true))
+    }
     /// All variable names, for `vars`, the `vars` lookup and `varnames`.
     fn names(&self) -> Vec<String>;
 }
@@ -500,7 +507,7 @@ pub(crate) fn convert(err: minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> Te
         K::UndefinedError => undefined_error(&detail, ctx),
         K::SyntaxError => TemplateError::new(
             TemplateErrorKind::Syntax,
-            format!("template syntax error: {detail}"),
+            format!("Syntax error in template: {detail}"),
         ),
         K::TemplateNotFound => TemplateError::new(TemplateErrorKind::NotFound, detail),
         K::UnknownFilter | K::UnknownTest | K::UnknownFunction => TemplateError::new(

@@ -254,7 +254,10 @@ fn with_name(mut e: TemplateError, name: &str) -> TemplateError {
 fn convert_plain(e: minijinja::Error, body: &str) -> TemplateError {
     let mut out = TemplateError::new(
         TemplateErrorKind::Syntax,
-        format!("template syntax error: {}", e.detail().unwrap_or_default()),
+        format!(
+            "Syntax error in template: {}",
+            e.detail().unwrap_or_default()
+        ),
     );
     if let Some(line) = e.line() {
         out.location = Some(Box::new(crate::TemplateLocation {
