@@ -109,18 +109,23 @@ pub fn check_task(task: &Task, registry: &Registry, errors: &mut Vec<ValidationE
                 }
                 return;
             }
-            // Missing required arguments may come from module_defaults: only names are
-            // checked when the task could get defaults.
-            let result = if task.keywords.module_defaults.is_empty() {
-                spec.check_names(keys.iter().map(String::as_str))
-            } else {
-                spec.check_names(keys.iter().map(String::as_str))
-                    .or_else(|e| match e {
-                        drover_modules::ArgsError::Missing { .. }
-                        | drover_modules::ArgsError::OneOf { .. } => Ok(()),
-                        other => Err(other),
-                    })
-            };
+            // Only argument names are checked before the run. Missing, exclusive and
+            // one-of-required arguments fail the task at run time, as in Ansible (playbooks
+            // test those failures with ignore_errors; module_defaults may also fill them in).
+            // Ansible's internal options (`_diff_peek`, ...) are known to some modules only;
+            // an unknown one fails its task at run time, as Ansible reports it.
+            let result = spec
+                .check_names(
+                    keys.iter()
+                        .map(String::as_str)
+                        .filter(|k| !k.starts_with('_') || *k == "_raw_params"),
+                )
+                .or_else(|e| match e {
+                    drover_modules::ArgsError::Missing { .. }
+                    | drover_modules::ArgsError::OneOf { .. }
+                    | drover_modules::ArgsError::Exclusive { .. } => Ok(()),
+                    other => Err(other),
+                });
             if let Err(e) = result {
                 errors.push(err(e.to_string()));
             }

@@ -40,6 +40,8 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("modification_time_format", ArgKind::Str),
         ArgDef::new("access_time", ArgKind::Str),
         ArgDef::new("access_time_format", ArgKind::Str),
+        // Internal to Ansible's action plugins (is the file binary?), also used directly.
+        ArgDef::new("_diff_peek", ArgKind::Bool),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -66,6 +68,9 @@ impl Module for File {
         let path = args.str("path").unwrap_or_default().to_string();
         if path.is_empty() {
             return Ok(Outcome::failed("path must not be empty"));
+        }
+        if args.bool("_diff_peek", false) {
+            return diff_peek(ctx, &path).await;
         }
         let attrs = attrs_from_args(args);
         check_mode_arg(&path, &attrs)?;
@@ -493,6 +498,20 @@ impl Job<'_, '_> {
         add_file_info(&mut out, st);
         out
     }
+}
+
+/// `_diff_peek`: whether the start of the file looks binary (a NUL byte in the first 8 KiB).
+async fn diff_peek(ctx: &Context<'_>, path: &str) -> Result<Outcome, ModuleError> {
+    let st = ctx.host.stat(path, FOLLOW).await?;
+    let binary = if st.exists && st.kind == Some(FileKind::File) {
+        let data = ctx.host.read(path).await?;
+        data.iter().take(8192).any(|b| *b == 0)
+    } else {
+        false
+    };
+    Ok(Outcome::ok()
+        .with("path", path)
+        .with("appears_binary", binary))
 }
 
 /// The helper's "exists and is not a directory" as Ansible words it.
