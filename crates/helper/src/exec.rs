@@ -1,9 +1,10 @@
 //! Running programs to completion.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use drover_host::{ExecOutput, ExecRequest, HostError, HostResult, IoKind, Program};
 
@@ -80,23 +81,102 @@ pub fn exec(req: &ExecRequest) -> HostResult<ExecOutput> {
         }
         _ => None,
     };
-    let output = child
-        .wait_with_output()
-        .map_err(|e| HostError::io("wait", &e))?;
+    let (stdout, stderr, status) = collect(&mut child)?;
     if let Some(f) = feeder {
         let _ = f.join();
     }
     let end = now();
-    let rc = match (output.status.code(), output.status.signal()) {
+    let rc = match (status.code(), status.signal()) {
         (Some(code), _) => code,
         (None, Some(sig)) => -sig,
         (None, None) => -1,
     };
     Ok(ExecOutput {
         rc,
-        stdout: output.stdout,
-        stderr: output.stderr,
+        stdout,
+        stderr,
         start,
         end,
     })
+}
+
+/// How long output pipes may stay silent after the program exited before they are given up:
+/// a background process that inherited them (`cmd &`) must not hold the task, as Ansible's
+/// `run_command` stops reading once the program ended and a second passed without output.
+const QUIET_AFTER_EXIT: Duration = Duration::from_secs(1);
+
+enum Chunk {
+    Out(Vec<u8>),
+    Err(Vec<u8>),
+    Closed,
+}
+
+fn pump(mut pipe: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, wrap: fn(Vec<u8>) -> Chunk) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(wrap(buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(Chunk::Closed);
+    });
+}
+
+/// Waits for the child and gathers its output: everything until both pipes close, or until
+/// they stay quiet for [`QUIET_AFTER_EXIT`] once the child itself has exited.
+fn collect(child: &mut Child) -> HostResult<(Vec<u8>, Vec<u8>, ExitStatus)> {
+    let (tx, rx) = mpsc::channel();
+    let mut open = 0;
+    if let Some(out) = child.stdout.take() {
+        pump(out, tx.clone(), Chunk::Out);
+        open += 1;
+    }
+    if let Some(err) = child.stderr.take() {
+        pump(err, tx.clone(), Chunk::Err);
+        open += 1;
+    }
+    drop(tx);
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut take = |chunk: Chunk, open: &mut i32| match chunk {
+        Chunk::Out(d) => stdout.extend_from_slice(&d),
+        Chunk::Err(d) => stderr.extend_from_slice(&d),
+        Chunk::Closed => *open -= 1,
+    };
+    // While the child runs, read everything; then drain until closed or quiet.
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| HostError::io("wait", &e))? {
+            break status;
+        }
+        if open == 0 {
+            break child.wait().map_err(|e| HostError::io("wait", &e))?;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(chunk) => take(chunk, &mut open),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => open = 0,
+        }
+    };
+    while open > 0 {
+        match rx.recv_timeout(QUIET_AFTER_EXIT) {
+            Ok(chunk) => take(chunk, &mut open),
+            Err(_) => break,
+        }
+    }
+    Ok((stdout, stderr, status))
+}
+
+/// What `file` says of `path` (its MIME type and charset), `None` when `file` is missing or
+/// fails, as Ansible's stat module then reports nothing better than "unknown".
+pub fn file_mime(path: &str) -> Option<drover_host::MimeInfo> {
+    let out = exec(&ExecRequest::argv(drover_host::file_mime_argv(path))).ok()?;
+    if out.rc != 0 {
+        return None;
+    }
+    drover_host::parse_file_mime(&String::from_utf8_lossy(&out.stdout))
 }

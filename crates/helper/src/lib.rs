@@ -67,6 +67,13 @@ pub fn execute(req: &Request) -> Response {
         Request::ListDir { path } => wrap(fsops::list_dir(path), Response::ListDir),
         Request::Facts => Response::facts(&facts::gather()),
         Request::Shutdown => Response::Shutdown,
+        Request::StatMime { path, opts } => match fsops::stat(path, *opts) {
+            Ok(st) => {
+                let mime = st.exists.then(|| exec::file_mime(path)).flatten();
+                Response::StatMime(st, mime)
+            }
+            Err(e) => Response::Error(e),
+        },
     }
 }
 

@@ -333,6 +333,55 @@ fn exec_argv_shell_env_cwd_stdin_and_signals() {
 }
 
 #[test]
+fn exec_does_not_wait_for_background_children_holding_the_pipes() {
+    let started = std::time::Instant::now();
+    let out = exec(ExecRequest::shell("sleep 20 & echo started; echo late >&2"));
+    assert_eq!(out.rc, 0);
+    assert_eq!(out.stdout, b"started\n");
+    assert_eq!(out.stderr, b"late\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Output written after the program exited but while it still streams is kept.
+    let out = exec(ExecRequest::shell("(sleep 0.3; echo after) & echo before"));
+    assert_eq!(out.stdout, b"before\nafter\n");
+}
+
+#[test]
+fn stat_mime_asks_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("a:b.txt");
+    std::fs::write(&f, "hello world").unwrap();
+    let have_file = std::process::Command::new("file")
+        .arg("--version")
+        .output()
+        .is_ok();
+    match run(Request::StatMime {
+        path: f.to_string_lossy().into(),
+        opts: StatOptions::default(),
+    }) {
+        Response::StatMime(st, mime) => {
+            assert!(st.exists);
+            if have_file {
+                let m = mime.unwrap();
+                assert_eq!(
+                    (m.mimetype.as_str(), m.charset.as_str()),
+                    ("text/plain", "us-ascii")
+                );
+            } else {
+                assert_eq!(mime, None);
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+    match run(Request::StatMime {
+        path: dir.path().join("none").to_string_lossy().into(),
+        opts: StatOptions::default(),
+    }) {
+        Response::StatMime(st, mime) => assert!(!st.exists && mime.is_none()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn directory_is_idempotent_with_parents_and_recursive_attrs() {
     let dir = tempfile::tempdir().unwrap();
     let leaf = dir.path().join("a/b/c");

@@ -346,4 +346,77 @@ pub trait Host: Send + Sync {
     async fn list_dir(&self, path: &str) -> HostResult<Vec<DirEntry>>;
 
     async fn facts(&self) -> HostResult<Facts>;
+
+    /// `stat`, plus what the host's `file` utility says of the path (Ansible's stat module runs
+    /// `file --mime-type --mime-encoding` without following links). `None` when the path is
+    /// missing or `file` is absent or fails. Transports with a helper answer in one round trip;
+    /// this default costs two.
+    async fn stat_mime(
+        &self,
+        path: &str,
+        opts: StatOptions,
+    ) -> HostResult<(FileStat, Option<MimeInfo>)> {
+        let st = self.stat(path, opts).await?;
+        if !st.exists {
+            return Ok((st, None));
+        }
+        let mime = match self.exec(&ExecRequest::argv(file_mime_argv(path))).await {
+            Ok(out) if out.rc == 0 => parse_file_mime(&String::from_utf8_lossy(&out.stdout)),
+            Ok(_) => None,
+            Err(HostError::Unreachable(m)) => return Err(HostError::Unreachable(m)),
+            Err(_) => None,
+        };
+        Ok((st, mime))
+    }
+}
+
+/// A path's MIME type and character set as the `file` utility names them
+/// (`text/plain`, `us-ascii`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MimeInfo {
+    pub mimetype: String,
+    pub charset: String,
+}
+
+/// The `file` command line whose output [`parse_file_mime`] reads.
+pub fn file_mime_argv(path: &str) -> [String; 4] {
+    [
+        "file".into(),
+        "--mime-type".into(),
+        "--mime-encoding".into(),
+        path.into(),
+    ]
+}
+
+/// Reads `PATH: TYPE; charset=CHARSET` (the path may itself contain colons, so the part after
+/// the last one is taken).
+pub fn parse_file_mime(out: &str) -> Option<MimeInfo> {
+    let (_, info) = out.trim_end().rsplit_once(':')?;
+    let (mimetype, charset) = info.split_once(';')?;
+    let (_, charset) = charset.split_once('=')?;
+    Some(MimeInfo {
+        mimetype: mimetype.trim().to_string(),
+        charset: charset.trim().to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_file_mime_output() {
+        assert_eq!(
+            parse_file_mime("/tmp/foo:bar.txt: text/plain; charset=us-ascii\n"),
+            Some(MimeInfo {
+                mimetype: "text/plain".into(),
+                charset: "us-ascii".into()
+            })
+        );
+        assert_eq!(
+            parse_file_mime("/d: inode/directory; charset=binary").map(|m| m.mimetype),
+            Some("inode/directory".into())
+        );
+        assert_eq!(parse_file_mime("cannot open"), None);
+    }
 }

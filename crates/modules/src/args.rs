@@ -397,18 +397,24 @@ impl Args {
 }
 
 /// Splits Ansible's `k=v` argument string (`path=/tmp/x state=directory mode="0755"`), honouring
-/// single and double quotes and backslash escapes inside quotes. With `free_form`, words that are
-/// not `k=v` are joined into `_raw_params` (the command line), as Ansible's `parse_kv` does with
-/// `check_raw`.
+/// quotes and Jinja blocks as Ansible's `split_args` does. With `free_form`, words that are not
+/// `k=v` are joined into `_raw_params` (the command line) with their original spacing and
+/// newlines, as Ansible's `parse_kv` does with `check_raw`.
 pub fn parse_kv(input: &str, free_form: bool) -> Result<IndexMap<String, String>, String> {
     let words = split_words(input)?;
     let mut out = IndexMap::new();
     let mut raw: Vec<String> = Vec::new();
     for word in words {
-        let eq = word.raw.find('=');
+        // The first `=` not escaped by a backslash (one at the very start does not count).
+        let eq = word
+            .raw
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| c == '=' && !word.raw[..i].ends_with('\\'))
+            .map(|(i, _)| i);
         let is_kv = match eq {
             Some(i) if !word.quoted_before_eq => {
-                let key = &word.raw[..i];
+                let key = word.raw[..i].trim();
                 !key.is_empty()
                     && (key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                         || (key.contains("{{") && !free_form))
@@ -418,22 +424,39 @@ pub fn parse_kv(input: &str, free_form: bool) -> Result<IndexMap<String, String>
         };
         match (is_kv, eq) {
             (true, Some(i)) => {
-                let value = unquote(&decode_escapes(&word.raw[i + 1..]));
-                out.insert(word.raw[..i].to_string(), value);
+                let value = unquote(decode_escapes(&word.raw[i + 1..]).trim());
+                out.insert(word.raw[..i].trim().to_string(), value);
+            }
+            // Only escaped `=`s: Ansible keeps the word, decoded, with `\=` unescaped.
+            (_, None) if free_form && word.raw.contains('=') => {
+                raw.push(decode_escapes(&word.raw).replace("\\=", "="))
             }
             _ if free_form => raw.push(word.raw),
             _ => {
                 return Err(format!(
                     "this module requires key=value arguments, found '{}'",
-                    word.raw
+                    word.raw.trim()
                 ))
             }
         }
     }
     if free_form && !raw.is_empty() {
-        out.insert(RAW_PARAMS.to_string(), raw.join(" "));
+        out.insert(RAW_PARAMS.to_string(), join_words(&raw));
     }
     Ok(out)
+}
+
+/// Joins split words back into a command line: a space between words, none after a word that
+/// ends a line (Ansible's `join_args`).
+fn join_words(words: &[String]) -> String {
+    let mut out = String::new();
+    for w in words {
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 /// The `k=v` words Ansible takes out of a free-form command line.
@@ -451,65 +474,131 @@ const FREE_FORM_KEYS: &[&str] = &[
 ];
 
 struct Word {
-    /// The word exactly as written (quotes kept), for the command line.
+    /// The word as written (quotes kept; extra spaces and a line's newline attached), for the
+    /// command line.
     raw: String,
     /// A quote opened before any `=`: then the word is a quoted string, never `k=v`.
     quoted_before_eq: bool,
 }
 
-fn split_words(input: &str) -> Result<Vec<Word>, String> {
-    let bytes = input.as_bytes();
-    let mut words = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut quote: Option<u8> = None;
-        let mut quoted_before_eq = false;
-        let mut seen_eq = false;
-        // Jinja blocks (`{{ ... }}`, `{% ... %}`) may contain spaces; they stay in one word.
-        let mut jinja_depth = 0usize;
-        while i < bytes.len() {
-            let c = bytes[i];
-            let next = bytes.get(i + 1).copied();
-            if let Some(q) = quote {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
-                }
-            } else if c == b'{' && matches!(next, Some(b'{' | b'%' | b'#')) {
-                jinja_depth += 1;
-                i += 1;
-            } else if jinja_depth > 0 && matches!(c, b'}' | b'%' | b'#') && next == Some(b'}') {
-                jinja_depth -= 1;
-                i += 1;
-            } else if jinja_depth == 0 && c.is_ascii_whitespace() {
-                break;
-            } else if jinja_depth == 0 && (c == b'"' || c == b'\'') {
-                if !seen_eq {
-                    quoted_before_eq = true;
-                }
-                quote = Some(c);
-            } else if c == b'=' {
-                seen_eq = true;
+/// The quote still open after `token`, starting with `open` (a quote preceded by a backslash
+/// neither opens nor closes).
+fn quote_state(token: &str, mut open: Option<char>) -> Option<char> {
+    let mut prev: Option<char> = None;
+    for c in token.chars() {
+        if (c == '"' || c == '\'') && prev != Some('\\') {
+            match open {
+                Some(q) if q == c => open = None,
+                Some(_) => {}
+                None => open = Some(c),
             }
-            i += 1;
         }
-        if quote.is_some() {
-            return Err(format!("unbalanced quotes in '{input}'"));
-        }
-        let end = i.min(bytes.len());
-        let raw = input[start..end].to_string();
-        words.push(Word {
-            raw,
-            quoted_before_eq,
-        });
+        prev = Some(c);
     }
-    Ok(words)
+    open
+}
+
+/// Jinja block depth after `token`, by counting its openers and closers.
+fn block_depth(token: &str, depth: usize, open: &str, close: &str) -> usize {
+    let (o, c) = (token.matches(open).count(), token.matches(close).count());
+    if o == c {
+        depth
+    } else {
+        (depth as isize + o as isize - c as isize).max(0) as usize
+    }
+}
+
+/// Ansible's `split_args`: splits on spaces and newlines, but keeps quoted strings and Jinja
+/// blocks (`{{ }}`, `{% %}`, `{# #}`) whole, keeps runs of spaces and line ends attached to the
+/// word before them so the text can be joined back as written, and drops a lone `\` outside
+/// quotes together with its line end (a line continuation).
+fn split_words(input: &str) -> Result<Vec<Word>, String> {
+    let mut params: Vec<String> = Vec::new();
+    let mut quote: Option<char> = None;
+    let (mut print, mut block, mut comment) = (0usize, 0usize, 0usize);
+    let lines: Vec<&str> = input.split('\n').collect();
+    for (line_no, line) in lines.iter().enumerate() {
+        let mut continuation = false;
+        for (idx, token) in line.split(' ').enumerate() {
+            if token.is_empty() && idx != 0 {
+                match params.last_mut() {
+                    Some(p) => p.push(' '),
+                    None => params.push(" ".into()),
+                }
+                continue;
+            }
+            if token == "\\" && quote.is_none() {
+                continuation = true;
+                continue;
+            }
+            let was_quoted = quote.is_some();
+            quote = quote_state(token, quote);
+            let quoted = quote.is_some();
+            let in_jinja = print > 0 || block > 0 || comment > 0;
+            let mut appended = false;
+            if quoted && !was_quoted && !in_jinja {
+                params.push(token.to_string());
+                appended = true;
+            } else if in_jinja || quoted || was_quoted {
+                let last = match params.last_mut() {
+                    Some(p) => p,
+                    None => {
+                        params.push(String::new());
+                        params.last_mut().ok_or("empty arguments")?
+                    }
+                };
+                // A token continuing a quote on a new line follows the kept newline directly.
+                if idx > 0 {
+                    last.push(' ');
+                }
+                last.push_str(token);
+                appended = true;
+            }
+            for (depth, open, close) in [
+                (&mut print, "{{", "}}"),
+                (&mut block, "{%", "%}"),
+                (&mut comment, "{#", "#}"),
+            ] {
+                let before = *depth;
+                *depth = block_depth(token, *depth, open, close);
+                if *depth != before && !appended {
+                    params.push(token.to_string());
+                    appended = true;
+                }
+            }
+            let in_jinja = print > 0 || block > 0 || comment > 0;
+            if !in_jinja && quote.is_none() && !appended && !token.is_empty() {
+                params.push(token.to_string());
+            }
+        }
+        if lines.len() > 1 && line_no != lines.len() - 1 && !continuation {
+            match params.last_mut() {
+                Some(p) => p.push('\n'),
+                None => params.push("\n".into()),
+            }
+        }
+    }
+    if quote.is_some() || print > 0 || block > 0 || comment > 0 {
+        return Err(format!(
+            "failed at splitting arguments, either an unbalanced jinja2 block or quotes: {input}"
+        ));
+    }
+    Ok(params
+        .into_iter()
+        .map(|raw| {
+            let first_quote = raw.find(['"', '\'']);
+            let first_eq = raw.find('=');
+            let quoted_before_eq = match (first_quote, first_eq) {
+                (Some(q), Some(e)) => q < e,
+                (Some(_), None) => true,
+                _ => false,
+            };
+            Word {
+                raw,
+                quoted_before_eq,
+            }
+        })
+        .collect())
 }
 
 /// Resolves the backslash escapes Ansible decodes in `k=v` values before unquoting them:
@@ -633,9 +722,38 @@ mod tests {
         check(
             "echo 'hello world'  x",
             true,
-            &[("_raw_params", "echo 'hello world' x")],
+            &[("_raw_params", "echo 'hello world'  x")],
         );
         check("", false, &[]);
+    }
+
+    #[test]
+    fn free_form_keeps_lines_and_spacing() {
+        // As Ansible's split_args/join_args: newlines and runs of spaces survive, a lone `\`
+        // continues the line, quotes may span lines, k=v lines are taken out.
+        check(
+            "echo a \\\n\"b c\" \\\n\"d\ne\" \\\n| cat\necho   x\n",
+            true,
+            &[("_raw_params", "echo a \"b c\" \"d\ne\" | cat\necho   x\n")],
+        );
+        check(
+            "executable=\"{{ sh }}\"\ncreates={{ d }}/f.txt\necho \"test\"\n",
+            true,
+            &[
+                ("executable", "{{ sh }}"),
+                ("creates", "{{ d }}/f.txt"),
+                ("_raw_params", "echo \"test\"\n"),
+            ],
+        );
+        check(
+            "cat <<EOF\nOne\n  Two\nEOF\n",
+            true,
+            &[("_raw_params", "cat <<EOF\nOne\n  Two\nEOF\n")],
+        );
+        // Tabs do not separate words; an escaped `=` is no separator.
+        check("a=1\tb", false, &[("a", "1\tb")]);
+        check("echo a\\=b", true, &[("_raw_params", "echo a=b")]);
+        check("msg={{ x }}  y=2", false, &[("msg", "{{ x }}"), ("y", "2")]);
     }
 
     #[test]

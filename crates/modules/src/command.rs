@@ -65,6 +65,9 @@ impl Planned {
     }
 }
 
+/// Ansible's argument-spec message for a task without a command.
+const NO_COMMAND: &str = "one of the following is required: _raw_params, cmd, argv";
+
 pub(crate) async fn run(
     args: &Args,
     ctx: &Context<'_>,
@@ -76,7 +79,19 @@ pub(crate) async fn run(
         .filter(|s| !s.trim().is_empty());
     let argv = args.list("argv");
     if text.is_some() && !argv.is_empty() {
-        return Ok(Outcome::failed("only command or argv can be given, not both").with("rc", 256));
+        return Ok(
+            Outcome::failed("parameters are mutually exclusive: _raw_params|cmd|argv")
+                .with("rc", 256),
+        );
+    }
+    let mut warnings = Vec::new();
+    if flavour == Flavour::Command {
+        if let Some(exe) = args.str("executable") {
+            warnings.push(format!(
+                "As of Ansible 2.4, the parameter 'executable' is no longer supported with the \
+                 'command' module. Not using '{exe}'."
+            ));
+        }
     }
     let planned = match (flavour, text) {
         (Flavour::Shell, Some(t)) => Planned::Script(t.to_string()),
@@ -93,13 +108,14 @@ pub(crate) async fn run(
             Flavour::Command => Planned::Argv(argv),
             Flavour::Shell => Planned::Script(argv.join(" ")),
         },
-        _ => return Ok(Outcome::failed("no command given").with("rc", 256)),
+        _ => return Ok(Outcome::failed(NO_COMMAND).with("rc", 256)),
     };
     if matches!(&planned, Planned::Argv(a) if a.is_empty()) {
-        return Ok(Outcome::failed("no command given").with("rc", 256));
+        return Ok(Outcome::failed(NO_COMMAND).with("rc", 256));
     }
     let chdir = args.string("chdir");
     let mut out = Outcome::ok().with("cmd", planned.cmd_value());
+    out.warnings = warnings;
     let should = if ctx.check { "Would" } else { "Did" };
 
     for (key, skip_if_present) in [("creates", true), ("removes", false)] {

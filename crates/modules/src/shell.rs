@@ -17,7 +17,8 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("stdin_add_newline", ArgKind::Bool),
         ArgDef::new("strip_empty_ends", ArgKind::Bool),
         ArgDef::new("warn", ArgKind::Bool),
-        // Accepted as in Ansible; the shell itself expands variables.
+        // Not a shell option: Ansible's shell action refuses it when the task runs, so it passes
+        // static validation and fails then.
         ArgDef::new("expand_argument_vars", ArgKind::Bool),
     ],
     free_form: true,
@@ -33,6 +34,11 @@ impl Module for Shell {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+        if args.has("expand_argument_vars") {
+            return Ok(Outcome::failed(
+                "Unsupported parameters for (shell) module: expand_argument_vars",
+            ));
+        }
         run(args, ctx, Flavour::Shell).await
     }
 }

@@ -22,7 +22,7 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("checksum_algorithm", ArgKind::Str)
             .aliases(&["checksum", "checksum_algo"])
             .choices(&["md5", "sha1", "sha224", "sha256", "sha384", "sha512"]),
-        // Accepted; drover does not run `file` or `lsattr` on hosts.
+        // `get_mime` runs the host's `file` as Ansible does; drover does not run `lsattr`.
         ArgDef::new("get_mime", ArgKind::Bool).aliases(&["mime", "mime_type", "mime-type"]),
         ArgDef::new("get_attributes", ArgKind::Bool).aliases(&["attr", "attributes"]),
     ],
@@ -138,17 +138,26 @@ impl Module for Stat {
         let follow = args.bool("follow", false);
         let get_checksum = args.bool("get_checksum", true);
         let algo = args.str("checksum_algorithm").unwrap_or("sha1");
-        let st = ctx
-            .host
-            .stat(
-                &path,
-                StatOptions {
-                    follow,
-                    checksum: get_checksum && algo == "sha1",
-                },
-            )
-            .await?;
+        let opts = StatOptions {
+            follow,
+            checksum: get_checksum && algo == "sha1",
+        };
+        let get_mime = args.bool("get_mime", true);
+        let (st, mime) = if get_mime {
+            ctx.host.stat_mime(&path, opts).await?
+        } else {
+            (ctx.host.stat(&path, opts).await?, None)
+        };
         let mut dict = stat_dict(&path, &st);
+        if get_mime && st.exists {
+            // Ansible reports "unknown" when `file` is missing or fails.
+            let (mimetype, charset) = mime.map_or_else(
+                || ("unknown".to_string(), "unknown".to_string()),
+                |m| (m.mimetype, m.charset),
+            );
+            dict.insert("mimetype".into(), json!(mimetype));
+            dict.insert("charset".into(), json!(charset));
+        }
         let regular = st.kind == Some(FileKind::File);
         if get_checksum && algo != "sha1" && regular && st.readable {
             // The host computes SHA-1 only; other algorithms hash the content here.

@@ -15,13 +15,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use drover_host::{
-    DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, HostError,
+    DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, HostError, MimeInfo,
     StatOptions, WriteOutcome, WriteRequest,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Frames above this size are refused before anything is allocated for them.
 pub const MAX_FRAME: u32 = 1 << 30;
@@ -65,6 +65,11 @@ pub enum Request {
     Facts,
     /// Ends the helper's serve loop after this request is answered.
     Shutdown,
+    /// `stat` plus the `file` utility's MIME type and charset (see `Host::stat_mime`).
+    StatMime {
+        path: String,
+        opts: StatOptions,
+    },
 }
 
 /// Information the helper gives about itself.
@@ -94,6 +99,7 @@ pub enum Response {
     Facts(String),
     Shutdown,
     Error(HostError),
+    StatMime(FileStat, Option<MimeInfo>),
 }
 
 impl Response {
@@ -124,6 +130,7 @@ impl Response {
             Response::Facts(_) => "Facts",
             Response::Shutdown => "Shutdown",
             Response::Error(_) => "Error",
+            Response::StatMime(..) => "StatMime",
         }
     }
 }

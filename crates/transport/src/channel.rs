@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use drover_host::{
     DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, Host, HostError,
-    HostResult, StatOptions, WriteOutcome, WriteRequest,
+    HostResult, MimeInfo, StatOptions, WriteOutcome, WriteRequest,
 };
 use drover_proto::{
     encode, read_frame_async, Envelope, HelperInfo, Request, Response, HELLO_ID, PROTOCOL_VERSION,
@@ -364,6 +364,24 @@ impl Host for RpcHost {
             .await?
         {
             Response::StatMany(s) => Ok(s),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn stat_mime(
+        &self,
+        path: &str,
+        opts: StatOptions,
+    ) -> HostResult<(FileStat, Option<MimeInfo>)> {
+        match self
+            .channel
+            .call(Request::StatMime {
+                path: path.into(),
+                opts,
+            })
+            .await?
+        {
+            Response::StatMime(s, m) => Ok((s, m)),
             r => Err(unexpected(&r)),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use drover_host::{
     DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, Host, HostError,
-    HostResult, StatOptions, WriteOutcome, WriteRequest,
+    HostResult, MimeInfo, StatOptions, WriteOutcome, WriteRequest,
 };
 use drover_proto::{Request, Response};
 
@@ -77,6 +77,22 @@ impl Host for LocalHost {
         .await?
         {
             Response::StatMany(s) => Ok(s),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn stat_mime(
+        &self,
+        path: &str,
+        opts: StatOptions,
+    ) -> HostResult<(FileStat, Option<MimeInfo>)> {
+        match run(Request::StatMime {
+            path: path.into(),
+            opts,
+        })
+        .await?
+        {
+            Response::StatMime(s, m) => Ok((s, m)),
             r => Err(unexpected(&r)),
         }
     }

@@ -57,7 +57,53 @@ async fn command_failure_and_missing_program() {
 
     let out = env.run("command", json!({"cmd": ""})).await;
     assert!(out.failed);
-    assert_eq!(out.msg.as_deref(), Some("no command given"));
+    assert_eq!(
+        out.msg.as_deref(),
+        Some("one of the following is required: _raw_params, cmd, argv")
+    );
+
+    let out = env
+        .run(
+            "command",
+            json!({"_raw_params": "echo a", "argv": ["echo", "b"]}),
+        )
+        .await;
+    assert!(out.failed);
+    assert!(out
+        .msg
+        .unwrap()
+        .contains("parameters are mutually exclusive"));
+}
+
+#[tokio::test]
+async fn command_warns_about_executable_and_shell_refuses_expansion_flag() {
+    let env = Env::new().await;
+    let out = env
+        .run(
+            "command",
+            json!({"_raw_params": "echo x", "executable": "/bogus"}),
+        )
+        .await;
+    assert_eq!(s(&out, "stdout"), "x");
+    assert_eq!(out.warnings.len(), 1);
+    assert!(
+        out.warnings[0].contains("no longer supported"),
+        "{:?}",
+        out.warnings
+    );
+    assert!(out.warnings[0].contains("Not using '/bogus'"));
+
+    let out = env
+        .run(
+            "shell",
+            json!({"_raw_params": "echo hi", "expand_argument_vars": false}),
+        )
+        .await;
+    assert!(out.failed);
+    assert_eq!(
+        out.msg.as_deref(),
+        Some("Unsupported parameters for (shell) module: expand_argument_vars")
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,23 @@ async fn stat_reports_like_ansible() {
         .await;
     assert!(get(&out, &["stat", "isreg"]).is_true());
 
+    // MIME type and charset come from the host's `file`, as in Ansible ("unknown" without it).
+    let out = env.run("stat", json!({"path": env.path("f")})).await;
+    let have_file = std::process::Command::new("file")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let (mimetype, charset) = if have_file {
+        ("text/plain", "us-ascii")
+    } else {
+        ("unknown", "unknown")
+    };
+    assert_eq!(get(&out, &["stat", "mimetype"]).as_str(), Some(mimetype));
+    assert_eq!(get(&out, &["stat", "charset"]).as_str(), Some(charset));
+    let out = env
+        .run("stat", json!({"path": env.path("f"), "get_mime": false}))
+        .await;
+    assert!(get(&out, &["stat", "mimetype"]).is_undefined());
     let out = env.run("stat", json!({"path": env.path("missing")})).await;
     assert!(!get(&out, &["stat", "exists"]).is_true());
     assert!(get(&out, &["stat"])

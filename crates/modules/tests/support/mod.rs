@@ -227,6 +227,14 @@ impl Host for Counting {
         self.note("stat_many");
         self.inner.stat_many(paths, opts).await
     }
+    async fn stat_mime(
+        &self,
+        path: &str,
+        opts: drover_host::StatOptions,
+    ) -> drover_host::HostResult<(drover_host::FileStat, Option<drover_host::MimeInfo>)> {
+        self.note("stat_mime");
+        self.inner.stat_mime(path, opts).await
+    }
     async fn read(&self, path: &str) -> drover_host::HostResult<Vec<u8>> {
         self.note("read");
         self.inner.read(path).await
