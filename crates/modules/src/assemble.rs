@@ -2,7 +2,7 @@
 
 use crate::copy::{place, Placement};
 use crate::pyre;
-use crate::util::{check_validate, join};
+use crate::util::{check_validate, join, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
 pub struct Assemble;
@@ -153,6 +153,16 @@ impl Module for Assemble {
         p.after_header = format!("{src} (assembled)");
         let mut out = place(ctx, &p, content, None).await?;
         out.set("src", src);
+        // In diff mode Ansible registers the assembled file's before/after as one dict.
+        if let Some(d) = out.diff.first() {
+            let d = serde_json::json!({
+                "before_header": d.before_header,
+                "before": d.before,
+                "after_header": d.after_header,
+                "after": d.after,
+            });
+            out.set("diff", to_value(&d));
+        }
         Ok(out)
     }
 }

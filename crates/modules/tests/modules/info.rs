@@ -347,6 +347,19 @@ async fn assemble_fragments() {
     assert!(out.changed, "{:?}", out.msg);
     assert_eq!(env.read("out"), "a\n###\nb\n###\nc\n");
     assert!(!env.run("assemble", args).await.changed);
+    // With --diff, the result carries the before/after as Ansible registers them.
+    let out = env
+        .run(
+            "assemble",
+            json!({"src": env.path("frags"), "dest": env.path("out3")}),
+        )
+        .await;
+    let diff = &out.data["diff"];
+    assert_eq!(diff.get_attr("before").unwrap().as_str(), Some(""));
+    assert_eq!(
+        diff.get_attr("after").unwrap().as_str(),
+        Some("hidden\na\nb\nc\n")
+    );
     let out = env
         .run(
             "assemble",
