@@ -28,6 +28,8 @@ pub struct Config {
     pub private_key_file: Option<String>,
     pub timeout: Option<u64>,
     pub ssh_args: Option<String>,
+    /// `show_custom_stats`: print what `set_stats` recorded after the recap.
+    pub show_custom_stats: bool,
     /// Settings in the file that drover does not use, to be shown as warnings.
     pub warnings: Vec<String>,
 }
@@ -50,6 +52,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
         "ANSIBLE_BECOME_METHOD",
     ),
     ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
+    ("defaults", "show_custom_stats", "ANSIBLE_SHOW_CUSTOM_STATS"),
 ];
 
 /// Settings drover accepts and ignores because they only tune Ansible's own machinery.
@@ -194,6 +197,7 @@ impl Config {
                 "become_user" => c.become_user = Some(v.trim().to_string()),
                 "become_method" => c.become_method = Some(v.trim().to_string()),
                 "ssh_args" => c.ssh_args = Some(v.trim().to_string()),
+                "show_custom_stats" => c.show_custom_stats = bool_of(key, v)?,
                 _ => {}
             }
         }

@@ -433,12 +433,15 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     } else {
         Format::Human
     };
-    let printer = Arc::new(Printer::new(
-        format,
-        common.verbose,
-        common.diff,
-        std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
-    ));
+    let printer = Arc::new(
+        Printer::new(
+            format,
+            common.verbose,
+            common.diff,
+            std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
+        )
+        .show_custom_stats(config.show_custom_stats),
+    );
     let mut code = 0;
     for pb in &playbooks {
         let loader = Loader::new(&playbook_dir, loader_config.clone());

@@ -28,6 +28,8 @@ pub struct Printer {
     state: Mutex<PrinterState>,
     /// `drover exec`: Ansible's ad-hoc layout (`host | CHANGED | rc=0 >>`), no banners.
     ad_hoc: bool,
+    /// `show_custom_stats`: print `set_stats` data after the recap.
+    custom_stats: bool,
 }
 
 #[derive(Default)]
@@ -60,7 +62,13 @@ impl Printer {
             progress,
             state: Mutex::new(PrinterState::default()),
             ad_hoc: false,
+            custom_stats: false,
         }
+    }
+
+    pub fn show_custom_stats(mut self, show: bool) -> Printer {
+        self.custom_stats = show;
+        self
     }
 
     pub fn ad_hoc(mut self) -> Printer {
@@ -218,6 +226,11 @@ impl Printer {
                 text.push('\n');
                 self.write(&text);
             }
+            Event::CustomStats { hosts, run } => {
+                if self.custom_stats {
+                    self.write(&custom_stats_text(hosts, run.as_ref()));
+                }
+            }
             Event::RunFinished { interrupted, .. } => {
                 if *interrupted {
                     self.write("[ERROR]: User interrupted execution\n");
@@ -314,6 +327,63 @@ impl EventSink for Printer {
 }
 
 /// `TASK [name] ****...` padded with stars to 80 columns, after a blank line.
+/// The `CUSTOM STATS` block of Ansible's default callback: one line per host, then the run's
+/// stats, each as sorted one-space-indented JSON with the line breaks taken out.
+fn custom_stats_text(hosts: &[(String, Json)], run: Option<&Json>) -> String {
+    let mut text = banner("CUSTOM STATS:");
+    let mut sorted: Vec<&(String, Json)> = hosts.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (host, stats) in sorted {
+        text.push_str(&format!("\t{host}: {}\n", one_line_json(stats)));
+    }
+    if let Some(run) = run {
+        text.push_str(&format!("\n\tRUN: {}\n", one_line_json(run)));
+    }
+    text.push('\n');
+    text
+}
+
+/// Python's `json.dumps(v, indent=1, sort_keys=True)` with the newlines removed.
+fn one_line_json(v: &Json) -> String {
+    fn dump(v: &Json, depth: usize, out: &mut String) {
+        let pad = |n: usize| " ".repeat(n);
+        match v {
+            Json::Object(m) if !m.is_empty() => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&pad(depth + 1));
+                    out.push_str(&Json::String(k.clone()).to_string());
+                    out.push_str(": ");
+                    dump(&m[k], depth + 1, out);
+                }
+                out.push_str(&pad(depth));
+                out.push('}');
+            }
+            Json::Array(a) if !a.is_empty() => {
+                out.push('[');
+                for (i, item) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&pad(depth + 1));
+                    dump(item, depth + 1, out);
+                }
+                out.push_str(&pad(depth));
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    dump(v, 0, &mut out);
+    out
+}
+
 pub fn banner(msg: &str) -> String {
     let msg = msg.trim();
     let stars = 79usize.saturating_sub(msg.chars().count()).max(3);
@@ -470,6 +540,22 @@ fn render_diff(d: &drover_modules::FileDiff) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_stats_lines_match_ansible() {
+        let v = serde_json::json!({"my_int": 25, "b": {"x": [1, "y"]}, "e": {}});
+        assert_eq!(
+            one_line_json(&v),
+            r#"{ "b": {  "x": [   1,   "y"  ] }, "e": {}, "my_int": 25}"#
+        );
+        let text = custom_stats_text(
+            &[("h1".into(), serde_json::json!({"n": 1}))],
+            Some(&serde_json::json!({"my_int": 25})),
+        );
+        assert!(text.starts_with("\nCUSTOM STATS: ***"), "{text}");
+        assert!(text.contains("\th1: { \"n\": 1}\n"), "{text}");
+        assert!(text.contains("\n\tRUN: { \"my_int\": 25}\n"), "{text}");
+    }
 
     #[test]
     fn banner_is_80_columns() {

@@ -197,7 +197,7 @@ pub async fn run(
                 ),
             }
         }
-        "set_stats" => ItemResult::ok(IndexMap::new()),
+        "set_stats" => crate::custom_stats::set_stats(run, &host.name, &raw),
         "async_status" => crate::jobs::status(run, &raw),
         "wait_for_connection" => {
             crate::wait_for_connection::run(run, host, task, vars, &raw).await

@@ -71,6 +71,12 @@ pub enum Event {
     Recap {
         hosts: Vec<(String, HostStats)>,
     },
+    /// What `set_stats` recorded, after the recap (only when some task set stats): per host,
+    /// and for the whole run.
+    CustomStats {
+        hosts: Vec<(String, serde_json::Value)>,
+        run: Option<serde_json::Value>,
+    },
     RunFinished {
         exit_code: i32,
         interrupted: bool,

@@ -11,6 +11,7 @@
 mod actions;
 mod controller;
 mod cursor;
+mod custom_stats;
 pub mod event;
 mod exec;
 mod jobs;

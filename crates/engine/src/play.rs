@@ -76,6 +76,9 @@ pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummar
     run.emit(Event::Recap {
         hosts: stats.clone(),
     });
+    if let Some(custom) = run.custom_stats.event() {
+        run.emit(custom);
+    }
     run.emit(Event::RunFinished {
         exit_code,
         interrupted,

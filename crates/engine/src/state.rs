@@ -141,6 +141,8 @@ pub struct RunShared {
     identities: Mutex<HashMap<PathBuf, (String, String)>>,
     /// Background jobs of `async`/`poll: 0` tasks, for `async_status`.
     pub jobs: crate::jobs::Jobs,
+    /// What `set_stats` recorded.
+    pub custom_stats: crate::custom_stats::CustomStats,
 }
 
 impl RunShared {
@@ -173,6 +175,7 @@ impl RunShared {
             paths: Mutex::new(HashMap::new()),
             identities: Mutex::new(HashMap::new()),
             jobs: Default::default(),
+            custom_stats: Default::default(),
         }
     }
 

@@ -4,6 +4,7 @@
 mod asynchronous;
 mod lab;
 mod local;
+mod stats;
 mod support;
 mod transfer;
 mod wait;
