@@ -296,7 +296,7 @@ pub(crate) fn delta(seconds: f64) -> String {
 }
 
 /// Whether Python's `expandvars`/`expanduser` would change the word.
-fn needs_expansion(word: &str) -> bool {
+pub(crate) fn needs_expansion(word: &str) -> bool {
     if word.starts_with('~') {
         return true;
     }
@@ -317,7 +317,7 @@ fn expansion_script(argv: &[String]) -> String {
         .join(" ")
 }
 
-fn expand_word(word: &str) -> String {
+pub(crate) fn expand_word(word: &str) -> String {
     let mut out = String::from("\"");
     let mut rest = word;
     if let Some(r) = rest.strip_prefix('~') {

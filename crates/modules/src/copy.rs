@@ -77,6 +77,7 @@ impl Module for Copy {
             return Ok(Outcome::failed("src (or content) is required"));
         };
         if args.bool("remote_src", false) {
+            let src = crate::util::expand_host_path(ctx, &src).await?;
             return copy_remote(ctx, opts, &src).await;
         }
         let local = ctx.controller.find_file("files", &src)?;

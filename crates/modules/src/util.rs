@@ -309,6 +309,29 @@ pub(crate) async fn expand_user(ctx: &Context<'_>, path: &str) -> Result<String,
     })
 }
 
+/// Python's `expandvars` and `expanduser` of a host path, which Ansible applies to every `path`
+/// argument on the host: `$VAR`, `${VAR}` (unset ones stay as written) and a leading `~`.
+/// Paths without them cost nothing, others one round trip.
+pub(crate) async fn expand_host_path(
+    ctx: &Context<'_>,
+    path: &str,
+) -> Result<String, ModuleError> {
+    if !crate::command::needs_expansion(path) {
+        return Ok(path.to_string());
+    }
+    if !path.contains('$') {
+        return expand_user(ctx, path).await;
+    }
+    let script = format!("printf '%s' {}", crate::command::expand_word(path));
+    let mut req = drover_host::ExecRequest::shell(script);
+    req.env = ctx.env.clone();
+    let r = ctx.host.exec(&req).await?;
+    if r.rc != 0 {
+        return Ok(path.to_string());
+    }
+    Ok(String::from_utf8_lossy(&r.stdout).into_owned())
+}
+
 /// Quotes a word for a POSIX shell.
 pub(crate) fn sh_quote(s: &str) -> String {
     if !s.is_empty()
