@@ -312,10 +312,7 @@ pub(crate) async fn expand_user(ctx: &Context<'_>, path: &str) -> Result<String,
 /// Python's `expandvars` and `expanduser` of a host path, which Ansible applies to every `path`
 /// argument on the host: `$VAR`, `${VAR}` (unset ones stay as written) and a leading `~`.
 /// Paths without them cost nothing, others one round trip.
-pub(crate) async fn expand_host_path(
-    ctx: &Context<'_>,
-    path: &str,
-) -> Result<String, ModuleError> {
+pub(crate) async fn expand_host_path(ctx: &Context<'_>, path: &str) -> Result<String, ModuleError> {
     if !crate::command::needs_expansion(path) {
         return Ok(path.to_string());
     }
