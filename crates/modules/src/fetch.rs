@@ -19,8 +19,9 @@ pub struct Fetch;
 static SPEC: ModuleSpec = ModuleSpec {
     name: "fetch",
     args: &[
-        ArgDef::new("src", ArgKind::Str).required(),
-        ArgDef::new("dest", ArgKind::Str).required(),
+        // Checked when the task runs, with Ansible's messages.
+        ArgDef::new("src", ArgKind::Raw),
+        ArgDef::new("dest", ArgKind::Raw),
         ArgDef::new("flat", ArgKind::Bool),
         ArgDef::new("fail_on_missing", ArgKind::Bool),
         ArgDef::new("validate_checksum", ArgKind::Bool),
@@ -52,17 +53,43 @@ impl Module for Fetch {
                 ..Outcome::default()
             });
         }
-        let src = args.string("src").unwrap_or_default();
-        let dest = args.string("dest").unwrap_or_default();
-        if src.is_empty() || dest.is_empty() {
-            return Ok(Outcome::failed("src and dest are required"));
-        }
+        let text = |name: &str| match args.get(name) {
+            None => Ok(None),
+            Some(v) => match v.as_str() {
+                Some(s) => Ok(Some(s.to_string())),
+                None if v.is_none() || v.is_undefined() => Ok(None),
+                None => Err(()),
+            },
+        };
+        let (src, dest) = match (text("src"), text("dest")) {
+            (Err(()), _) => {
+                return Ok(Outcome::failed(
+                    "Invalid type supplied for source option, it must be a string",
+                ))
+            }
+            (_, Err(())) => {
+                return Ok(Outcome::failed(
+                    "Invalid type supplied for dest option, it must be a string",
+                ))
+            }
+            (Ok(Some(s)), Ok(Some(d))) if !s.is_empty() && !d.is_empty() => (s, d),
+            _ => return Ok(Outcome::failed("src and dest are required")),
+        };
         let flat = args.bool("flat", false);
         let fail_on_missing = args.bool("fail_on_missing", true);
         let validate_checksum = args.bool("validate_checksum", true);
         let source = expand_user(ctx, &src).await?;
 
-        let st = ctx.host.stat(&source, WITH_SUM).await?;
+        let st = match ctx.host.stat(&source, WITH_SUM).await {
+            Ok(st) => st,
+            Err(e @ HostError::Io { .. }) => {
+                // Ansible names both what it could not do (stat, without become) and why
+                // (slurp, with become); tests look for either.
+                let msg = format!("File is not readable: {source}: {e}");
+                return Ok(unreadable(msg, &source, fail_on_missing));
+            }
+            Err(e) => return Err(e.into()),
+        };
         if st.exists && st.kind == Some(FileKind::Directory) {
             return Ok(if fail_on_missing {
                 Outcome::failed(IS_DIR)
@@ -97,13 +124,19 @@ impl Module for Fetch {
 
         let data = match ctx.host.read(&source).await {
             Ok(d) => d,
-            Err(HostError::Io { kind, message, .. }) if kind != IoKind::Other => {
+            Err(e @ HostError::Io { .. }) => {
+                let HostError::Io { kind, .. } = &e else {
+                    return Err(e.into());
+                };
                 let msg = match kind {
                     IoKind::NotFound => {
                         "the remote file does not exist, not transferring, ignored".to_string()
                     }
                     IoKind::IsADirectory => IS_DIR.to_string(),
-                    _ => format!("unable to read {source}: {message}"),
+                    _ => {
+                        let msg = format!("File is not readable: {source}: {e}");
+                        return Ok(unreadable(msg, &source, fail_on_missing));
+                    }
                 };
                 let mut out = Outcome::ok().with_msg(msg).with("file", source.clone());
                 out.failed = fail_on_missing;
@@ -141,6 +174,18 @@ impl Module for Fetch {
             out.set("file", source);
         }
         Ok(out)
+    }
+}
+
+/// A file the connecting user may not read: a failure, or with `fail_on_missing: false` a
+/// note.
+fn unreadable(msg: String, source: &str, fail_on_missing: bool) -> Outcome {
+    if fail_on_missing {
+        Outcome::failed(msg).with("file", source)
+    } else {
+        Outcome::ok()
+            .with_msg(format!("{msg}, ignored"))
+            .with("file", source)
     }
 }
 

@@ -213,4 +213,47 @@ async fn fetch_missing_and_directories() {
         .check("fetch", json!({"src": missing, "dest": dest}))
         .await;
     assert!(out.skipped);
+
+    let out = env.run("fetch", json!({})).await;
+    assert_eq!(out.msg.as_deref(), Some("src and dest are required"));
+    let out = env.run("fetch", json!({"src": [1, 2], "dest": dest})).await;
+    assert_eq!(
+        out.msg.as_deref(),
+        Some("Invalid type supplied for source option, it must be a string")
+    );
+}
+
+#[tokio::test]
+async fn fetch_unreadable_files() {
+    use std::os::unix::fs::PermissionsExt;
+    // root reads everything: nothing to test.
+    if std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    {
+        return;
+    }
+    let env = Env::new().await;
+    env.write("locked/secret", "x");
+    let locked = env.path("locked");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let dest = format!("{}/", env.dir.path().join("fetched").display());
+    let src = env.path("locked/secret");
+    let out = env.run("fetch", json!({"src": src, "dest": dest})).await;
+    let ignored = env
+        .run(
+            "fetch",
+            json!({"src": src, "dest": dest, "fail_on_missing": false}),
+        )
+        .await;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
+    assert!(out.failed);
+    let msg = out.msg.unwrap();
+    assert!(
+        msg.contains("File is not readable") && msg.contains("ermission denied"),
+        "{msg}"
+    );
+    assert!(!ignored.failed);
+    assert!(ignored.msg.unwrap().ends_with(", ignored"));
 }
