@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use drover_modules::{Controller, ModuleError};
+use drover_modules::{Controller, ModuleError, TemplateOptions};
 use drover_playbook::Task;
 
 use crate::state::RunShared;
@@ -53,6 +53,15 @@ impl Controller for TaskController {
     }
 
     fn render_template(&self, path: &Path, dest: &str) -> Result<String, ModuleError> {
+        self.render_template_with(path, dest, &TemplateOptions::default())
+    }
+
+    fn render_template_with(
+        &self,
+        path: &Path,
+        dest: &str,
+        options: &TemplateOptions,
+    ) -> Result<String, ModuleError> {
         let source = self.run.read_controller_file(path).map_err(|e| {
             ModuleError::Controller(format!("could not read template '{}': {e}", path.display()))
         })?;
@@ -69,6 +78,7 @@ impl Controller for TaskController {
             fullpath: path.to_path_buf(),
             search_paths,
             destpath: Some(dest.to_string()),
+            options: template_options(options),
             ..Default::default()
         };
         self.run
@@ -103,4 +113,39 @@ impl Controller for TaskController {
     fn inventory_hostname(&self) -> Option<String> {
         Some(self.vars.host.name.clone())
     }
+}
+
+/// The template module's options as the templar takes them.
+fn template_options(o: &TemplateOptions) -> drover_template::TemplateOptions {
+    let mut out = drover_template::TemplateOptions::default();
+    if let Some(t) = o.trim_blocks {
+        out.trim_blocks = t;
+    }
+    if let Some(l) = o.lstrip_blocks {
+        out.lstrip_blocks = l;
+    }
+    let strings = [
+        &o.block_start_string,
+        &o.block_end_string,
+        &o.variable_start_string,
+        &o.variable_end_string,
+        &o.comment_start_string,
+        &o.comment_end_string,
+    ];
+    if strings.iter().any(|s| s.is_some()) {
+        let mut d = drover_template::Delimiters::default();
+        let set = |slot: &mut String, v: &Option<String>| {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        };
+        set(&mut d.block.0, &o.block_start_string);
+        set(&mut d.block.1, &o.block_end_string);
+        set(&mut d.variable.0, &o.variable_start_string);
+        set(&mut d.variable.1, &o.variable_end_string);
+        set(&mut d.comment.0, &o.comment_start_string);
+        set(&mut d.comment.1, &o.comment_end_string);
+        out.delimiters = Some(d);
+    }
+    out
 }

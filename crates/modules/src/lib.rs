@@ -33,6 +33,23 @@ pub trait Controller: Send + Sync {
     /// Renders a template file on the controller with the task's variables.
     fn render_template(&self, path: &std::path::Path, dest: &str) -> Result<String, ModuleError>;
 
+    /// [`Controller::render_template`] with the `template` module's Jinja2 options. A
+    /// controller that cannot apply options refuses non-default ones rather than ignore them.
+    fn render_template_with(
+        &self,
+        path: &std::path::Path,
+        dest: &str,
+        options: &TemplateOptions,
+    ) -> Result<String, ModuleError> {
+        if *options == TemplateOptions::default() {
+            self.render_template(path, dest)
+        } else {
+            Err(ModuleError::Controller(
+                "this controller cannot apply template options".into(),
+            ))
+        }
+    }
+
     /// A controller path a module writes to (`fetch`'s `dest`): relative paths are taken from
     /// the play's directory, as Ansible's `path_dwim` does.
     fn local_path(&self, path: &str) -> PathBuf {
@@ -44,6 +61,20 @@ pub trait Controller: Send + Sync {
     fn inventory_hostname(&self) -> Option<String> {
         None
     }
+}
+
+/// The `template` module's Jinja2 environment options; `None` keeps Ansible's default (a
+/// `#jinja2:` first line of the template still overrides them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateOptions {
+    pub trim_blocks: Option<bool>,
+    pub lstrip_blocks: Option<bool>,
+    pub block_start_string: Option<String>,
+    pub block_end_string: Option<String>,
+    pub variable_start_string: Option<String>,
+    pub variable_end_string: Option<String>,
+    pub comment_start_string: Option<String>,
+    pub comment_end_string: Option<String>,
 }
 
 /// Everything a module run can see besides its arguments.

@@ -2,7 +2,9 @@
 
 use crate::copy::{place, Placement};
 use crate::util::check_validate;
-use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
+use crate::{
+    ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome, TemplateOptions,
+};
 
 pub struct Template;
 
@@ -21,6 +23,14 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("newline_sequence", ArgKind::Str).choices(&["\\n", "\\r", "\\r\\n"]),
         ArgDef::new("output_encoding", ArgKind::Str),
         ArgDef::new("unsafe_writes", ArgKind::Bool),
+        ArgDef::new("trim_blocks", ArgKind::Bool),
+        ArgDef::new("lstrip_blocks", ArgKind::Bool),
+        ArgDef::new("block_start_string", ArgKind::Str),
+        ArgDef::new("block_end_string", ArgKind::Str),
+        ArgDef::new("variable_start_string", ArgKind::Str),
+        ArgDef::new("variable_end_string", ArgKind::Str),
+        ArgDef::new("comment_start_string", ArgKind::Str),
+        ArgDef::new("comment_end_string", ArgKind::Str),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -55,7 +65,19 @@ impl Module for Template {
             return Ok(Outcome::failed(msg));
         }
         let path = ctx.controller.find_file("templates", &src)?;
-        let mut text = ctx.controller.render_template(&path, &dest)?;
+        let options = TemplateOptions {
+            trim_blocks: args.get("trim_blocks").map(|v| v.is_true()),
+            lstrip_blocks: args.get("lstrip_blocks").map(|v| v.is_true()),
+            block_start_string: args.string("block_start_string"),
+            block_end_string: args.string("block_end_string"),
+            variable_start_string: args.string("variable_start_string"),
+            variable_end_string: args.string("variable_end_string"),
+            comment_start_string: args.string("comment_start_string"),
+            comment_end_string: args.string("comment_end_string"),
+        };
+        let mut text = ctx
+            .controller
+            .render_template_with(&path, &dest, &options)?;
         // The choices are written escaped, as in Ansible (`newline_sequence: '\r\n'`).
         let nl = match args.str("newline_sequence") {
             Some("\\r\\n") => "\r\n",

@@ -216,18 +216,29 @@ pub(crate) fn render(
         locals.insert("template_destpath".into(), Value::from(dest.clone()));
     }
     let ctx = Ctx::new(inner.clone(), scope.clone(), locals);
-    let managed = inner.render_str_in(&ctx, &inner.config.ansible_managed)?;
-    let ctx = Ctx::new(inner.clone(), scope.clone(), {
-        let mut l = ctx.locals.clone();
-        l.insert("ansible_managed".into(), managed);
-        l
-    });
+    // A variable named `ansible_managed` (task or play vars, ...) wins over the configured text.
+    let ctx = if scope.vars.get("ansible_managed").is_some() {
+        ctx
+    } else {
+        let managed = inner.render_str_in(&ctx, &inner.config.ansible_managed)?;
+        Ctx::new(inner.clone(), scope.clone(), {
+            let mut l = ctx.locals.clone();
+            l.insert("ansible_managed".into(), managed);
+            l
+        })
+    };
     let template = env
         .get_template(name)
         .map_err(|e| with_name(convert(e, body, &ctx), name))?;
-    let out = template
+    let mut out = template
         .render(Value::from_dyn_object(ctx.clone()))
         .map_err(|e| with_name(convert(e, body, &ctx), name))?;
+    // Ansible tops the result up to the template's own number of trailing newlines, which
+    // trim_blocks may have eaten after a final block tag.
+    let trailing = |s: &str| s.len() - s.trim_end_matches('\n').len();
+    for _ in trailing(&out)..trailing(body) {
+        out.push('\n');
+    }
     Ok(if opts.newline_sequence == "\n" {
         out
     } else {
@@ -394,6 +405,31 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, "a\r\nb\r\n");
+    }
+
+    #[test]
+    fn trailing_newlines_and_ansible_managed() {
+        let templar = crate::Templar::default();
+        let render = |vars: BTreeMap<String, Value>, src: &str| {
+            let vars: std::sync::Arc<dyn crate::VarSource> = std::sync::Arc::new(vars);
+            templar
+                .render_template_file(
+                    src,
+                    "t.j2",
+                    &crate::Scope::new(vars),
+                    &TemplateFileVars::default(),
+                )
+                .unwrap()
+        };
+        // trim_blocks eats the newline after the last tag; Ansible puts it back.
+        assert_eq!(
+            render(BTreeMap::new(), "{% for i in [1] %}\n  x\n  {% endfor %}\n"),
+            "  x\n  \n"
+        );
+        assert_eq!(render(BTreeMap::new(), "a\n\n"), "a\n\n");
+        assert_eq!(render(BTreeMap::new(), "{{ ansible_managed }}"), "Ansible managed");
+        let vars = BTreeMap::from([("ansible_managed".to_string(), Value::from("mine"))]);
+        assert_eq!(render(vars, "{{ ansible_managed }}"), "mine");
     }
 
     #[test]
