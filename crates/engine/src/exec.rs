@@ -1272,14 +1272,18 @@ pub fn connection_info(
             "ssh".into()
         }
     });
-    let user = match &task.keywords.remote_user {
-        Some(u) => Some(display_value(
-            &run.templar
-                .render_value(u, &vars.scope())
-                .map_err(|e| HostError::Unsupported(e.to_string()))?,
-        )),
-        None => var_string(run, vars, &["ansible_user", "ansible_ssh_user"])?
-            .or_else(|| run.options.remote_user.clone()),
+    // Connection variables (inventory `ansible_user`, ...) win over the `remote_user`
+    // keyword, as in Ansible.
+    let user = match var_string(run, vars, &["ansible_user", "ansible_ssh_user"])? {
+        Some(u) => Some(u),
+        None => match &task.keywords.remote_user {
+            Some(u) => Some(display_value(
+                &run.templar
+                    .render_value(u, &vars.scope())
+                    .map_err(|e| HostError::Unsupported(e.to_string()))?,
+            )),
+            None => run.options.remote_user.clone(),
+        },
     };
     let port = var_string(run, vars, &["ansible_port", "ansible_ssh_port"])?
         .map(|p| {
