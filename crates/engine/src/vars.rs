@@ -138,6 +138,23 @@ impl TaskVars {
             "ansible_play_hosts_all" => Value::from(self.play.as_ref()?.all_hosts.clone()),
             "role_name" => Value::from(self.role.as_ref()?.role.name.as_str()),
             "role_path" => Value::from(self.role.as_ref()?.role.path.display().to_string()),
+            // Ansible's task search path: the role chain's paths (outermost first), then the
+            // task file's directory.
+            "ansible_search_path" => {
+                let mut paths = Vec::new();
+                let mut cur = self.role.as_ref();
+                while let Some(scope) = cur {
+                    paths.insert(0, scope.role.path.display().to_string());
+                    cur = scope.parent.as_ref();
+                }
+                if let Some(dir) = &self.task_dir {
+                    let dir = dir.display().to_string();
+                    if !paths.contains(&dir) {
+                        paths.push(dir);
+                    }
+                }
+                Value::from(paths)
+            }
             "ansible_role_name" => Value::from(self.role.as_ref()?.role.name.as_str()),
             "ansible_parent_role_names" => {
                 let mut names = Vec::new();

@@ -413,7 +413,8 @@ pub fn parse_kv(input: &str, free_form: bool) -> Result<IndexMap<String, String>
             .find(|&(i, c)| c == '=' && !word.raw[..i].ends_with('\\'))
             .map(|(i, _)| i);
         let is_kv = match eq {
-            Some(i) if !word.quoted_before_eq => {
+            // Quotes inside a templated key (`{{ 'x' + item }}=v`) do not make a quoted word.
+            Some(i) if !word.quoted_before_eq || word.raw[..i].contains("{{") => {
                 let key = word.raw[..i].trim();
                 !key.is_empty()
                     && (key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -760,6 +761,15 @@ mod tests {
     fn kv_errors() {
         assert!(parse_kv("path=/x oops", false).is_err());
         assert!(parse_kv("msg='unterminated", false).is_err());
+    }
+
+    #[test]
+    fn kv_templated_key_with_quotes() {
+        let kv = parse_kv("{{ 'x' + item }}={{ item }}", false).unwrap();
+        assert_eq!(
+            kv.get("{{ 'x' + item }}").map(String::as_str),
+            Some("{{ item }}")
+        );
     }
 
     static SPEC: ModuleSpec = ModuleSpec {

@@ -204,16 +204,17 @@ fn invoke(
     if wantlist {
         return Ok(Value::from(result));
     }
-    // Ansible joins string results with commas; a single non-string result is returned as is.
-    if result.iter().all(|v| v.kind() == ValueKind::String) {
+    // As Ansible: no result is an empty list, one result is itself, several strings are joined
+    // with commas, anything else stays a list.
+    if result.len() == 1 {
+        return Ok(result.into_iter().next().unwrap_or_default());
+    }
+    if !result.is_empty() && result.iter().all(|v| v.kind() == ValueKind::String) {
         return Ok(Value::from(
             result.iter().map(py_str).collect::<Vec<_>>().join(","),
         ));
     }
-    Ok(match result.len() {
-        1 => result.into_iter().next().unwrap_or_default(),
-        _ => Value::from(result),
-    })
+    Ok(Value::from(result))
 }
 
 macro_rules! lookup {
@@ -410,7 +411,14 @@ fn dict_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let mut out = Vec::new();
     for t in &c.terms {
         if t.kind() != ValueKind::Map {
-            return Err(lookup_error("dict", "with_dict expects a dict"));
+            return Err(lookup_error(
+                "dict",
+                format!(
+                    "the 'dict' lookup plugin expects a dictionary, got '{}' of type <class '{}'>)",
+                    crate::py_str(t),
+                    crate::filters::type_name(t)
+                ),
+            ));
         }
         for k in t.try_iter().into_iter().flatten() {
             let v = t.get_item(&k).unwrap_or_default();
@@ -482,84 +490,118 @@ fn parse_kv(term: &str) -> (Option<String>, BTreeMap<String, String>) {
 }
 
 fn parse_num(name: &str, s: &str) -> Result<i64, TemplateError> {
-    crate::filters::parse_py_int(s, 0)
-        .ok_or_else(|| lookup_error("sequence", format!("can't parse {name}={s} as integer")))
+    crate::filters::parse_py_int(s, 0).ok_or_else(|| {
+        lookup_error(
+            "sequence",
+            format!("Config '{name}' for 'ansible.builtin.sequence' lookup plugin from 'Direct' has an invalid value."),
+        )
+    })
+}
+
+/// The shortcut form `[start-]end[/stride][:format]`, each number `0?x?[0-9a-f]+`. A match
+/// only says which parts are where; the numbers are validated afterwards, as in Ansible.
+fn sequence_shortcut(term: &str) -> Option<Vec<(&'static str, String)>> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = RE
+        .get_or_init(|| {
+            let num = "(0?x?[0-9a-f]+)";
+            regex::Regex::new(&format!("(?i)^(?:{num}-)?{num}(?:/{num})?(?::(.+))?$")).ok()
+        })
+        .as_ref()?;
+    let caps = re.captures(term)?;
+    let mut out = Vec::new();
+    for (i, name) in [(1, "start"), (2, "end"), (3, "stride"), (4, "format")] {
+        if let Some(m) = caps.get(i) {
+            out.push((name, m.as_str().to_string()));
+        }
+    }
+    Some(out)
 }
 
 fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    const FIELDS: [&str; 5] = ["start", "end", "stride", "count", "format"];
     let mut out = Vec::new();
-    let terms: Vec<String> = if c.terms.is_empty() {
+    let terms: Vec<String> = if c.terms.is_empty() && !c.kwargs.is_empty() {
+        // Keyword arguments alone still make one sequence.
         vec![String::new()]
     } else {
         c.terms.iter().map(py_str).collect()
     };
     for term in terms {
-        let (bare, mut kv) = parse_kv(&term);
-        for (k, v) in &c.kwargs {
-            kv.insert(k.clone(), py_str(v));
-        }
-        if let Some(short) = bare {
-            // Shortcut form: [start-]end[/stride][:format]
-            let (rest, format) = match short.split_once(':') {
-                Some((r, f)) => (r.to_string(), Some(f.to_string())),
-                None => (short.clone(), None),
-            };
-            let (range, stride) = match rest.split_once('/') {
-                Some((r, s)) => (r.to_string(), Some(s.to_string())),
-                None => (rest, None),
-            };
-            match range.split_once('-') {
-                Some((s, e)) if !s.is_empty() => {
-                    kv.insert("start".into(), s.into());
-                    kv.insert("end".into(), e.into());
-                }
-                _ => {
-                    kv.insert("end".into(), range);
+        // Keyword arguments first; what the term says overrides them.
+        let mut opts: BTreeMap<String, String> = c
+            .kwargs
+            .iter()
+            .map(|(k, v)| (k.clone(), py_str(v)))
+            .collect();
+        if let Some(parts) = sequence_shortcut(term.trim()) {
+            for (k, v) in parts {
+                opts.insert(k.to_string(), v);
+            }
+        } else {
+            let (_, mut kv) = parse_kv(&term);
+            for f in FIELDS {
+                if let Some(v) = kv.remove(f) {
+                    opts.insert(f.to_string(), v);
                 }
             }
-            if let Some(s) = stride {
-                kv.insert("stride".into(), s);
-            }
-            if let Some(f) = format {
-                kv.insert("format".into(), f);
-            }
-        }
-        let start = kv.get("start").map_or(Ok(1), |s| parse_num("start", s))?;
-        let stride = kv.get("stride").map_or(Ok(1), |s| parse_num("stride", s))?;
-        let end = match (kv.get("end"), kv.get("count")) {
-            (Some(_), Some(_)) => {
+            if !kv.is_empty() {
+                let names: Vec<String> = kv.keys().map(|k| format!("'{k}'")).collect();
                 return Err(lookup_error(
                     "sequence",
-                    "can't specify both count and end in with_sequence",
-                ))
+                    format!(
+                        "unrecognized arguments to with_sequence: [{}]",
+                        names.join(", ")
+                    ),
+                ));
             }
-            (Some(e), None) => parse_num("end", e)?,
-            (None, Some(n)) => {
-                let n = parse_num("count", n)?;
-                if n == 0 {
-                    continue;
-                }
-                start + (n - 1) * stride
-            }
+        }
+        let num = |name: &str| opts.get(name).map(|s| parse_num(name, s)).transpose();
+        let start = num("start")?.unwrap_or(1);
+        let stride = num("stride")?.unwrap_or(1);
+        let end = match (num("end")?, num("count")?) {
             (None, None) => {
                 return Err(lookup_error(
                     "sequence",
                     "must specify count or end in with_sequence",
                 ))
             }
+            (Some(_), Some(_)) => {
+                return Err(lookup_error(
+                    "sequence",
+                    "can't specify both count and end in with_sequence",
+                ))
+            }
+            (Some(e), None) => e,
+            (None, Some(0)) => continue,
+            // Ansible's formula, odd as it is for negative strides.
+            (None, Some(n)) => start + n * stride - 1,
         };
-        let format = kv.get("format").cloned().unwrap_or_else(|| "%d".into());
-        if stride == 0 {
-            return Err(lookup_error("sequence", "stride must not be zero"));
-        }
-        if (stride > 0 && end < start) || (stride < 0 && end > start) {
+        if stride > 0 && end < start {
             return Err(lookup_error(
                 "sequence",
                 "to count backwards make stride negative",
             ));
         }
+        if stride < 0 && end > start {
+            return Err(lookup_error(
+                "sequence",
+                "to count forward don't make stride negative",
+            ));
+        }
+        if stride == 0 {
+            continue;
+        }
+        let format = opts.get("format").cloned().unwrap_or_else(|| "%d".into());
+        if format.matches('%').count() != 1 {
+            return Err(lookup_error(
+                "sequence",
+                format!("bad formatting string: {format}"),
+            ));
+        }
+        let last = if stride > 0 { end + 1 } else { end - 1 };
         let mut i = start;
-        while (stride > 0 && i <= end) || (stride < 0 && i >= end) {
+        while (stride > 0 && i < last) || (stride < 0 && i > last) {
             out.push(Value::from(printf_int(&format, i)));
             i += stride;
         }
@@ -567,7 +609,6 @@ fn sequence_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     Ok(out)
 }
 
-/// Python's `format % int` for the conversions `with_sequence` formats use.
 pub(crate) fn printf_int(format: &str, n: i64) -> String {
     let mut out = String::new();
     let mut chars = format.chars().peekable();
@@ -798,33 +839,257 @@ fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     Ok(out)
 }
 
+/// Ansible's `parse_kv` for lookup terms: words split on spaces (quoted parts kept whole, quotes
+/// kept), `k=v` words as options (value unquoted), the other words joined as the raw parameter.
+fn parse_kv_raw(term: &str) -> (Option<String>, Vec<(String, String)>) {
+    let mut words: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut prev = '\0';
+    for ch in term.chars() {
+        match quote {
+            Some(q) if ch == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None if (ch == '"' || ch == '\'') && prev != '\\' => quote = Some(ch),
+            None if ch == ' ' || ch == '\n' => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                prev = ch;
+                continue;
+            }
+            None => {}
+        }
+        cur.push(ch);
+        prev = ch;
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    let mut raw = Vec::new();
+    let mut kv = Vec::new();
+    for w in words {
+        // The first `=` not escaped, not at the very start.
+        let eq = w
+            .char_indices()
+            .skip(1)
+            .find(|&(i, c)| c == '=' && !w[..i].ends_with('\\'))
+            .map(|(i, _)| i);
+        match eq {
+            Some(i) => kv.push((
+                w[..i].trim().to_string(),
+                unquote(&decode_escapes(w[i + 1..].trim())),
+            )),
+            None => raw.push(w),
+        }
+    }
+    let raw = (!raw.is_empty()).then(|| raw.join(" "));
+    (raw, kv)
+}
+
+fn unquote(s: &str) -> String {
+    let b = s.as_bytes();
+    if b.len() >= 2 && (b[0] == b'"' || b[0] == b'\'') && b[b.len() - 1] == b[0] {
+        s[1..s.len() - 1].to_string()
+    } else {
+        s.to_string()
+    }
+}
+
+/// The escapes Python's `unicode_escape` decodes that matter in option values.
+fn decode_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('\\') => out.push('\\'),
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+                    Some(ch) if hex.len() == 2 => out.push(ch),
+                    _ => {
+                        out.push_str("\\x");
+                        out.push_str(&hex);
+                    }
+                }
+            }
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// One CSV record per line as Python's `csv` module reads the excel dialect: quoted fields
+/// with doubled quotes, any line ending.
+fn csv_rows(text: &str, delimiter: char) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut at_field_start = true;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_quotes {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    in_quotes = false;
+                }
+            } else {
+                field.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' if at_field_start => {
+                in_quotes = true;
+                at_field_start = false;
+            }
+            c if c == delimiter => {
+                row.push(std::mem::take(&mut field));
+                at_field_start = true;
+            }
+            '\r' | '\n' => {
+                if c == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+                at_field_start = true;
+            }
+            c => {
+                field.push(c);
+                at_field_start = false;
+            }
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
 fn csvfile_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    const OPTIONS: [&str; 6] = ["col", "keycol", "default", "delimiter", "file", "encoding"];
+    let invalid = |name: &str| {
+        lookup_error(
+            "csvfile",
+            format!("Config '{name}' for 'ansible.builtin.csvfile' lookup plugin from 'Direct' has an invalid value."),
+        )
+    };
+    let mut opts: BTreeMap<String, Value> = BTreeMap::new();
+    for (k, v) in &c.kwargs {
+        if !OPTIONS.contains(&k.as_str()) {
+            return Err(lookup_error(
+                "csvfile",
+                format!("'{k}' is not a valid option"),
+            ));
+        }
+        opts.insert(k.clone(), v.clone());
+    }
+    if c.terms.is_empty() {
+        return Err(lookup_error(
+            "csvfile",
+            "Search key is required but was not found",
+        ));
+    }
     let mut out = Vec::new();
     for t in &c.terms {
-        let (key, mut kv) = parse_kv(&py_str(t));
-        for (k, v) in &c.kwargs {
-            kv.insert(k.clone(), py_str(v));
-        }
-        let key = key.unwrap_or_default();
-        let file = kv
-            .get("file")
-            .cloned()
-            .unwrap_or_else(|| "ansible.csv".into());
-        let delimiter = match kv.get("delimiter").map(String::as_str) {
-            Some("TAB") | Some("\\t") => '\t',
-            None => ',',
-            Some(d) => d.chars().next().unwrap_or(','),
+        let (key, kv) = parse_kv_raw(&py_str(t));
+        let Some(key) = key else {
+            return Err(lookup_error(
+                "csvfile",
+                "Search key is required but was not found",
+            ));
         };
-        let col: usize = kv.get("col").and_then(|c| c.parse().ok()).unwrap_or(1);
-        let text = read_lookup_file(c, &file)?;
-        let found = text.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(delimiter).map(|f| f.trim_matches('"')).collect();
-            (fields.first() == Some(&key.as_str())).then(|| fields.get(col).map(|s| s.to_string()))
-        });
-        match (found.flatten(), kv.get("default")) {
-            (Some(v), _) => out.push(Value::from(v)),
-            (None, Some(d)) => out.push(Value::from(d.as_str())),
-            (None, None) => out.push(Value::from(())),
+        // Options given inside a term stay set for the following terms, as in Ansible.
+        for (k, v) in kv {
+            if !OPTIONS.contains(&k.as_str()) {
+                return Err(lookup_error(
+                    "csvfile",
+                    format!("'{k}' is not a valid option"),
+                ));
+            }
+            opts.insert(k, Value::from(v));
+        }
+        let int_opt = |name: &str, default: i64| -> Result<i64, TemplateError> {
+            match opts.get(name) {
+                None => Ok(default),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| crate::filters::parse_py_int(&py_str(v), 10))
+                    .ok_or_else(|| invalid(name)),
+            }
+        };
+        let col = int_opt("col", 1)?;
+        let keycol = int_opt("keycol", 0)?;
+        let file = opts
+            .get("file")
+            .map(py_str)
+            .unwrap_or_else(|| "ansible.csv".into());
+        let delimiter = match opts.get("delimiter").map(py_str).as_deref() {
+            None | Some("TAB") | Some("\\t") => '\t',
+            Some(d) => {
+                let mut chars = d.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(ch), None) => ch,
+                    _ => {
+                        return Err(lookup_error(
+                            "csvfile",
+                            "\"delimiter\" must be a 1-character string",
+                        ))
+                    }
+                }
+            }
+        };
+        let path = c.find_file(&file).ok_or_else(|| {
+            lookup_error(
+                "csvfile",
+                format!("could not locate file in lookup: {file} (No such file or directory)"),
+            )
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            lookup_error("csvfile", format!("could not read {}: {e}", path.display()))
+        })?;
+        // Python indexes from the end for negative columns.
+        let pick = |row: &[String], i: i64| -> Option<String> {
+            let idx = if i < 0 { row.len() as i64 + i } else { i };
+            usize::try_from(idx).ok().and_then(|i| row.get(i).cloned())
+        };
+        let found = csv_rows(&text, delimiter)
+            .into_iter()
+            .find(|row| !row.is_empty() && pick(row, keycol).as_deref() == Some(key.as_str()));
+        match found {
+            Some(row) => match pick(&row, col) {
+                Some(v) => out.push(Value::from(v)),
+                None => {
+                    return Err(lookup_error(
+                        "csvfile",
+                        format!("list index out of range (col={col})"),
+                    ))
+                }
+            },
+            None => match opts.get("default") {
+                Some(d) if d.kind() == ValueKind::Seq => {
+                    out.extend(d.try_iter().into_iter().flatten())
+                }
+                Some(d) if !d.is_none() => out.push(d.clone()),
+                _ => {}
+            },
         }
     }
     Ok(out)
