@@ -25,11 +25,49 @@ fn key_text(key: &Node) -> String {
         .unwrap_or_else(|| key.to_json().to_string())
 }
 
+/// Every string in `v` (values of mappings and items of sequences included) marked unsafe.
+/// A scalar under `!unsafe` is always a string (`!unsafe 12` is the text `12`).
+fn mark_unsafe(v: Value) -> Value {
+    match v.kind() {
+        minijinja::value::ValueKind::String => {
+            Value::from_safe_string(v.as_str().unwrap_or_default().to_string())
+        }
+        minijinja::value::ValueKind::Seq => Value::from(
+            v.try_iter()
+                .map(|items| items.map(mark_unsafe).collect::<Vec<_>>())
+                .unwrap_or_default(),
+        ),
+        minijinja::value::ValueKind::Map => {
+            let map: IndexMap<Value, Value> = v
+                .try_iter()
+                .map(|keys| {
+                    keys.map(|k| {
+                        let item = v.get_item(&k).unwrap_or_default();
+                        (k, mark_unsafe(item))
+                    })
+                    .collect()
+                })
+                .unwrap_or_default();
+            Value::from(map)
+        }
+        _ => v,
+    }
+}
+
 impl Node {
     /// The node as a runtime value: mappings become insertion-ordered maps with string keys.
-    /// Tagged scalars (`!vault`, `!unsafe`) become plain strings; callers that care look at
+    /// Strings under an `!unsafe` tag carry minijinja's "safe" flag, which drover's templar
+    /// reads as "never template this" (Ansible never auto-escapes, so the flag is free).
+    /// Other tagged scalars (`!vault`) become plain strings; callers that care look at
     /// [`Node::tag`] before converting.
     pub fn to_value(&self) -> Value {
+        if self.tag.as_deref() == Some("!unsafe") {
+            return mark_unsafe(self.plain_value());
+        }
+        self.plain_value()
+    }
+
+    fn plain_value(&self) -> Value {
         match &self.kind {
             NodeKind::Null => Value::from(()),
             NodeKind::Bool(b) => Value::from(*b),
@@ -110,5 +148,29 @@ mod tests {
         let v = doc.root.to_value();
         let first = v.get_item_by_index(0).unwrap();
         assert!(f64::try_from(first).unwrap().is_nan());
+    }
+
+    #[test]
+    fn unsafe_strings_are_marked() {
+        let doc = parse_one(
+            "a: !unsafe '{{ x }}'\nb: '{{ y }}'\nc: !unsafe [ '{{ z }}', {k: '{{ w }}'} ]\nd: !unsafe 12\n",
+            "t.yml",
+        )
+        .unwrap();
+        let v = doc.root.to_value();
+        let get = |k: &str| v.get_attr(k).unwrap();
+        assert!(get("a").is_safe());
+        assert_eq!(get("a").as_str(), Some("{{ x }}"));
+        assert!(!get("b").is_safe());
+        let c = get("c");
+        assert!(c.get_item_by_index(0).unwrap().is_safe());
+        assert!(c
+            .get_item_by_index(1)
+            .unwrap()
+            .get_attr("k")
+            .unwrap()
+            .is_safe());
+        assert_eq!(get("d").as_str(), Some("12"));
+        assert!(get("d").is_safe());
     }
 }
