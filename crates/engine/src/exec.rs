@@ -265,6 +265,10 @@ pub async fn run_task(
         if all_skipped {
             agg.insert("skipped_reason".into(), Value::from("No items in the list"));
         }
+        // A failed loop can still have changed something; the status cannot say both.
+        if failed && changed {
+            agg.insert("changed".into(), Value::from(true));
+        }
         final_result = ItemResult {
             status,
             result: agg,
@@ -578,6 +582,16 @@ async fn run_items(
         .map(|v| v.is_true())
         .unwrap_or(false);
 
+    // `break_when`: one condition or a list, all of which must hold.
+    let break_when: Option<Vec<Value>> = raw_control
+        .get_attr("break_when")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .map(|v| match v.kind() {
+            ValueKind::Seq => v.try_iter().map(|it| it.collect()).unwrap_or_default(),
+            _ => vec![v],
+        });
+    let mut previous: Option<Value> = None;
     let mut results = Vec::with_capacity(items.len());
     let n = items.len();
     for (i, item) in items.iter().enumerate() {
@@ -615,16 +629,12 @@ async fn run_items(
                 ]),
             );
         }
+        // Each item sees the previous item's result under the registered name, as in Ansible.
+        if let (Some(name), Some(prev)) = (&task.register, &previous) {
+            locals.insert(name.clone(), prev.clone());
+        }
         let mut item_vars = vars.clone();
-        item_vars.locals = Arc::new(locals);
-        let label = match &label_tpl {
-            Some(t) => run
-                .templar
-                .render_value(t, &item_vars.scope())
-                .map(|v| display_value(&v))
-                .unwrap_or_else(|_| display_value(item)),
-            None => display_value(item),
-        };
+        item_vars.locals = Arc::new(locals.clone());
         let mut r = run_one(run, play, host, task, &item_vars, handler).await;
         r.result.insert(loop_var.clone(), item.clone());
         r.result
@@ -632,9 +642,52 @@ async fn run_items(
         if let Some(iv) = &index_var {
             r.result.insert(iv.clone(), Value::from(i));
         }
+        // The label and break_when see this item's result.
+        if let Some(name) = &task.register {
+            let reg = r.registered();
+            locals.insert(name.clone(), reg.clone());
+            item_vars.locals = Arc::new(locals);
+            previous = Some(reg);
+        }
+        let label = match &label_tpl {
+            Some(t) => match run.templar.render_value(t, &item_vars.scope()) {
+                Ok(v) => display_value(&v),
+                Err(e) => {
+                    r.result.insert(
+                        "msg".into(),
+                        Value::from(format!("Failed to template loop_control.label: {e}")),
+                    );
+                    mark_failed(&mut r);
+                    display_value(item)
+                }
+            },
+            None => display_value(item),
+        };
+        let stop = match &break_when {
+            Some(conds) if r.status != Status::Unreachable => {
+                let scope = item_vars.scope();
+                let mut all = true;
+                for c in conds {
+                    match run.templar.eval_condition_value(c, &scope) {
+                        Ok(b) => all &= b,
+                        Err(e) => {
+                            r.result.insert(
+                                "msg".into(),
+                                Value::from(format!(
+                                    "The conditional check in 'break_when' failed: {e}"
+                                )),
+                            );
+                            mark_failed(&mut r);
+                        }
+                    }
+                }
+                all
+            }
+            _ => false,
+        };
         let unreachable = r.status == Status::Unreachable;
         results.push((Some(label), r));
-        if unreachable {
+        if unreachable || stop {
             break;
         }
         if pause > 0.0 && i + 1 < n {
