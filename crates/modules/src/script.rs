@@ -31,10 +31,11 @@ static SPEC: ModuleSpec = ModuleSpec {
 };
 
 /// Creates the private directory, stores the script (read from stdin) in it, prints the
-/// directory. `%NAME%` is the script's quoted file name.
+/// directory. `%NAME%` is the script's quoted file name. A `HOME` the user does not own (sudo
+/// keeping the login user's) is left alone: nothing of the become user's goes there.
 const STAGE: &str = r#"umask 077
 d=
-if mkdir -p "$HOME/.ansible/tmp" 2>/dev/null; then
+if [ -n "$HOME" ] && [ -O "$HOME" ] && mkdir -p "$HOME/.ansible/tmp" 2>/dev/null; then
   d=$(mktemp -d "$HOME/.ansible/tmp/drover-script.XXXXXXXX" 2>/dev/null)
 fi
 if [ -z "$d" ]; then
@@ -125,6 +126,7 @@ impl Module for Script {
             .unwrap_or_else(|| basename(source).to_string());
 
         let mut stage = ExecRequest::shell(STAGE.replace("%NAME%", &sh_quote(&name)));
+        let interpreter_line = shebang(&content);
         stage.stdin = Some(content);
         // The task's environment decides `HOME`/`TMPDIR` for the staging directory too.
         stage.env = ctx.env.clone();
@@ -138,7 +140,11 @@ impl Module for Script {
         }
         let remote = format!("{dir}/{name}");
 
-        let command = command_line(line, source, &remote, args.str("executable"));
+        let interpreter = args
+            .string("executable")
+            .filter(|e| !e.is_empty())
+            .or(interpreter_line);
+        let command = command_line(line, source, &remote, interpreter.as_deref());
         // The directory goes whatever way the command ends, `exit` in it included.
         let script = format!("trap 'rm -rf -- {}' EXIT\n{command}\n", sh_quote(&dir));
         let req = ExecRequest {
@@ -190,6 +196,30 @@ fn skipped(msg: impl Into<String>) -> Outcome {
     }
 }
 
+/// The interpreter line of a script (`#!/usr/bin/env bash` → `/usr/bin/env bash`), quoted for
+/// the shell. The script is run through it, as the kernel would, so that a staging directory
+/// on a `noexec` filesystem (a common hardening of `/tmp`) still works.
+fn shebang(content: &[u8]) -> Option<String> {
+    let first = content.strip_prefix(b"#!")?;
+    let end = first
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(first.len());
+    let line = std::str::from_utf8(&first[..end]).ok()?.trim();
+    // Linux passes everything after the interpreter as one argument.
+    let (interp, arg) = match line.split_once([' ', '\t']) {
+        Some((i, a)) => (i, Some(a.trim()).filter(|a| !a.is_empty())),
+        None => (line, None),
+    };
+    if interp.is_empty() {
+        return None;
+    }
+    Some(match arg {
+        Some(a) => format!("{} {}", sh_quote(interp), sh_quote(a)),
+        None => sh_quote(interp),
+    })
+}
+
 /// The command line as written, with the script's name replaced by its path on the host (so
 /// quoting and arguments stay as the user wrote them), behind `executable` when given.
 fn command_line(line: &str, source: &str, remote: &str, executable: Option<&str>) -> String {
@@ -222,6 +252,21 @@ mod tests {
             command_line("p.py", "p.py", "/t/d/p.py", Some("")),
             "/t/d/p.py"
         );
+    }
+
+    #[test]
+    fn shebang_lines() {
+        assert_eq!(shebang(b"#!/bin/sh\necho"), Some("/bin/sh".into()));
+        assert_eq!(
+            shebang(b"#! /usr/bin/env bash\n"),
+            Some("/usr/bin/env bash".into())
+        );
+        assert_eq!(
+            shebang(b"#!/usr/bin/env -S a b\n"),
+            Some("/usr/bin/env '-S a b'".into())
+        );
+        assert_eq!(shebang(b"echo hi\n"), None);
+        assert_eq!(shebang(b"#!\n"), None);
     }
 
     #[test]
