@@ -311,7 +311,15 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
         let uid = uid.filter(|u| *u != created.uid());
         let gid = gid.filter(|g| *g != created.gid());
         if uid.is_some() || gid.is_some() {
-            std::os::unix::fs::chown(&tmp, uid, gid).map_err(|e| HostError::io(p, &e))?;
+            // Keeping an existing file's owner is best effort, as in Ansible: an unprivileged
+            // user replacing someone else's file (in a world-writable directory) becomes its
+            // owner. An owner or group that was asked for must be set.
+            let asked = req.attrs.owner.is_some() || req.attrs.group.is_some();
+            match std::os::unix::fs::chown(&tmp, uid, gid) {
+                Ok(()) => {}
+                Err(e) if !asked && e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(HostError::io(p, &e)),
+            }
         }
         // After chown: chown clears setuid/setgid bits.
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))

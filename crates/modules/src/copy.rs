@@ -24,7 +24,8 @@ static SPEC: ModuleSpec = ModuleSpec {
     args: &[
         ArgDef::new("src", ArgKind::Path),
         ArgDef::new("content", ArgKind::Str),
-        ArgDef::new("dest", ArgKind::Path).required(),
+        // Checked when the task runs, with Ansible's message.
+        ArgDef::new("dest", ArgKind::Path),
         ArgDef::new("mode", ArgKind::Mode),
         ArgDef::new("owner", ArgKind::Str),
         ArgDef::new("group", ArgKind::Str),
@@ -59,6 +60,12 @@ impl Module for Copy {
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let dest = args.string("dest").unwrap_or_default();
+        if !args.has("content") && args.str("src").is_none_or(str::is_empty) {
+            return Ok(Outcome::failed("src (or content) is required"));
+        }
+        if dest.is_empty() {
+            return Ok(Outcome::failed("dest is required"));
+        }
         let opts = Placement::from_args(args, &dest)?;
         if let Err(msg) = check_validate(opts.validate.as_deref()) {
             return Ok(Outcome::failed(msg));
@@ -299,17 +306,33 @@ pub(crate) async fn place(
 struct Tree {
     dirs: Vec<String>,
     files: Vec<(String, Vec<u8>, u32)>,
+    /// Symbolic links recreated as links: (relative path, target as stored).
+    links: Vec<(String, String)>,
 }
 
 impl Tree {
     fn read_local(root: &Path, follow: bool) -> Result<Tree, ModuleError> {
         let mut tree = Tree::default();
-        walk_local(root, "", follow, &mut tree)?;
+        let mut seen = Vec::new();
+        if let Ok(real) = std::fs::canonicalize(root) {
+            seen.push(real);
+        }
+        walk_local(root, "", follow, &mut tree, &mut seen)?;
         Ok(tree)
     }
 }
 
-fn walk_local(dir: &Path, rel: &str, follow: bool, tree: &mut Tree) -> Result<(), ModuleError> {
+/// Walks a controller directory as Ansible's copy action does: with `follow` (`local_follow`),
+/// links to files are copied as files and links to directories are walked, except links back
+/// into a directory already being walked; other links (all of them without `follow`, and
+/// dangling ones) are recreated as links.
+fn walk_local(
+    dir: &Path,
+    rel: &str,
+    follow: bool,
+    tree: &mut Tree,
+    seen: &mut Vec<std::path::PathBuf>,
+) -> Result<(), ModuleError> {
     let err = |p: &Path, e: std::io::Error| {
         ModuleError::Controller(format!("could not read src {}: {e}", p.display()))
     };
@@ -326,21 +349,43 @@ fn walk_local(dir: &Path, rel: &str, follow: bool, tree: &mut Tree) -> Result<()
         } else {
             format!("{rel}/{name}")
         };
-        let md = if follow {
-            std::fs::metadata(&path)
+        let lmd = std::fs::symlink_metadata(&path).map_err(|e| err(&path, e))?;
+        let md = if lmd.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).map_err(|e| err(&path, e))?;
+            let followed = if follow {
+                std::fs::metadata(&path).ok()
+            } else {
+                None
+            };
+            let real = std::fs::canonicalize(&path).ok();
+            let circular = real.as_ref().is_some_and(|r| seen.contains(r));
+            match followed {
+                Some(m) if m.is_file() || (m.is_dir() && !circular) => m,
+                _ => {
+                    tree.links
+                        .push((child, target.to_string_lossy().into_owned()));
+                    continue;
+                }
+            }
         } else {
-            std::fs::symlink_metadata(&path)
-        }
-        .map_err(|e| err(&path, e))?;
+            lmd
+        };
         if md.is_dir() {
             tree.dirs.push(child.clone());
-            walk_local(&path, &child, follow, tree)?;
+            let real = std::fs::canonicalize(&path).ok();
+            if let Some(r) = &real {
+                seen.push(r.clone());
+            }
+            walk_local(&path, &child, follow, tree, seen)?;
+            if real.is_some() {
+                seen.pop();
+            }
         } else if md.is_file() {
             let content = std::fs::read(&path).map_err(|e| err(&path, e))?;
             tree.files
                 .push((child, content, md.permissions().mode() & 0o7777));
         }
-        // Unfollowed symlinks, sockets and devices are not copied.
+        // Sockets and devices are not copied.
     }
     Ok(())
 }
@@ -499,5 +544,57 @@ async fn copy_tree(
         }
         write_content(ctx, path, content, &attrs, p.backup, p.validate.as_deref()).await?;
     }
+    for (rel, target) in tree.links {
+        let r = ctx
+            .host
+            .file_op(
+                &FileOp::Symlink {
+                    path: join(root, &rel),
+                    src: target,
+                    force: p.force,
+                    attrs: Attrs::default(),
+                },
+                ctx.check,
+            )
+            .await?;
+        out.changed |= r.changed;
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_tree_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("src");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(root.join("sub/a.txt"), "a").unwrap();
+        std::os::unix::fs::symlink("sub/a.txt", root.join("to_file")).unwrap();
+        std::os::unix::fs::symlink("../", root.join("sub/circle")).unwrap();
+        std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+
+        let t = Tree::read_local(&root, false).unwrap();
+        assert_eq!(t.dirs, vec!["sub"]);
+        let names: Vec<&str> = t.files.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, vec!["sub/a.txt"]);
+        assert_eq!(
+            t.links,
+            vec![
+                ("dangling".to_string(), "nowhere".to_string()),
+                ("sub/circle".to_string(), "../".to_string()),
+                ("to_file".to_string(), "sub/a.txt".to_string()),
+            ]
+        );
+
+        // Following: a link to a file is a file; a link back up the tree and a dangling link
+        // stay links.
+        let t = Tree::read_local(&root, true).unwrap();
+        let names: Vec<&str> = t.files.iter().map(|f| f.0.as_str()).collect();
+        assert_eq!(names, vec!["sub/a.txt", "to_file"]);
+        let links: Vec<&str> = t.links.iter().map(|l| l.0.as_str()).collect();
+        assert_eq!(links, vec!["dangling", "sub/circle"]);
+    }
 }

@@ -358,8 +358,8 @@ impl Host for ShellHost {
             r#"p=$1; d=$(dirname -- "$p"); t=$(mktemp "$d/.drover-tmp.XXXXXX") || exit 1
 trap 'rm -f "$t"' EXIT
 cat > "$t" || exit 1
-if [ -n "$3" ]; then chown -- "$3" "$t" || exit 1; fi
-if [ -n "$4" ]; then chgrp -- "$4" "$t" || exit 1; fi
+if [ -n "$3" ]; then if [ "$5" = 1 ]; then chown -- "$3" "$t" 2>/dev/null; else chown -- "$3" "$t" || exit 1; fi; fi
+if [ -n "$4" ]; then if [ "$5" = 1 ]; then chgrp -- "$4" "$t" 2>/dev/null; else chgrp -- "$4" "$t" || exit 1; fi; fi
 chmod {mode:o} "$t" || exit 1
 {validate_line}
 if [ "$2" = 1 ] && [ -e "$p" ]; then b="$p.$$.$(date +%Y-%m-%d@%H:%M:%S)~"; cp -p -- "$p" "$b" || exit 1; echo "$b"; fi
@@ -378,6 +378,13 @@ trap - EXIT
             if req.backup { "1" } else { "0" }.to_string(),
             owner,
             group,
+            // Only kept (not asked for) ownership: best effort, as in the helper.
+            if req.attrs.owner.is_none() && req.attrs.group.is_none() {
+                "1"
+            } else {
+                "0"
+            }
+            .to_string(),
         ];
         let out = self.sh(&script, &args, Some(&req.content)).await?;
         if out.rc != 0 {
