@@ -221,3 +221,21 @@ async fn template_renders_and_is_idempotent() {
     assert!(out.changed);
     assert_eq!(env.read("crlf"), "Hello drover!\r\n");
 }
+
+#[tokio::test]
+async fn template_mode_preserve_keeps_the_template_files_mode() {
+    let env = Env::new().await;
+    env.controller_file("templates/odd.j2", "{{ who }}\n");
+    std::fs::set_permissions(
+        env.path("../controller/templates/odd.j2"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o547),
+    )
+    .unwrap();
+    env.set_var("who", json!("x"));
+    let args = json!({"src": "odd.j2", "dest": env.path("odd"), "mode": "preserve"});
+    let out = env.run("template", args.clone()).await;
+    assert!(out.changed, "{:?}", out.msg);
+    assert_eq!(env.read("odd"), "x\n");
+    assert_eq!(env.mode("odd"), 0o547);
+    assert!(!env.run("template", args).await.changed);
+}
