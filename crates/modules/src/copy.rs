@@ -121,6 +121,8 @@ pub(crate) struct Placement {
     pub force: bool,
     pub validate: Option<String>,
     pub expected_checksum: Option<String>,
+    /// `follow`: a destination that is a symlink keeps being one; its target gets the content.
+    pub follow: bool,
     /// The `+++` header of the diff: where the new content came from.
     pub after_header: String,
 }
@@ -145,6 +147,7 @@ impl Placement {
             force: args.bool("force", true),
             validate: args.string("validate"),
             expected_checksum: args.string("checksum"),
+            follow: args.bool("follow", false),
             after_header: String::new(),
         })
     }
@@ -203,6 +206,12 @@ pub(crate) async fn place(
     if st.kind == Some(FileKind::Directory) {
         return Ok(Outcome::failed(format!("{dest} is a directory")).with("dest", dest));
     }
+    // Writes go to the link's final target with `follow`; the result still names `dest`.
+    let target = if p.follow && st.exists {
+        link_target(ctx, &dest).await?
+    } else {
+        dest.clone()
+    };
     let mut out = Outcome::ok()
         .with("dest", dest.clone())
         .with("checksum", checksum.clone())
@@ -273,7 +282,7 @@ pub(crate) async fn place(
     let parent = parent_of(&dest).to_string();
     let backup = match write_content(
         ctx,
-        &dest,
+        &target,
         content,
         &p.attrs,
         p.backup,
@@ -299,6 +308,37 @@ pub(crate) async fn place(
     let after = ctx.host.stat(&dest, StatOptions::default()).await?;
     add_file_info(&mut out, &after);
     Ok(out)
+}
+
+/// The final target of `path` when it is a symlink (`readlink -f` on the host), else `path`.
+async fn link_target(ctx: &Context<'_>, path: &str) -> Result<String, ModuleError> {
+    let st = ctx
+        .host
+        .stat(
+            path,
+            StatOptions {
+                follow: false,
+                checksum: false,
+            },
+        )
+        .await?;
+    if st.kind != Some(FileKind::Symlink) {
+        return Ok(path.to_string());
+    }
+    let r = ctx
+        .host
+        .exec(&drover_host::ExecRequest::argv([
+            "readlink", "-f", "--", path,
+        ]))
+        .await?;
+    let real = String::from_utf8_lossy(&r.stdout)
+        .trim_end_matches('\n')
+        .to_string();
+    Ok(if r.rc == 0 && !real.is_empty() {
+        real
+    } else {
+        path.to_string()
+    })
 }
 
 /// A directory tree to copy: directories and files relative to its root, in creation order.
