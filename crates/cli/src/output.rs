@@ -37,6 +37,12 @@ struct PrinterState {
     /// The banner of the current task, printed lazily before its first result (as Ansible
     /// does when `display_skipped_hosts` is on, it is printed right away).
     hosts_in_play: u64,
+    /// `file:line:col` of the current task, for error origins.
+    task_location: Option<String>,
+    /// The current task's module, which names the kind of failure.
+    task_module: Option<String>,
+    /// Hosts whose failure of the current task was already explained by an error header.
+    explained: Vec<String>,
 }
 
 impl Printer {
@@ -157,7 +163,25 @@ impl Printer {
 
     fn human(&self, event: &Event) {
         match event {
-            Event::RunStarted { .. } => {}
+            Event::RunStarted {
+                playbook, plays, ..
+            } => {
+                // ansible-playbook -vv names the playbook and counts its plays.
+                if self.verbosity >= 2 {
+                    let base = std::path::Path::new(playbook)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| playbook.clone());
+                    let mut text = banner(&format!("PLAYBOOK: {base}"));
+                    text.push_str(&format!("{plays} plays in {playbook}\n"));
+                    self.write(&text);
+                }
+            }
+            Event::Verbose { message, verbosity } => {
+                if self.verbosity >= *verbosity {
+                    self.write(&format!("{message}\n"));
+                }
+            }
             Event::PlayStarted { name, hosts } => {
                 if let Ok(mut st) = self.state.lock() {
                     st.hosts_in_play = hosts.len() as u64;
@@ -168,9 +192,26 @@ impl Printer {
                 }
                 self.write(&banner(&format!("PLAY [{name}]")));
             }
-            Event::TaskStarted { name, handler, .. } => {
+            Event::TaskStarted {
+                name,
+                handler,
+                location,
+                module,
+            } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
-                self.write(&banner(&format!("{kind} [{name}]")));
+                let mut text = banner(&format!("{kind} [{name}]"));
+                let origin = Origin::parse(location);
+                if self.verbosity >= 2 {
+                    if let Some(o) = &origin {
+                        text.push_str(&format!("task path: {}:{}\n", o.path, o.line));
+                    }
+                }
+                self.write(&text);
+                if let Ok(mut st) = self.state.lock() {
+                    st.task_location = Some(location.clone());
+                    st.task_module = module.clone();
+                    st.explained.clear();
+                }
                 if let Some(bar) = &self.progress {
                     let hosts = self.state.lock().map(|s| s.hosts_in_play).unwrap_or(0);
                     bar.set_length(hosts);
@@ -200,6 +241,9 @@ impl Printer {
                     }
                 }
                 let mut text = String::new();
+                if *status == Status::Failed {
+                    text.push_str(&self.error_header(host, result));
+                }
                 if self.diff {
                     for d in diff {
                         text.push_str(&render_diff(d));
@@ -239,6 +283,40 @@ impl Printer {
         }
     }
 
+    /// Ansible 2.19 explains a host's first failure of a task with an error line, the task's
+    /// origin and a snippet of its source, before the result itself.
+    fn error_header(&self, host: &str, result: &Json) -> String {
+        if result.get("results").is_some() {
+            // A loop's summary: its failed items were explained already.
+            return String::new();
+        }
+        let Ok(mut st) = self.state.lock() else {
+            return String::new();
+        };
+        if st.explained.iter().any(|h| h == host) {
+            return String::new();
+        }
+        st.explained.push(host.to_string());
+        let kind = match st.task_module.as_deref() {
+            Some(m) if CONTROLLER_ACTIONS.contains(&m) => "Action failed",
+            None => "Action failed",
+            Some(_) => "Module failed",
+        };
+        let mut text = match result.get("msg") {
+            Some(Json::String(m)) => format!("[ERROR]: Task failed: {kind}: {m}\n"),
+            Some(other) => format!("[ERROR]: Task failed: {kind}: {other}\n"),
+            None => format!("[ERROR]: Task failed: {kind}\n"),
+        };
+        if let Some(o) = st.task_location.as_deref().and_then(Origin::parse) {
+            text.push_str(&format!("Origin: {}:{}:{}\n\n", o.path, o.line, o.column));
+            if let Some(snippet) = o.snippet() {
+                text.push_str(&snippet);
+                text.push('\n');
+            }
+        }
+        text
+    }
+
     fn result_line(
         &self,
         host: &str,
@@ -252,6 +330,7 @@ impl Printer {
             _ => format!("[{host}]"),
         };
         let item_part = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
+        let result = &screen_result(result, self.verbosity);
         let is_loop_summary = item.is_none() && result.get("results").is_some();
         let verbose_always = result.get("_ansible_verbose_always") == Some(&Json::Bool(true));
         if let (Some(file), Status::Ok) = (result.get("include").and_then(Json::as_str), status) {
@@ -323,6 +402,65 @@ impl EventSink for Printer {
                 }
             }
         }
+    }
+}
+
+/// Actions drover runs on the controller, which Ansible implements as action plugins: their
+/// failures are "Action failed", those of modules "Module failed".
+const CONTROLLER_ACTIONS: &[&str] = &[
+    "fail",
+    "assert",
+    "debug",
+    "set_fact",
+    "include_vars",
+    "group_by",
+    "add_host",
+    "pause",
+    "set_stats",
+    "meta",
+    "include_tasks",
+    "include_role",
+];
+
+/// Where a task was written, from an event's `file:line:col`.
+struct Origin {
+    path: String,
+    line: usize,
+    column: usize,
+}
+
+impl Origin {
+    fn parse(location: &str) -> Option<Origin> {
+        let mut parts = location.rsplitn(3, ':');
+        let column = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        let file = parts.next()?;
+        // Ansible names files by absolute path.
+        let path = std::fs::canonicalize(file)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| file.to_string());
+        Some(Origin { path, line, column })
+    }
+
+    /// The task's line and up to two lines before it, numbered, with a caret under the column.
+    fn snippet(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.path).ok()?;
+        let lines: Vec<&str> = text.lines().collect();
+        if self.line == 0 || self.line > lines.len() {
+            return None;
+        }
+        let first = self.line.saturating_sub(2).max(1);
+        let width = self.line.to_string().len();
+        let mut out = String::new();
+        for n in first..=self.line {
+            out.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
+        }
+        out.push_str(&format!(
+            "{}^ column {}\n",
+            " ".repeat(width + self.column),
+            self.column
+        ));
+        Some(out)
     }
 }
 
@@ -406,6 +544,18 @@ pub fn recap_line(host: &str, s: &HostStats) -> String {
 
 fn counter(name: &str, n: u64) -> String {
     format!("{name}={:<4}", n)
+}
+
+/// A result as shown on screen: Ansible's callback drops `diff` below -vvv (diffs print apart).
+fn screen_result(result: &Json, verbosity: u8) -> std::borrow::Cow<'_, Json> {
+    match result {
+        Json::Object(o) if verbosity < 3 && o.contains_key("diff") => {
+            let mut o = o.clone();
+            o.remove("diff");
+            std::borrow::Cow::Owned(Json::Object(o))
+        }
+        _ => std::borrow::Cow::Borrowed(result),
+    }
 }
 
 /// A result as Ansible's callback dumps it: internal keys removed, keys sorted, Python's
@@ -589,5 +739,15 @@ mod tests {
             dump(&serde_json::json!({"msg": "hi"}), true),
             "{\n    \"msg\": \"hi\"\n}"
         );
+    }
+
+    #[test]
+    fn diff_key_hidden_below_vvv() {
+        let v = serde_json::json!({"changed": true, "diff": {"before": "a"}});
+        assert_eq!(
+            screen_result(&v, 1).into_owned(),
+            serde_json::json!({"changed": true})
+        );
+        assert_eq!(screen_result(&v, 3).into_owned(), v);
     }
 }

@@ -18,6 +18,10 @@ pub struct TaskRef {
     pub include_params: Vec<Arc<Vars>>,
     /// `ansible_failed_task`/`ansible_failed_result` inside a rescue.
     pub failure: Option<Arc<(Value, Value)>>,
+    /// The task's place in the play's order of tasks (sections, blocks with their rescue and
+    /// always sections, included files right after their include), compared lexicographically:
+    /// the linear strategy runs the earliest task any host is at, as Ansible does.
+    pub order: Vec<u32>,
 }
 
 impl TaskRef {
@@ -33,9 +37,9 @@ impl TaskRef {
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Stage {
-    Block,
-    Rescue,
-    Always,
+    Block = 0,
+    Rescue = 1,
+    Always = 2,
 }
 
 struct Frame {
@@ -43,6 +47,20 @@ struct Frame {
     idx: usize,
     params: Vec<Arc<Vars>>,
     block: Option<BlockFrame>,
+    /// The order of the entry this frame came from (see [`TaskRef::order`]).
+    origin: Vec<u32>,
+}
+
+impl Frame {
+    /// The order of this frame's task at `idx`.
+    fn order_at(&self, idx: usize) -> Vec<u32> {
+        let mut order = self.origin.clone();
+        if let Some(b) = &self.block {
+            order.push(b.stage as u32);
+        }
+        order.push(u32::try_from(idx).unwrap_or(u32::MAX));
+        order
+    }
 }
 
 struct BlockFrame {
@@ -76,12 +94,14 @@ impl Cursor {
         // Sections run in order: push them reversed so the first is on top.
         let stack = sections
             .iter()
+            .enumerate()
             .rev()
-            .map(|tasks| Frame {
+            .map(|(i, tasks)| Frame {
                 tasks: tasks.clone(),
                 idx: 0,
                 params: Vec::new(),
                 block: None,
+                origin: vec![u32::try_from(i).unwrap_or(u32::MAX)],
             })
             .collect();
         Cursor {
@@ -112,11 +132,13 @@ impl Cursor {
                 } => {
                     let (block, rescue, always) = (block.clone(), rescue.clone(), always.clone());
                     let params = frame.params.clone();
+                    let origin = frame.order_at(frame.idx);
                     frame.idx += 1;
                     self.stack.push(Frame {
                         tasks: block,
                         idx: 0,
                         params,
+                        origin,
                         block: Some(BlockFrame {
                             stage: Stage::Block,
                             rescue,
@@ -129,21 +151,30 @@ impl Cursor {
                 TaskKind::RoleTasks { tasks, .. } => {
                     let tasks = tasks.clone();
                     let params = frame.params.clone();
+                    let origin = frame.order_at(frame.idx);
                     frame.idx += 1;
                     self.stack.push(Frame {
                         tasks,
                         idx: 0,
                         params,
                         block: None,
+                        origin,
                     });
                 }
                 _ => {
+                    let (list, idx, include_params, order) = (
+                        frame.tasks.clone(),
+                        frame.idx,
+                        frame.params.clone(),
+                        frame.order_at(frame.idx),
+                    );
                     return Some(TaskRef {
-                        list: frame.tasks.clone(),
-                        idx: frame.idx,
-                        include_params: frame.params.clone(),
+                        list,
+                        idx,
+                        include_params,
                         failure: self.current_failure(),
-                    })
+                        order,
+                    });
                 }
             }
         }
@@ -156,20 +187,26 @@ impl Cursor {
         }
     }
 
-    /// Inserts included tasks to run next (after `advance` past the include task).
-    pub fn push_include(&mut self, tasks: TaskList, params: Arc<Vars>) {
-        let mut all = self
-            .stack
-            .last()
-            .map(|f| f.params.clone())
-            .unwrap_or_default();
-        all.push(params);
-        self.stack.push(Frame {
-            tasks,
-            idx: 0,
-            params: all,
-            block: None,
-        });
+    /// Inserts the files of an include to run next (after `advance` past the include task),
+    /// one entry per loop item, in order.
+    pub fn push_includes(&mut self, files: Vec<(TaskList, Arc<Vars>)>) {
+        let (params, origin) = match self.stack.last() {
+            Some(f) => (f.params.clone(), f.order_at(f.idx.saturating_sub(1))),
+            None => (Vec::new(), Vec::new()),
+        };
+        for (i, (tasks, p)) in files.into_iter().enumerate().rev() {
+            let mut all = params.clone();
+            all.push(p);
+            let mut origin = origin.clone();
+            origin.push(u32::try_from(i).unwrap_or(u32::MAX));
+            self.stack.push(Frame {
+                tasks,
+                idx: 0,
+                params: all,
+                block: None,
+                origin,
+            });
+        }
     }
 
     /// The task just run failed (after `advance`): enter the nearest rescue/always.
@@ -204,6 +241,15 @@ impl Cursor {
                 }
             }
         }
+    }
+
+    /// `meta: clear_host_errors`: failures waiting for an `always` section to finish are
+    /// forgotten, so the host goes on after it.
+    pub fn clear_errors(&mut self) {
+        for block in self.stack.iter_mut().filter_map(|f| f.block.as_mut()) {
+            block.pending_failure = false;
+        }
+        self.failed_after_always = false;
     }
 
     /// Stops the host's play: nothing more runs (`meta: end_host`, unreachable).

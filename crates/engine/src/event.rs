@@ -32,6 +32,8 @@ pub enum Event {
     RunStarted {
         playbook: String,
         check: bool,
+        /// How many plays the playbook has (imports expanded).
+        plays: usize,
     },
     PlayStarted {
         name: String,
@@ -65,6 +67,11 @@ pub enum Event {
     /// Output of a task that Ansible prints as-is (`debug`).
     Warning {
         message: String,
+    },
+    /// A line Ansible shows from a given verbosity on (`META: ...` at `-vv`).
+    Verbose {
+        message: String,
+        verbosity: u8,
     },
     /// No host is left to run on.
     NoHostsRemaining,

@@ -16,6 +16,7 @@ pub mod event;
 mod exec;
 mod jobs;
 pub mod inventory;
+mod meta;
 mod play;
 pub mod state;
 pub mod validate;

@@ -28,9 +28,12 @@ pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummar
     run.emit(Event::RunStarted {
         playbook: playbook.path.display().to_string(),
         check: run.options.check,
+        plays: playbook.plays.len(),
     });
     let started = Arc::new(AtomicBool::new(run.options.start_at_task.is_none()));
     let mut seen_hosts: Vec<String> = Vec::new();
+    // Hosts that failed or became unreachable stay out of the later plays.
+    let mut failed_hosts: Vec<String> = Vec::new();
     for play in &playbook.plays {
         if run.is_interrupted() {
             break;
@@ -51,7 +54,10 @@ pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummar
                 seen_hosts.push(h.clone());
             }
         }
-        run_play(&run, play, hosts, &started).await;
+        if run_play(&run, play, hosts, &started, &mut failed_hosts).await {
+            // A batch in which every host failed ends the playbook (Ansible).
+            break;
+        }
     }
     run.connector.close_all().await;
     for w in run.connector.take_warnings() {
@@ -63,12 +69,13 @@ pub async fn run_playbook(run: Arc<RunShared>, playbook: &Playbook) -> RunSummar
         .collect();
     let interrupted = run.is_interrupted();
     // ansible-playbook: 99 when the user interrupted, else 4 for unreachable hosts before 2
-    // for failed ones.
+    // for failed ones. A host counts as failed by its state at the end, not by its counters:
+    // `meta: clear_host_errors` forgives earlier failures.
     let exit_code = if interrupted {
         99
     } else if stats.iter().any(|(_, s)| s.unreachable > 0) {
         4
-    } else if stats.iter().any(|(_, s)| s.failed > 0) {
+    } else if !failed_hosts.is_empty() {
         2
     } else {
         0
@@ -120,12 +127,14 @@ pub fn play_hosts(run: &Arc<RunShared>, play: &Play) -> Result<Vec<String>, Stri
     Ok(hosts)
 }
 
+/// Runs one play; true when the playbook must stop because a whole batch failed.
 async fn run_play(
     run: &Arc<RunShared>,
     play: &Arc<Play>,
     hosts: Vec<String>,
     started: &Arc<AtomicBool>,
-) {
+    failed_hosts: &mut Vec<String>,
+) -> bool {
     run.emit(Event::PlayStarted {
         name: play_name(play),
         hosts: hosts.clone(),
@@ -134,9 +143,13 @@ async fn run_play(
         run.emit(Event::Warning {
             message: "skipping: no hosts matched".to_string(),
         });
-        return;
+        return false;
     }
     let ctx = Arc::new(PlayCtx::new(play.clone(), hosts.clone()));
+    for h in hosts.iter().filter(|h| failed_hosts.contains(h)) {
+        ctx.mark_failed(h);
+    }
+    let mut stop = false;
     if let Some(expr) = &play.strategy_expr {
         let vars = TaskVars::new(run.clone(), run.host(&hosts[0]), Some(ctx.clone()));
         let name = run
@@ -165,17 +178,28 @@ async fn run_play(
         if outcome == BatchOutcome::EndPlay {
             break;
         }
-        // With serial, a batch in which every host failed ends the play (Ansible).
-        if !play.serial.is_empty() && batch.iter().all(|h| ctx.is_failed(h)) {
+        // A batch in which every host failed in this play ends the playbook (Ansible).
+        if batch
+            .iter()
+            .all(|h| ctx.is_failed(h) && !failed_hosts.contains(h))
+        {
+            stop = true;
             break;
         }
         if let Some(max) = play.max_fail_percentage {
             let failed = batch.iter().filter(|h| ctx.is_failed(h)).count();
             if (failed as f64) * 100.0 / (batch.len() as f64) > max {
+                stop = true;
                 break;
             }
         }
     }
+    for h in &hosts {
+        if ctx.is_failed(h) && !failed_hosts.contains(h) {
+            failed_hosts.push(h.clone());
+        }
+    }
+    stop
 }
 
 /// Splits hosts per `serial` (the last size repeats).
@@ -473,61 +497,48 @@ async fn run_linear(
                 Some(t) => nexts.push((i, t)),
                 None => st.done = true,
             }
+            // Walking on may have finished an always section that re-raises a failure.
+            if st.cursor.take_failed_after_always() {
+                ctx.mark_failed(&st.name);
+            }
         }
-        let Some((_, first)) = nexts.first() else {
+        // The task earliest in the play's order that some host is at, as Ansible's lockstep.
+        let Some((_, first)) = nexts.iter().min_by(|a, b| a.1.order.cmp(&b.1.order)) else {
             return BatchOutcome::Continue;
         };
         let key = first.key();
         let group: Vec<(usize, TaskRef)> =
             nexts.into_iter().filter(|(_, t)| t.key() == key).collect();
         let task = group[0].1.task().clone();
-        emit_task_started(run, ctx, &states[group[0].0].host, &group[0].1, false);
-        let run_once = {
-            let vars = TaskVars::new(
-                run.clone(),
-                states[group[0].0].host.clone(),
-                Some(ctx.clone()),
-            );
-            crate::exec::eval_bool_kw(run, &vars, task.keywords.run_once.as_ref()).unwrap_or(false)
+        let meta_action = crate::meta::action(&task);
+        let run_once = match &meta_action {
+            Some(action) => !crate::meta::per_host(action),
+            None => {
+                let vars = TaskVars::new(
+                    run.clone(),
+                    states[group[0].0].host.clone(),
+                    Some(ctx.clone()),
+                );
+                crate::exec::eval_bool_kw(run, &vars, task.keywords.run_once.as_ref())
+                    .unwrap_or(false)
+            }
         };
         let targets: Vec<(usize, TaskRef)> = if run_once {
             group.iter().take(1).cloned().collect()
         } else {
             group.clone()
         };
-        let throttle = task
-            .keywords
-            .throttle
-            .as_ref()
-            .and_then(|v| v.as_i64())
-            .filter(|n| *n > 0)
-            .map(|n| Arc::new(Semaphore::new(n as usize)));
-        let mut joins = tokio::task::JoinSet::new();
-        for (i, tref) in targets {
-            let (run, ctx, host, sem, throttle) = (
-                run.clone(),
-                ctx.clone(),
-                states[i].host.clone(),
-                sem.clone(),
-                throttle.clone(),
-            );
-            joins.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let _t = match throttle {
-                    Some(t) => Some(t.acquire_owned().await),
-                    None => None,
-                };
-                let flow = run_task(&run, &ctx, &host, &tref, false).await;
-                (i, flow)
-            });
-        }
         let mut flows: Vec<(usize, Flow)> = Vec::new();
-        while let Some(res) = joins.join_next().await {
-            if let Ok(r) = res {
-                flows.push(r);
+        if meta_action.is_some() {
+            // Ansible announces a meta task once per host it runs for.
+            for (i, tref) in targets {
+                emit_task_started(run, ctx, &states[i].host, &tref, false);
+                flows.push((i, crate::meta::execute(run, ctx, &states[i].host, &tref)));
             }
+        } else {
+            emit_task_started(run, ctx, &states[group[0].0].host, &group[0].1, false);
+            flows = run_group(run, ctx, &states, targets, &sem, &task).await;
         }
-        flows.sort_by_key(|(i, _)| *i);
         if run_once {
             // The result of the one host stands for all hosts of the group.
             if let Some(reg) = &task.register {
@@ -549,28 +560,30 @@ async fn run_linear(
         }
         let mut flush = false;
         let mut end_play = false;
-        let mut any_failed = false;
+        let mut clear_errors = false;
+        let mut clear_facts = false;
+        // The first failure of this task, handed to the other hosts under any_errors_fatal.
+        let mut failure: Option<(Value, Value)> = None;
+        let mut failed_now: Vec<usize> = Vec::new();
         for (i, flow) in flows {
             let st = &mut states[i];
             st.cursor.advance();
             match flow {
                 Flow::Continue => {}
                 Flow::Failed { task: t, result } => {
-                    // A failure a rescue or always section takes over is not fatal to the
-                    // play (any_errors_fatal); only one that ends the host is.
-                    any_failed |= handle_failure(ctx, st, t, result);
+                    let t = failed_task_value(&task, t);
+                    failed_now.push(i);
+                    failure.get_or_insert_with(|| (t.clone(), result.clone()));
+                    handle_failure(ctx, st, t, result);
                 }
                 Flow::Unreachable => {
-                    any_failed = true;
+                    failed_now.push(i);
+                    failure.get_or_insert((Value::UNDEFINED, Value::UNDEFINED));
                     ctx.mark_failed(&st.name);
                     st.cursor.clear();
                     st.done = true;
                 }
-                Flow::Include(list) => {
-                    for (tasks, params) in list.into_iter().rev() {
-                        st.cursor.push_include(tasks, params);
-                    }
-                }
+                Flow::Include(list) => st.cursor.push_includes(list),
                 Flow::Meta(m) => match m {
                     Meta::FlushHandlers => flush = true,
                     Meta::EndHost => {
@@ -585,13 +598,10 @@ async fn run_linear(
                         }
                         return BatchOutcome::Continue;
                     }
-                    Meta::ClearHostErrors => {
-                        for h in hosts {
-                            ctx.clear_failed(h);
-                        }
-                    }
+                    Meta::ClearHostErrors => clear_errors = true,
                     Meta::ResetConnection => run.connector.reset(&st.name).await,
-                    Meta::ClearFacts => st.host.write().facts.clear(),
+                    // Ansible clears the facts of every host of the play.
+                    Meta::ClearFacts => clear_facts = true,
                     Meta::RefreshInventory | Meta::Noop => {}
                 },
             }
@@ -600,24 +610,58 @@ async fn run_linear(
                 st.done = true;
             }
         }
-        let fatal = any_failed
-            && (ctx.play.any_errors_fatal
+        if clear_facts {
+            for st in states.iter() {
+                st.host.write().facts.clear();
+            }
+        }
+        if clear_errors {
+            for st in states.iter_mut() {
+                ctx.clear_failed(&st.name);
+                st.cursor.clear_errors();
+            }
+        }
+        if end_play {
+            return BatchOutcome::EndPlay;
+        }
+        // any_errors_fatal (and run_once, which Ansible treats alike): every other host fails
+        // where it stands, so it still runs the rescue and always sections it is in.
+        let ignore = {
+            let vars = TaskVars::new(
+                run.clone(),
+                states[group[0].0].host.clone(),
+                Some(ctx.clone()),
+            );
+            crate::exec::eval_bool_kw(run, &vars, task.keywords.ignore_errors.as_ref())
+                .unwrap_or(false)
+        };
+        let fatal = !ignore
+            && (run_once
+                || ctx.play.any_errors_fatal
                 || task
                     .keywords
                     .any_errors_fatal
                     .as_ref()
                     .is_some_and(|v| v.is_true()));
-        if fatal || end_play {
-            if fatal {
-                for st in states.iter() {
+        if let (true, Some((t, r))) = (fatal, failure) {
+            for (i, st) in states.iter_mut().enumerate() {
+                if st.done || failed_now.contains(&i) {
+                    continue;
+                }
+                if st.cursor.fail(t.clone(), r.clone()) == FailOutcome::Unhandled {
                     ctx.mark_failed(&st.name);
+                    st.cursor.clear();
+                    st.done = true;
                 }
             }
-            return BatchOutcome::EndPlay;
         }
         if let Some(max) = ctx.play.max_fail_percentage {
             let failed = hosts.iter().filter(|h| ctx.is_failed(h)).count();
             if (failed as f64) * 100.0 / (hosts.len() as f64) > max {
+                for st in states.iter() {
+                    ctx.mark_failed(&st.name);
+                }
+                run.emit(Event::NoHostsRemaining);
                 return BatchOutcome::EndPlay;
             }
         }
@@ -626,10 +670,75 @@ async fn run_linear(
             flush_handlers(run, ctx, &batch).await;
         }
         if hosts.iter().all(|h| ctx.is_failed(h)) {
-            run.emit(Event::NoHostsRemaining);
             return BatchOutcome::Continue;
         }
     }
+}
+
+/// Runs one task on a group of hosts at once (forks, throttle); results in host order.
+async fn run_group(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    states: &[HostRun],
+    targets: Vec<(usize, TaskRef)>,
+    sem: &Arc<Semaphore>,
+    task: &Task,
+) -> Vec<(usize, Flow)> {
+    let throttle = task
+        .keywords
+        .throttle
+        .as_ref()
+        .and_then(|v| v.as_i64())
+        .filter(|n| *n > 0)
+        .map(|n| Arc::new(Semaphore::new(n as usize)));
+    let mut joins = tokio::task::JoinSet::new();
+    for (i, tref) in targets {
+        let (run, ctx, host, sem, throttle) = (
+            run.clone(),
+            ctx.clone(),
+            states[i].host.clone(),
+            sem.clone(),
+            throttle.clone(),
+        );
+        joins.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let _t = match throttle {
+                Some(t) => Some(t.acquire_owned().await),
+                None => None,
+            };
+            let flow = run_task(&run, &ctx, &host, &tref, false).await;
+            (i, flow)
+        });
+    }
+    let mut flows: Vec<(usize, Flow)> = Vec::new();
+    while let Some(res) = joins.join_next().await {
+        if let Ok(r) = res {
+            flows.push(r);
+        }
+    }
+    flows.sort_by_key(|(i, _)| *i);
+    flows
+}
+
+/// `ansible_failed_task` as rescue sections see it: the task's own name (without the role
+/// prefix of the display name) and its action.
+fn failed_task_value(task: &Task, reported: Value) -> Value {
+    let Some(name) = &task.name else {
+        return reported;
+    };
+    let mut pairs: Vec<(Value, Value)> = reported
+        .try_iter()
+        .map(|keys| {
+            keys.map(|k| {
+                let v = reported.get_item(&k).unwrap_or(Value::UNDEFINED);
+                (k, v)
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    pairs.retain(|(k, _)| k.as_str() != Some("name"));
+    pairs.push((Value::from("name"), Value::from(name.as_str())));
+    Value::from_pairs(pairs)
 }
 
 /// Hands a task failure to the host's cursor; true when it ends the host's play.
@@ -692,6 +801,7 @@ async fn run_free(
     let end_play = Arc::new(AtomicBool::new(false));
     let mut joins = tokio::task::JoinSet::new();
     for h in hosts {
+        let all_hosts = hosts.to_vec();
         let (run, ctx, sem, started, announced, end_play) = (
             run.clone(),
             ctx.clone(),
@@ -708,17 +818,25 @@ async fn run_free(
         };
         joins.spawn(async move {
             while !st.done && !end_play.load(Ordering::SeqCst) && !run.is_interrupted() {
-                let Some(tref) = next_task(&run, &mut st.cursor, &started, gather) else {
+                let next = next_task(&run, &mut st.cursor, &started, gather);
+                if st.cursor.take_failed_after_always() {
+                    ctx.mark_failed(&st.name);
+                }
+                let Some(tref) = next else {
                     break;
                 };
+                let meta = crate::meta::action(tref.task()).is_some();
                 let first = announced
                     .lock()
                     .map(|mut a| a.insert(tref.key(), ()).is_none())
                     .unwrap_or(false);
-                if first {
+                // Meta tasks are announced for every host they run for.
+                if first || meta {
                     emit_task_started(&run, &ctx, &st.host, &tref, false);
                 }
-                let flow = {
+                let flow = if meta {
+                    crate::meta::execute(&run, &ctx, &st.host, &tref)
+                } else {
                     let _permit = sem.acquire().await;
                     run_task(&run, &ctx, &st.host, &tref, false).await
                 };
@@ -726,17 +844,14 @@ async fn run_free(
                 match flow {
                     Flow::Continue => {}
                     Flow::Failed { task, result } => {
+                        let task = failed_task_value(tref.task(), task);
                         handle_failure(&ctx, &mut st, task, result);
                     }
                     Flow::Unreachable => {
                         ctx.mark_failed(&st.name);
                         st.done = true;
                     }
-                    Flow::Include(list) => {
-                        for (tasks, params) in list.into_iter().rev() {
-                            st.cursor.push_include(tasks, params);
-                        }
-                    }
+                    Flow::Include(list) => st.cursor.push_includes(list),
                     Flow::Meta(Meta::EndPlay) => end_play.store(true, Ordering::SeqCst),
                     Flow::Meta(Meta::EndHost | Meta::EndBatch) => st.done = true,
                     Flow::Meta(Meta::FlushHandlers) => {
@@ -744,6 +859,12 @@ async fn run_free(
                     }
                     Flow::Meta(Meta::ClearFacts) => st.host.write().facts.clear(),
                     Flow::Meta(Meta::ResetConnection) => run.connector.reset(&st.name).await,
+                    Flow::Meta(Meta::ClearHostErrors) => {
+                        for h in &all_hosts {
+                            ctx.clear_failed(h);
+                        }
+                        st.cursor.clear_errors();
+                    }
                     Flow::Meta(_) => {}
                 }
                 if st.cursor.take_failed_after_always() {
@@ -785,6 +906,7 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
                 idx: 0,
                 include_params: Vec::new(),
                 failure: None,
+                order: Vec::new(),
             };
             emit_task_started(run, ctx, &run.host(&hosts[0]), &tref, true);
             let mut joins = tokio::task::JoinSet::new();

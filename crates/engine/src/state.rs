@@ -534,8 +534,14 @@ impl PlayCtx {
         *write(&self.strategy) = s;
     }
 
+    /// Hosts of the current batch not failed so far (`ansible_play_batch`).
     pub fn batch(&self) -> Vec<String> {
-        read(&self.batch).clone()
+        let failed = read(&self.failed);
+        read(&self.batch)
+            .iter()
+            .filter(|h| !failed.contains(h))
+            .cloned()
+            .collect()
     }
 
     pub fn set_batch(&self, hosts: Vec<String>) {

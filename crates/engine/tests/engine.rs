@@ -6,7 +6,7 @@
 //! - `expect`: the run's outline, one line per event: `TASK name`, `HANDLER name`,
 //!   `host status [item] [msg=...]` for results whose task is `debug` or that failed, and a
 //!   final `RECAP host ok=.. changed=.. failed=.. skipped=.. rescued=.. ignored=..` per host,
-//!   then `EXIT code`.
+//!   then `EXIT code`; verbose lines (`META: ...`) as they are.
 //!
 //! Hosts work inside a temporary directory exported as the variable `tmp`.
 
@@ -156,6 +156,7 @@ fn outline(events: &[Event]) -> String {
                 }
             }
             Event::RunFinished { exit_code, .. } => lines.push(format!("EXIT {exit_code}")),
+            Event::Verbose { message, .. } => lines.push(message.clone()),
             _ => {}
         }
     }
