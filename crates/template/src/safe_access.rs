@@ -102,10 +102,18 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
         loop {
             if chars.get(j) == Some(&'.') {
                 let (e, name) = read_ident(&chars, j + 1);
-                if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                if name.is_empty() {
                     break;
                 }
-                keys.push(format!("'{name}'"));
+                // Jinja reads `x.1` as the item at index 1; `x.1a` is not a path.
+                if name.starts_with(|c: char| c.is_ascii_digit()) {
+                    if !name.chars().all(|c| c.is_ascii_digit()) {
+                        break;
+                    }
+                    keys.push(name);
+                } else {
+                    keys.push(format!("'{name}'"));
+                }
                 j = e;
             } else if chars.get(j) == Some(&'[') {
                 let Some((e, key)) = read_subscript(&chars, j) else {
@@ -238,6 +246,10 @@ mod tests {
         check(
             "hostvars[h].x|d(1)",
             "hostvars|__drover_attr(h)|__drover_attr('x')|d(1)",
+        );
+        check(
+            "l.1.foo is not defined",
+            "l|__drover_attr(1)|__drover_attr('foo') is not defined",
         );
     }
 
