@@ -234,6 +234,9 @@ fn main() -> ExitCode {
             Command::Helper => Ok(0),
         }
     });
+    // Background `async` jobs (`poll: 0`) that are still running are abandoned, as Ansible
+    // leaves them to the host: the process does not wait for them.
+    runtime.shutdown_background();
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
