@@ -199,9 +199,7 @@ pub async fn run(
         }
         "set_stats" => crate::custom_stats::set_stats(run, &host.name, &raw),
         "async_status" => crate::jobs::status(run, &raw),
-        "wait_for_connection" => {
-            crate::wait_for_connection::run(run, host, task, vars, &raw).await
-        }
+        "wait_for_connection" => crate::wait_for_connection::run(run, host, task, vars, &raw).await,
         other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
     }
 }
@@ -276,7 +274,31 @@ fn debug(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> It
     r
 }
 
+/// Ansible's `validate_variable_name`: an ASCII identifier that Jinja does not reserve.
+fn valid_var_name(name: &str) -> bool {
+    const RESERVED: &[&str] = &["true", "false", "none", "True", "False", "None", "not"];
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&name)
+}
+
 fn set_fact(host: &HostCtx, args: IndexMap<String, Value>) -> ItemResult {
+    if let Some(bad) = args
+        .keys()
+        .find(|k| *k != "cacheable" && !valid_var_name(k))
+    {
+        return ItemResult::failed(format!(
+            "Invalid variable name '{bad}'. {}",
+            crate::exec::VAR_NAME_RULE
+        ));
+    }
+    if args.keys().all(|k| k == "cacheable") {
+        return ItemResult::failed(
+            "No key/value pairs provided, at least one is required for this action to succeed",
+        );
+    }
     let mut facts = IndexMap::new();
     let mut state = host.write();
     for (k, v) in args {
@@ -477,7 +499,7 @@ fn add_host(run: &RunShared, args: IndexMap<String, Value>) -> ItemResult {
     if let Some((h, port)) = name.rsplit_once(':') {
         if port.chars().all(|c| c.is_ascii_digit()) && !h.contains(':') {
             host_vars.insert(
-                "ansible_port".into(),
+                "ansible_ssh_port".into(),
                 Value::from(port.parse::<i64>().unwrap_or(22)),
             );
             name = h.to_string();
@@ -488,9 +510,23 @@ fn add_host(run: &RunShared, args: IndexMap<String, Value>) -> ItemResult {
         changed |= run.add_to_group(g, &name);
     }
     let target = run.host(&name);
+    let shown_vars = Value::from_pairs(
+        host_vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>(),
+    );
     {
         let mut st = target.write();
         for (k, v) in host_vars {
+            // As Ansible: a new or different host variable is a change too.
+            let current = st
+                .added_vars
+                .get(&k)
+                .or_else(|| target.inventory_vars.get(&k));
+            if current != Some(&v) {
+                changed = true;
+            }
             st.added_vars.insert(k, v);
         }
     }
@@ -499,6 +535,7 @@ fn add_host(run: &RunShared, args: IndexMap<String, Value>) -> ItemResult {
         Value::from_pairs([
             ("host_name".to_string(), Value::from(name)),
             ("groups".to_string(), Value::from(groups)),
+            ("host_vars".to_string(), shown_vars),
         ]),
     )]));
     if changed {

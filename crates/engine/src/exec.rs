@@ -1066,6 +1066,13 @@ pub fn template_args(
                 .templar
                 .render_str(&k, &scope)
                 .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+            if rk.as_str().is_none() && task.module() == Some("set_fact") {
+                return Err(format!(
+                    "Invalid variable name '{}' of type '{}'. {VAR_NAME_RULE}",
+                    display_value(&rk),
+                    py_type_name(&rk)
+                ));
+            }
             display_value(&rk)
         } else {
             k
@@ -1075,6 +1082,23 @@ pub fn template_args(
     out.retain(|_, v| v.as_str() != Some(drover_template::OMIT));
     Ok(out)
 }
+
+/// Python's name for the type of a value, as Ansible's messages show it.
+fn py_type_name(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Bool => "bool",
+        ValueKind::Number if v.as_i64().is_some() => "int",
+        ValueKind::Number => "float",
+        ValueKind::None | ValueKind::Undefined => "NoneType",
+        ValueKind::String => "str",
+        ValueKind::Seq => "list",
+        ValueKind::Map => "dict",
+        _ => "object",
+    }
+}
+
+/// Ansible's explanation after an invalid variable name.
+pub(crate) const VAR_NAME_RULE: &str = "Variable names must be strings starting with a letter or underscore character, and contain only letters, numbers and underscores.";
 
 /// Whether `s` is exactly one `{{ ... }}` expression.
 fn is_single_expression(s: &str) -> bool {

@@ -889,6 +889,22 @@ impl Loader {
         }
         // Own keywords on top of the inherited ones.
         merge_keywords(&mut kw, own);
+        // Result keys starting with `_ansible_` steer Ansible itself; arguments may not set them.
+        if let Args::Map(m) = &args {
+            let free_form = matches!(module.as_str(), "command" | "shell" | "script" | "raw");
+            if let Some(k) = m
+                .keys()
+                .find(|k| k.starts_with("_ansible_"))
+                .filter(|_| !free_form)
+            {
+                return Err(src.err(
+                    args_node,
+                    format!(
+                        "Invalid parameter specified beginning with keyword '_ansible_' for action '{module}': '{k}'. The prefix '_ansible_' is reserved for internal use only."
+                    ),
+                ));
+            }
+        }
         match module.as_str() {
             "include" => Err(src.err(
                 action_key,
