@@ -327,9 +327,9 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
         if let Some(v) = &req.validate {
             run_validate(p, v, &tmp)?;
         }
-        let backup = if req.backup && existing.is_some() {
+        let backup = if let (true, Some(md)) = (req.backup, existing.as_ref()) {
             let name = backup_name(p);
-            fs::copy(path, &name).map_err(|e| HostError::io(&name, &e))?;
+            preserved_copy(path, &name, md)?;
             Some(name)
         } else {
             None
@@ -344,6 +344,34 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
     Ok(WriteOutcome {
         backup_file: result?,
     })
+}
+
+/// Copies `from` to `to` keeping what Ansible's backups keep: mode, owner, group and times.
+/// The owner is best effort, as in Ansible: an unprivileged user cannot give a file away.
+fn preserved_copy(from: &Path, to: &str, md: &fs::Metadata) -> HostResult<()> {
+    let io = |e: std::io::Error| HostError::io(to, &e);
+    fs::copy(from, to).map_err(io)?;
+    // Times first, while the copy is surely ours and writable whatever the original's mode.
+    fs::set_permissions(to, fs::Permissions::from_mode(0o600)).map_err(io)?;
+    let mut times = fs::FileTimes::new();
+    if let Ok(t) = md.accessed() {
+        times = times.set_accessed(t);
+    }
+    if let Ok(t) = md.modified() {
+        times = times.set_modified(t);
+    }
+    fs::File::options()
+        .write(true)
+        .open(to)
+        .and_then(|f| f.set_times(times))
+        .map_err(io)?;
+    match std::os::unix::fs::chown(to, Some(md.uid()), Some(md.gid())) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+        Err(e) => return Err(io(e)),
+    }
+    // After chown, which clears setuid/setgid bits.
+    fs::set_permissions(to, fs::Permissions::from_mode(md.mode() & 0o7777)).map_err(io)
 }
 
 /// Applies attrs to one path; returns whether anything differs (and was changed unless `check`).

@@ -646,3 +646,37 @@ fn serve_greets_answers_in_order_and_stops() {
     // Empty input: clean end.
     assert!(serve(&[][..], Vec::new()).is_ok());
 }
+
+#[test]
+fn backups_keep_mode_times_and_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("conf");
+    let path = f.to_string_lossy().into_owned();
+    std::fs::write(&f, b"old\n").unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1000);
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(old))
+        .unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o444)).unwrap();
+    // Giving the file away needs root; otherwise the owner is ourselves either way.
+    let (uid, gid) = me();
+    let (owner, group) = if uid == 0 { (65534, 65534) } else { (uid, gid) };
+    std::os::unix::fs::chown(&f, Some(owner), Some(group)).unwrap();
+    let backup = write(WriteRequest {
+        path: path.clone(),
+        content: b"new\n".to_vec(),
+        preserve_existing: true,
+        backup: true,
+        ..WriteRequest::default()
+    })
+    .unwrap()
+    .expect("a backup");
+    let md = std::fs::metadata(&backup).unwrap();
+    assert_eq!(std::fs::read(&backup).unwrap(), b"old\n");
+    assert_eq!(md.mode() & 0o7777, 0o444);
+    assert_eq!((md.uid(), md.gid()), (owner, group));
+    assert_eq!(md.modified().unwrap(), old);
+}
