@@ -118,6 +118,13 @@ impl LineEdit {
                 msg: "line replaced".into(),
             };
         }
+        // No line matches the regexp or search string, but the line itself is already there.
+        if lines.iter().any(|l| strip_eol(l) == self.line) {
+            return Edited {
+                text: text.to_string(),
+                msg: String::new(),
+            };
+        }
         if self.backrefs.is_some() {
             // With backrefs, a regexp that matches nothing leaves the file alone.
             return Edited {
@@ -420,6 +427,9 @@ mod tests {
     fn search_string_and_removal() {
         let e = edit(Finder::Search("[x]".into()), "[x] = 1", Anchor::Eof);
         check(e, "a\nprefix [x] = 0\n", "a\n[x] = 1\n", "line replaced");
+        // Nothing matches the search string any more, but the line is there: no change.
+        let e = edit(Finder::Search("(\\w)".into()), "done", Anchor::Eof);
+        check(e, "a\ndone\nb\n", "a\ndone\nb\n", "");
         let (text, n) = remove_lines("a\n#x\nb\n#y", &Finder::Regexp(re("^#")));
         assert_eq!((text.as_str(), n), ("a\nb\n", 2));
         let (text, n) = remove_lines("a\nb\n", &Finder::Exact("c".into()));
