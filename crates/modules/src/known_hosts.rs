@@ -364,6 +364,10 @@ fn new_content(before: &str, s: &Search, present: bool, key: Option<&str>) -> St
     let mut out: String = lines.concat();
     if present && (s.replace_or_add || s.line.is_none()) {
         if let Some(k) = key {
+            // Ansible would glue the key to a last line without its newline.
+            if !out.is_empty() && !out.ends_with('\n') {
+                out.push('\n');
+            }
             out.push_str(k);
         }
     }
@@ -597,6 +601,19 @@ mod tests {
         let s = search(ca, "example.org", Some(&key)).unwrap();
         assert_eq!(s, found(true, None));
         assert_eq!(new_content(ca, &s, true, Some(&key)), format!("{ca}{key}"));
+    }
+
+    #[test]
+    fn a_missing_final_newline_is_added_before_the_key() {
+        let s = Search::default();
+        assert_eq!(
+            new_content("a ssh-rsa A", &s, true, Some("b ssh-rsa B\n")),
+            "a ssh-rsa A\nb ssh-rsa B\n"
+        );
+        assert_eq!(
+            new_content("", &s, true, Some("b ssh-rsa B\n")),
+            "b ssh-rsa B\n"
+        );
     }
 
     #[test]
