@@ -36,6 +36,14 @@ async fn unchanged_tasks_cost_one_primitive() {
             json!({"path": env.path("c"), "regexp": "^y$", "replace": "y"}),
         ),
         ("stat", json!({"path": env.path("c")})),
+        (
+            "fetch",
+            json!({"src": env.path("c"), "dest": env.path("fetched/")}),
+        ),
+        (
+            "known_hosts",
+            json!({"name": "h.example", "key": "h.example ssh-ed25519 AAAAkey", "path": env.path("kh")}),
+        ),
     ];
     for (module, args) in cases {
         // The first run converges; the second must be a single primitive.
