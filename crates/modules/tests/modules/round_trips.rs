@@ -42,7 +42,11 @@ async fn unchanged_tasks_cost_one_primitive() {
         ),
         (
             "known_hosts",
-            json!({"name": "h.example", "key": "h.example ssh-ed25519 AAAAkey", "path": env.path("kh")}),
+            json!({
+                "name": "h.example",
+                "key": "h.example ssh-ed25519 AAAAkey",
+                "path": env.path("kh"),
+            }),
         ),
     ];
     for (module, args) in cases {
