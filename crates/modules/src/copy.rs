@@ -60,6 +60,7 @@ impl Module for Copy {
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let dest = args.string("dest").unwrap_or_default();
+        let dest = crate::util::expand_host_path(ctx, &dest).await?;
         if !args.has("content") && args.str("src").is_none_or(str::is_empty) {
             return Ok(Outcome::failed("src (or content) is required"));
         }

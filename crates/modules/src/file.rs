@@ -66,6 +66,7 @@ impl Module for File {
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let path = args.str("path").unwrap_or_default().to_string();
+        let path = crate::util::expand_host_path(ctx, &path).await?;
         if path.is_empty() {
             return Ok(Outcome::failed("path must not be empty"));
         }

@@ -205,6 +205,7 @@ impl Module for LineInFile {
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let path = args.string("path").unwrap_or_default();
+        let path = crate::util::expand_host_path(ctx, &path).await?;
         let target = EditTarget::from_args(args, &path);
         check_mode_arg(&path, &target.attrs)?;
         if let Err(msg) = check_validate(target.validate.as_deref()) {
@@ -243,6 +244,23 @@ impl Module for LineInFile {
             Err((rc, msg)) => return Ok(Outcome::failed(msg).with("rc", rc)),
         };
         let mut out = Outcome::ok().with("backup", "");
+        if args.str("regexp") == Some("") {
+            out.warnings.push(
+                "The regular expression is an empty string, which will match every line in the \
+                 file. This may have unintended consequences, such as replacing the last line in \
+                 the file rather than appending. If this is desired, use '^' to match every line \
+                 in the file and avoid this warning."
+                    .into(),
+            );
+        }
+        if args.str("search_string") == Some("") {
+            out.warnings.push(
+                "The search string is an empty string, which will match every line in the file. \
+                 This may have unintended consequences, such as replacing the last line in the \
+                 file rather than appending."
+                    .into(),
+            );
+        }
         let (before, after, msg) = match (&original, present) {
             (Original::Missing, false) => {
                 return Ok(out.with_msg("file not present"));
