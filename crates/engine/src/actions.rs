@@ -175,7 +175,7 @@ pub async fn run(
                 .map(display_value)
                 .unwrap_or_default(),
         ),
-        "include_vars" => include_vars(run, host, task, &raw),
+        "include_vars" => include_vars(run, host, task, vars, &raw),
         "add_host" => add_host(run, raw),
         "group_by" => group_by(run, host, &raw),
         "pause" => {
@@ -379,79 +379,298 @@ fn meta(action: String) -> ItemResult {
     r
 }
 
+/// A failed include_vars: Ansible reports the reason under `message`.
+fn include_vars_failed(message: String) -> ItemResult {
+    let mut r = ItemResult::failed(message.clone());
+    r.result.insert("message".into(), Value::from(message));
+    r
+}
+
+/// Ansible's `merge_hash`: nested mappings merge, anything else is replaced.
+fn merge_hash(old: &Value, new: &Value) -> Value {
+    if old.kind() != minijinja::value::ValueKind::Map
+        || new.kind() != minijinja::value::ValueKind::Map
+    {
+        return new.clone();
+    }
+    let mut out: IndexMap<String, Value> = IndexMap::new();
+    for k in old.try_iter().into_iter().flatten() {
+        out.insert(display_value(&k), old.get_item(&k).unwrap_or_default());
+    }
+    for k in new.try_iter().into_iter().flatten() {
+        let nv = new.get_item(&k).unwrap_or_default();
+        let key = display_value(&k);
+        let merged = match out.get(&key) {
+            Some(ov) => merge_hash(ov, &nv),
+            None => nv,
+        };
+        out.insert(key, merged);
+    }
+    Value::from_pairs(out.into_iter().collect::<Vec<_>>())
+}
+
+/// The directories under `root` (itself included) as Python's `os.walk(followlinks=True)`
+/// finds them, sorted by path text, each with its sorted file names and its depth (root = 1).
+fn walk_dirs(root: &Path) -> Vec<(PathBuf, Vec<String>, usize)> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![(root.to_path_buf(), 1usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        // Symlinked directories are followed; a loop is walked once.
+        if let Ok(canon) = std::fs::canonicalize(&dir) {
+            if !seen.insert(canon) {
+                continue;
+            }
+        }
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files = Vec::new();
+        for e in rd.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => stack.push((path, depth + 1)),
+                Ok(_) => files.push(name),
+                Err(_) => {}
+            }
+        }
+        files.sort();
+        out.push((dir, files, depth));
+    }
+    out.sort_by(|a, b| a.0.to_string_lossy().cmp(&b.0.to_string_lossy()));
+    out
+}
+
 fn include_vars(
     run: &RunShared,
     host: &HostCtx,
     task: &Task,
+    vars: &TaskVars,
     args: &IndexMap<String, Value>,
 ) -> ItemResult {
-    let file = args
-        .get("file")
-        .or_else(|| args.get("_raw_params"))
-        .map(display_value);
-    let dir = args.get("dir").map(display_value);
-    let mut files: Vec<PathBuf> = Vec::new();
-    let candidates = |rel: &str| -> Vec<PathBuf> {
-        let p = Path::new(rel);
-        if p.is_absolute() {
-            return vec![p.to_path_buf()];
+    const DIR_ARGS: &[&str] = &[
+        "dir",
+        "depth",
+        "files_matching",
+        "ignore_files",
+        "extensions",
+        "ignore_unknown_extensions",
+    ];
+    const FILE_ARGS: &[&str] = &["file", "_raw_params"];
+    let mut dirs = 0;
+    let mut filec = 0;
+    for k in args.keys() {
+        if DIR_ARGS.contains(&k.as_str()) {
+            dirs += 1;
+        } else if FILE_ARGS.contains(&k.as_str()) {
+            filec += 1;
+        } else if k != "name" && k != "hash_behaviour" {
+            return ItemResult::failed(format!("{k} is not a valid option in include_vars"));
         }
-        let mut c = Vec::new();
-        if let Some(scope) = &task.role {
-            c.push(scope.role.path.join("vars").join(rel));
-            c.push(scope.role.path.join(rel));
-        }
-        if let Some(d) = Path::new(&*task.loc.file).parent() {
-            c.push(d.join("vars").join(rel));
-            c.push(d.join(rel));
-        }
-        c.push(run.playbook_dir.join("vars").join(rel));
-        c.push(run.playbook_dir.join(rel));
-        c
+    }
+    if dirs > 0 && filec > 0 {
+        return ItemResult::failed(
+            "You are mixing file only and dir only arguments, these are incompatible",
+        );
+    }
+    let present = |k: &str| {
+        args.get(k)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+            .filter(|v| v.as_str() != Some(""))
     };
-    match (&file, &dir) {
-        (Some(f), _) => match candidates(f).into_iter().find(|p| p.is_file()) {
-            Some(p) => files.push(p),
+    let list_arg = |k: &str, split_words: bool| -> Vec<String> {
+        match args.get(k) {
+            Some(v) if v.as_str().is_some() && split_words => v
+                .as_str()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            // A string of extensions is a list of its characters, as in Python.
+            Some(v) if v.as_str().is_some() => v
+                .as_str()
+                .unwrap_or_default()
+                .chars()
+                .map(String::from)
+                .collect(),
+            Some(v) => v
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .map(|x| display_value(&x))
+                .collect(),
+            None => Vec::new(),
+        }
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut loaded = Vars::new();
+    let load = |f: &Path, loaded: &mut Vars, files: &mut Vec<PathBuf>| -> Result<(), String> {
+        let v = drover_playbook::load_vars_file(f).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("must contain a mapping") {
+                format!("{} must be stored as a dictionary/hash", f.display())
+            } else {
+                text
+            }
+        })?;
+        files.push(f.to_path_buf());
+        loaded.extend(v);
+        Ok(())
+    };
+    if let Some(dir) = present("dir").map(display_value) {
+        let depth = args
+            .get("depth")
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .unwrap_or(0)
+            .max(0) as usize;
+        let matcher = match present("files_matching").map(display_value) {
+            Some(p) => match drover_modules::pyre::compile(&p, false, false) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    return include_vars_failed(format!(
+                        "Invalid regular expression: {}",
+                        e.pattern
+                    ))
+                }
+            },
+            None => None,
+        };
+        let mut ignore = Vec::new();
+        for pat in list_arg("ignore_files", true) {
+            match drover_modules::pyre::compile(&format!("{pat}$"), false, false) {
+                Ok(re) => ignore.push(re),
+                Err(_) => return include_vars_failed(format!("Invalid regular expression: {pat}")),
+            }
+        }
+        let extensions = if args.contains_key("extensions") {
+            list_arg("extensions", false)
+        } else {
+            vec!["yaml".into(), "yml".into(), "json".into()]
+        };
+        let ignore_unknown = args
+            .get("ignore_unknown_extensions")
+            .is_some_and(|v| drover_modules::args::to_bool(v).unwrap_or_else(|| v.is_true()));
+        // As Ansible: in a role, `vars/...` or `<role>/vars/<dir>`; else next to the task file.
+        let source = match &task.role {
+            Some(scope) if dir.split('/').next() == Some("vars") => {
+                let p = scope.role.path.join(&dir);
+                if p.exists() {
+                    p
+                } else {
+                    PathBuf::from(&dir)
+                }
+            }
+            Some(scope) => scope.role.path.join("vars").join(&dir),
+            None => match Path::new(&*task.loc.file).parent() {
+                Some(d) => d.join(&dir),
+                None => run.playbook_dir.join(&dir),
+            },
+        };
+        if !source.exists() {
+            return include_vars_failed(format!("{} directory does not exist", source.display()));
+        }
+        if !source.is_dir() {
+            return include_vars_failed(format!("{} is not a directory", source.display()));
+        }
+        let valid_ext = |name: &str| {
+            // Python's splitext: a leading dot does not start an extension.
+            let ext = match name.trim_start_matches('.').rsplit_once('.') {
+                Some((_, e)) => e,
+                None => "",
+            };
+            extensions.iter().any(|x| x == ext)
+        };
+        for (root, names, d) in walk_dirs(&source) {
+            if depth != 0 && d > depth {
+                continue;
+            }
+            for name in names {
+                if matcher.as_ref().is_some_and(|m| !m.is_match(&name)) {
+                    continue;
+                }
+                if ignore.iter().any(|re| re.is_match(&name)) {
+                    continue;
+                }
+                let path = root.join(&name);
+                if !valid_ext(&name) {
+                    if ignore_unknown {
+                        continue;
+                    }
+                    return include_vars_failed(format!(
+                        "{} does not have a valid extension: {}",
+                        path.display(),
+                        extensions.join(", ")
+                    ));
+                }
+                if let Err(e) = load(&path, &mut loaded, &mut files) {
+                    return include_vars_failed(e);
+                }
+            }
+        }
+    } else {
+        let Some(f) = present("file")
+            .or_else(|| present("_raw_params"))
+            .map(|v| display_value(v).trim_end_matches('\n').trim().to_string())
+        else {
+            return include_vars_failed(
+                "Could not find file on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option".into(),
+            );
+        };
+        let rel = Path::new(&f);
+        let candidates: Vec<PathBuf> = if rel.is_absolute() {
+            vec![rel.to_path_buf()]
+        } else {
+            let mut c = Vec::new();
+            if let Some(scope) = &task.role {
+                c.push(scope.role.path.join("vars").join(rel));
+                c.push(scope.role.path.join(rel));
+            }
+            if let Some(d) = Path::new(&*task.loc.file).parent() {
+                c.push(d.join("vars").join(rel));
+                c.push(d.join(rel));
+            }
+            c.push(run.playbook_dir.join("vars").join(rel));
+            c.push(run.playbook_dir.join(rel));
+            c
+        };
+        match candidates.into_iter().find(|p| p.is_file()) {
+            Some(p) => {
+                if let Err(e) = load(&p, &mut loaded, &mut files) {
+                    return include_vars_failed(e);
+                }
+            }
             None => {
-                return ItemResult::failed(format!(
-                    "Could not find or access '{f}' on the Ansible Controller."
+                return include_vars_failed(format!(
+                    "Could not find or access '{f}' on the Ansible Controller.\nIf you are using a module and expect the file to exist on the remote, see the remote_src option"
                 ))
             }
-        },
-        (None, Some(d)) => {
-            let Some(path) = candidates(d).into_iter().find(|p| p.is_dir()) else {
-                return ItemResult::failed(format!("{d} directory does not exist"));
-            };
-            let mut entries: Vec<PathBuf> = match std::fs::read_dir(&path) {
-                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
-                Err(e) => return ItemResult::failed(format!("{}: {e}", path.display())),
-            };
-            entries.sort();
-            files.extend(entries.into_iter().filter(|p| {
-                p.is_file()
-                    && matches!(
-                        p.extension().and_then(|e| e.to_str()),
-                        Some("yml" | "yaml" | "json")
-                    )
-            }));
-        }
-        (None, None) => return ItemResult::failed("one of 'file' or 'dir' is required"),
-    }
-    let mut loaded = Vars::new();
-    for f in &files {
-        match drover_playbook::load_vars_file(f) {
-            Ok(v) => loaded.extend(v),
-            Err(e) => return ItemResult::failed(e.to_string()),
         }
     }
-    let facts = match args.get("name") {
+    let mut facts = match args.get("name").filter(|v| !v.is_none()) {
         Some(name) => {
             let mut m = Vars::new();
-            m.insert(display_value(name), Value::from_pairs(loaded));
+            m.insert(
+                display_value(name),
+                Value::from_pairs(loaded.into_iter().collect::<Vec<_>>()),
+            );
             m
         }
         None => loaded,
     };
+    if args
+        .get("hash_behaviour")
+        .is_some_and(|v| v.as_str() == Some("merge"))
+    {
+        for (k, v) in facts.iter_mut() {
+            if let Some(old) = drover_template::VarSource::get(vars, k) {
+                *v = merge_hash(&old, v);
+            }
+        }
+    }
     {
         let mut state = host.write();
         for (k, v) in &facts {
