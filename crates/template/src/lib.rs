@@ -25,6 +25,7 @@ mod filters;
 mod lookups;
 mod methods;
 mod password;
+mod pylit;
 mod pyrepr;
 mod safe_access;
 mod template_file;
@@ -323,23 +324,26 @@ fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Envir
 
 /// Ansible's Jinja2 settings: `trim_blocks` on, `lstrip_blocks` off, trailing newline kept.
 pub(crate) fn default_syntax() -> minijinja::syntax::SyntaxConfig {
-    syntax_with(true, false, true, None)
+    syntax_with(&template_file::TemplateOptions::default())
 }
 
 pub(crate) fn syntax_with(
-    trim_blocks: bool,
-    lstrip_blocks: bool,
-    keep_trailing_newline: bool,
-    delimiters: Option<&template_file::Delimiters>,
+    opts: &template_file::TemplateOptions,
 ) -> minijinja::syntax::SyntaxConfig {
     let mut b = minijinja::syntax::SyntaxConfig::builder();
-    b.trim_blocks(trim_blocks)
-        .lstrip_blocks(lstrip_blocks)
-        .keep_trailing_newline(keep_trailing_newline);
-    if let Some(d) = delimiters {
+    b.trim_blocks(opts.trim_blocks)
+        .lstrip_blocks(opts.lstrip_blocks)
+        .keep_trailing_newline(opts.keep_trailing_newline);
+    if let Some(d) = &opts.delimiters {
         b.block_delimiters(d.block.0.clone(), d.block.1.clone())
             .variable_delimiters(d.variable.0.clone(), d.variable.1.clone())
             .comment_delimiters(d.comment.0.clone(), d.comment.1.clone());
+    }
+    if let Some(p) = &opts.line_statement_prefix {
+        b.line_statement_prefix(p.clone());
+    }
+    if let Some(p) = &opts.line_comment_prefix {
+        b.line_comment_prefix(p.clone());
     }
     // Only custom delimiters can make this fail; fall back to the defaults then.
     b.build().unwrap_or_default()

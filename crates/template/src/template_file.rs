@@ -43,6 +43,9 @@ pub struct TemplateOptions {
     /// `\n`, `\r\n` or `\r`.
     pub newline_sequence: String,
     pub delimiters: Option<Delimiters>,
+    /// Jinja2's line statements (`# for x in y` on a line of its own), off by default.
+    pub line_statement_prefix: Option<String>,
+    pub line_comment_prefix: Option<String>,
 }
 
 impl Default for TemplateOptions {
@@ -53,6 +56,8 @@ impl Default for TemplateOptions {
             keep_trailing_newline: true,
             newline_sequence: "\n".into(),
             delimiters: None,
+            line_statement_prefix: None,
+            line_comment_prefix: None,
         }
     }
 }
@@ -93,52 +98,89 @@ impl TemplateFileVars {
 }
 
 /// Applies a `#jinja2: key: value, key: value` first line to the options; returns the source
-/// without that line.
+/// without that line. Values are Python literals (`True`, `'\\r\\n'`, `":"`), as in Ansible.
 fn apply_header<'a>(source: &'a str, opts: &mut TemplateOptions) -> Result<&'a str, TemplateError> {
     let Some(rest) = source.strip_prefix("#jinja2:") else {
         return Ok(source);
     };
-    let (line, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    for item in line.split(',') {
-        let Some((key, value)) = item.split_once(':') else {
-            continue;
+    let bad = |msg: String| TemplateError::new(TemplateErrorKind::Syntax, msg);
+    let Some((line, body)) = rest.split_once('\n') else {
+        return Err(bad("Missing newline after '#jinja2:' override.".into()));
+    };
+    let mut d = opts.delimiters.clone().unwrap_or_default();
+    for pair in line.split(',') {
+        if pair.trim().is_empty() {
+            return Err(bad("Empty '#jinja2:' override pair not allowed.".into()));
+        }
+        let Some((key, raw)) = pair.split_once(':') else {
+            return Err(bad(format!(
+                "Missing key-value separator `:` in '#jinja2:' override pair {}.",
+                crate::pyrepr::py_repr(&Value::from(pair))
+            )));
         };
         let key = key.trim();
-        let raw = value.trim();
-        let text = raw
-            .trim_matches(['"', '\''])
-            .replace("\\n", "\n")
-            .replace("\\r", "\r");
-        let flag = || match raw {
-            "True" | "true" | "yes" => Ok(true),
-            "False" | "false" | "no" => Ok(false),
-            _ => Err(TemplateError::new(
-                TemplateErrorKind::Syntax,
-                format!("#jinja2: {key} expects True or False, got {raw}"),
-            )),
+        let value = crate::pylit::parse(raw.trim()).map_err(|e| {
+            bad(format!(
+                "Invalid '#jinja2:' override value for {key}: {}: {e}",
+                raw.trim()
+            ))
+        })?;
+        let text = || match value.as_str() {
+            Some(s) => Ok(s.to_string()),
+            None => Err(bad(format!(
+                "'#jinja2:' override {key} expects a string, got {}",
+                raw.trim()
+            ))),
         };
-        let d = opts.delimiters.get_or_insert_with(Delimiters::default);
+        let optional_text = || {
+            if value.is_none() {
+                Ok(None)
+            } else {
+                text().map(Some)
+            }
+        };
+        let flag = || match value.kind() {
+            minijinja::value::ValueKind::Bool => Ok(value.is_true()),
+            _ => Err(bad(format!(
+                "'#jinja2:' override {key} expects True or False, got {}",
+                raw.trim()
+            ))),
+        };
         match key {
             "trim_blocks" => opts.trim_blocks = flag()?,
             "lstrip_blocks" => opts.lstrip_blocks = flag()?,
             "keep_trailing_newline" => opts.keep_trailing_newline = flag()?,
-            "newline_sequence" => opts.newline_sequence = text,
-            "variable_start_string" => d.variable.0 = text,
-            "variable_end_string" => d.variable.1 = text,
-            "block_start_string" => d.block.0 = text,
-            "block_end_string" => d.block.1 = text,
-            "comment_start_string" => d.comment.0 = text,
-            "comment_end_string" => d.comment.1 = text,
-            _ => {}
+            "newline_sequence" => {
+                let nl = text()?;
+                if !matches!(nl.as_str(), "\n" | "\r\n" | "\r") {
+                    return Err(bad(format!(
+                        "'#jinja2:' override newline_sequence must be one of '\\n', '\\r\\n', '\\r', got {}",
+                        raw.trim()
+                    )));
+                }
+                opts.newline_sequence = nl;
+            }
+            "line_statement_prefix" => opts.line_statement_prefix = optional_text()?,
+            "line_comment_prefix" => opts.line_comment_prefix = optional_text()?,
+            "variable_start_string" => d.variable.0 = text()?,
+            "variable_end_string" => d.variable.1 = text()?,
+            "block_start_string" => d.block.0 = text()?,
+            "block_end_string" => d.block.1 = text()?,
+            "comment_start_string" => d.comment.0 = text()?,
+            "comment_end_string" => d.comment.1 = text()?,
+            _ => {
+                return Err(bad(format!(
+                    "Invalid '#jinja2:' override key {}.",
+                    crate::pyrepr::py_repr(&Value::from(key))
+                )))
+            }
         }
     }
-    if opts.delimiters.as_ref().is_some_and(|d| {
-        d.block == Delimiters::default().block
-            && d.variable == Delimiters::default().variable
-            && d.comment == Delimiters::default().comment
-    }) {
-        opts.delimiters = None;
-    }
+    let default = Delimiters::default();
+    opts.delimiters = (d.block != default.block
+        || d.variable != default.variable
+        || d.comment != default.comment)
+        .then_some(d);
     Ok(body)
 }
 
@@ -152,12 +194,7 @@ pub(crate) fn render(
     let mut opts = extra.options.clone();
     let body = apply_header(source, &mut opts)?;
     let mut env = inner.env.clone();
-    env.set_syntax(crate::syntax_with(
-        opts.trim_blocks,
-        opts.lstrip_blocks,
-        opts.keep_trailing_newline,
-        opts.delimiters.as_ref(),
-    ));
+    env.set_syntax(crate::syntax_with(&opts));
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(parent) = extra.fullpath.parent() {
         dirs.push(parent.to_path_buf());
@@ -366,6 +403,26 @@ mod tests {
             &mut TemplateOptions::default()
         )
         .is_err());
+        let mut o = TemplateOptions::default();
+        apply_header("#jinja2: line_statement_prefix:\":\"\n", &mut o).unwrap();
+        assert_eq!(o.line_statement_prefix.as_deref(), Some(":"));
+        let err = apply_header(
+            "#jinja2: lstrip_blocks=True\n",
+            &mut TemplateOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "Missing key-value separator `:` in '#jinja2:' override pair ' lstrip_blocks=True'"
+            ),
+            "{err}"
+        );
+        assert!(apply_header("#jinja2: nope: 1\n", &mut TemplateOptions::default()).is_err());
+        assert!(apply_header(
+            "#jinja2: trim_blocks: True",
+            &mut TemplateOptions::default()
+        )
+        .is_err());
     }
 
     #[test]
@@ -427,7 +484,10 @@ mod tests {
             "  x\n  \n"
         );
         assert_eq!(render(BTreeMap::new(), "a\n\n"), "a\n\n");
-        assert_eq!(render(BTreeMap::new(), "{{ ansible_managed }}"), "Ansible managed");
+        assert_eq!(
+            render(BTreeMap::new(), "{{ ansible_managed }}"),
+            "Ansible managed"
+        );
         let vars = BTreeMap::from([("ansible_managed".to_string(), Value::from("mine"))]);
         assert_eq!(render(vars, "{{ ansible_managed }}"), "mine");
     }
