@@ -3,7 +3,8 @@
 //! Ansible starts an async module on the host under a wrapper that writes its result to
 //! `~/.ansible_async/<jid>`, and polls that file. drover runs the module from the controller as
 //! usual and keeps the job on the controller: with `poll > 0` the task waits at most `async`
-//! seconds for it (and is done as soon as the module is, not at the next poll tick); with
+//! seconds for it, showing Ansible's `ASYNC POLL` line every `poll` seconds (and is done as
+//! soon as the module is, not at the next poll tick); with
 //! `poll: 0` the module runs in the background and `async_status` reads the job table. Jobs
 //! live as long as the run: a background job still running when drover exits is abandoned,
 //! where Ansible's wrapper would finish it on the host.
@@ -11,10 +12,10 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use drover_host::{Host, HostError};
-use drover_modules::{Args as ModArgs, Context, ModuleError};
+use drover_modules::{Args as ModArgs, Context, Controller, ModuleError};
 use drover_playbook::Task;
 use indexmap::IndexMap;
 use minijinja::Value;
@@ -195,21 +196,58 @@ pub async fn run(inv: Invocation, async_val: u64, poll: u64) -> ItemResult {
             flow: None,
         };
     }
-    match tokio::time::timeout(Duration::from_secs(async_val), inv.execute()).await {
-        Ok(done) => finished(&jid, done),
-        Err(_) => {
-            let mut status = IndexMap::new();
-            status.insert("ansible_job_id".to_string(), Value::from(jid));
-            status.insert("started".into(), Value::from(true));
-            status.insert("finished".into(), Value::from(false));
-            let mut r = ItemResult::failed(format!(
-                "async task did not complete within the requested time - {async_val}s"
-            ));
-            r.result
-                .insert("async_result".into(), Value::from_pairs(status));
-            r
+    let host = inv
+        .controller
+        .inventory_hostname()
+        .unwrap_or_else(|| inv.target.name().to_string());
+    let deadline = Instant::now() + Duration::from_secs(async_val);
+    let job = inv.execute();
+    tokio::pin!(job);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = left.min(Duration::from_secs(poll));
+        match tokio::time::timeout(wait, &mut job).await {
+            Ok(done) => {
+                let r = finished(&jid, done);
+                let verdict = if r.status == Status::Failed {
+                    "FAILED"
+                } else {
+                    "OK"
+                };
+                show(&run, format!("ASYNC {verdict} on {host}: jid={jid}"));
+                return r;
+            }
+            // As Ansible: every check that finds the job running is shown, the last one too.
+            Err(_) => {
+                show(
+                    &run,
+                    format!("ASYNC POLL on {host}: jid={jid} started=True finished=False"),
+                );
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
         }
     }
+    show(&run, format!("ASYNC FAILED on {host}: jid={jid}"));
+    let mut status = IndexMap::new();
+    status.insert("ansible_job_id".to_string(), Value::from(jid));
+    status.insert("started".into(), Value::from(true));
+    status.insert("finished".into(), Value::from(false));
+    let mut r = ItemResult::failed(format!(
+        "async task did not complete within the requested time - {async_val}s"
+    ));
+    r.result
+        .insert("async_result".into(), Value::from_pairs(status));
+    r
+}
+
+/// A line of Ansible's default callback about a polled job (`ASYNC POLL on ...`).
+fn show(run: &RunShared, message: String) {
+    run.emit(crate::event::Event::Verbose {
+        message,
+        verbosity: 0,
+    });
 }
 
 /// A finished job's result as `async_status` (and a polled task) reports it.

@@ -83,6 +83,23 @@ fn async_poll_background_jobs_and_async_status() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.count("localhost", "ignored"), 3, "{}", r.all());
+    // The default callback's lines about polled jobs.
+    assert!(
+        r.stdout.contains("ASYNC OK on localhost: jid=j"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("ASYNC POLL on localhost: jid=j")
+            && r.stdout.contains("started=True finished=False"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("ASYNC FAILED on localhost: jid=j"),
+        "{}",
+        r.all()
+    );
     // drover does not wait for the abandoned job, as Ansible leaves it to the host.
     assert!(started.elapsed().as_secs() < 12, "{:?}", started.elapsed());
 }
