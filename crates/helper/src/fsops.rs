@@ -321,6 +321,11 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
                 Err(e) => return Err(HostError::io(p, &e)),
             }
         }
+        // Extended attributes (POSIX ACLs among them) of the file being replaced stay, as
+        // Python's copystat keeps them for Ansible; chmod below then sets the ACL mask.
+        if keep.is_some() {
+            copy_xattrs(path, &tmp);
+        }
         // After chown: chown clears setuid/setgid bits.
         fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
             .map_err(|e| HostError::io(p, &e))?;
@@ -372,6 +377,29 @@ fn preserved_copy(from: &Path, to: &str, md: &fs::Metadata) -> HostResult<()> {
     }
     // After chown, which clears setuid/setgid bits.
     fs::set_permissions(to, fs::Permissions::from_mode(md.mode() & 0o7777)).map_err(io)
+}
+
+/// Copies every extended attribute of `from` to `to`, best effort: filesystems without xattrs,
+/// or attributes the user may not set (`trusted.*`, `security.*` for non-root), are skipped.
+fn copy_xattrs(from: &Path, to: &Path) {
+    let mut names = vec![0u8; 4096];
+    let Ok(n) = rustix::fs::listxattr(from, &mut names[..]) else {
+        return;
+    };
+    for name in names[..n].split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let Ok(name) = std::ffi::CString::new(name) else {
+            continue;
+        };
+        let mut value = vec![0u8; 65536];
+        if let Ok(len) = rustix::fs::getxattr(from, name.as_c_str(), &mut value[..]) {
+            let _ = rustix::fs::setxattr(
+                to,
+                name.as_c_str(),
+                &value[..len],
+                rustix::fs::XattrFlags::empty(),
+            );
+        }
+    }
 }
 
 /// Applies attrs to one path; returns whether anything differs (and was changed unless `check`).

@@ -680,3 +680,27 @@ fn backups_keep_mode_times_and_owner() {
     assert_eq!((md.uid(), md.gid()), (owner, group));
     assert_eq!(md.modified().unwrap(), old);
 }
+
+#[test]
+fn write_keeps_extended_attributes_of_the_replaced_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("x");
+    std::fs::write(&f, "one\n").unwrap();
+    let name = c"user.drover";
+    if rustix::fs::setxattr(&f, name, b"kept", rustix::fs::XattrFlags::empty()).is_err() {
+        // This filesystem has no user xattrs; nothing to check here.
+        return;
+    }
+    let path = f.to_string_lossy().into_owned();
+    write(WriteRequest {
+        path,
+        content: b"two\n".to_vec(),
+        preserve_existing: true,
+        ..WriteRequest::default()
+    })
+    .unwrap();
+    assert_eq!(std::fs::read(&f).unwrap(), b"two\n");
+    let mut buf = [0u8; 16];
+    let n = rustix::fs::getxattr(&f, name, &mut buf[..]).unwrap();
+    assert_eq!(&buf[..n], b"kept");
+}
