@@ -15,6 +15,7 @@ use crate::pyrepr::{py_repr, py_str};
 
 mod collections;
 pub(crate) mod data;
+mod protomatter;
 mod regex_filters;
 mod version;
 
@@ -23,6 +24,7 @@ pub(crate) use regex_filters::regex_test;
 pub(crate) use version::version_filter as version_test;
 
 pub(crate) fn register(env: &mut Environment<'static>) {
+    protomatter::register(env);
     env.add_function("now", now);
     // types and strings
     env.add_filter("bool", to_bool);
