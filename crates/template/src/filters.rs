@@ -25,6 +25,7 @@ pub(crate) use version::version_filter as version_test;
 
 pub(crate) fn register(env: &mut Environment<'static>) {
     protomatter::register(env);
+    env.add_filter("groupby", groupby);
     env.add_function("now", now);
     // types and strings
     env.add_filter("bool", to_bool);
@@ -140,6 +141,21 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
         ValueKind::Iterable => "generator",
         _ => "object",
     }
+}
+
+/// Jinja2's `groupby`, with groups that print as Python tuples (minijinja's own print as
+/// Rust debug tuples); grouping and sorting are minijinja's.
+fn groupby(value: Value, attribute: Option<&str>, kwargs: Kwargs) -> Result<Value, Error> {
+    let groups = minijinja::filters::groupby(value, attribute, kwargs)?;
+    let mut out = Vec::new();
+    for g in groups.try_iter()? {
+        let list: Vec<Value> = g.get_item(&Value::from(1))?.try_iter()?.collect();
+        out.push(Value::from_object(crate::pyrepr::GroupTuple {
+            grouper: g.get_item(&Value::from(0))?,
+            list: Value::from(list),
+        }));
+    }
+    Ok(Value::from(out))
 }
 
 /// Ansible's `bool` filter: yes/on/1/true/t/y (any case) are true, everything else false.

@@ -50,6 +50,19 @@ fn write_repr(out: &mut String, v: &Value) {
             }
             out.push('\'');
         }
+        ValueKind::Seq if v.downcast_object_ref::<GroupTuple>().is_some() => {
+            // A Python tuple: `(a, b)`.
+            out.push('(');
+            if let Ok(iter) = v.try_iter() {
+                for (i, item) in iter.enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write_repr(out, &item);
+                }
+            }
+            out.push(')');
+        }
         ValueKind::Seq | ValueKind::Iterable => {
             out.push('[');
             if let Ok(iter) = v.try_iter() {
@@ -186,5 +199,35 @@ mod tests {
     fn output_of_none_is_empty() {
         assert_eq!(py_output(&Value::from(())), "");
         assert_eq!(py_output(&Value::from("x")), "x");
+    }
+}
+
+/// One group of Jinja2's `groupby`: the named tuple `(grouper, list)`, which prints as a
+/// Python tuple (`(1, [{'a': 1}])`), indexes as a pair and has `grouper`/`list` attributes.
+#[derive(Debug)]
+pub(crate) struct GroupTuple {
+    pub grouper: Value,
+    pub list: Value,
+}
+
+impl minijinja::value::Object for GroupTuple {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        match (key.as_i64(), key.as_str()) {
+            (Some(0 | -2), None) | (None, Some("grouper")) => Some(self.grouper.clone()),
+            (Some(1 | -1), None) | (None, Some("list")) => Some(self.list.clone()),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(2)
+    }
+
+    fn render(self: &std::sync::Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&py_repr(&Value::from_dyn_object(self.clone())))
     }
 }
