@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use minijinja::value::{Kwargs, Value, ValueKind};
+use minijinja::value::{Kwargs, Rest, Value, ValueKind, ValueOrKwargs};
 
 use crate::ValueMap;
 use minijinja::{Environment, Error, ErrorKind, State};
@@ -26,6 +26,54 @@ pub(crate) use version::version_filter as version_test;
 pub(crate) fn register(env: &mut Environment<'static>) {
     protomatter::register(env);
     env.add_filter("groupby", groupby);
+    // Ansible's versions of these pass an undefined input through (so `x | map(f) is
+    // undefined` holds); minijinja's fail on it.
+    env.add_filter(
+        "map",
+        |st: &mut State, v: Value, args: Rest<ValueOrKwargs>| {
+            undefined_or(v, |v| minijinja::filters::map(st, v, args))
+        },
+    );
+    env.add_filter(
+        "select",
+        |st: &mut State, v: Value, test: Option<String>, args: Rest<ValueOrKwargs>| {
+            undefined_or(v, |v| {
+                minijinja::filters::select(st, v, test.map(Into::into), args)
+            })
+        },
+    );
+    env.add_filter(
+        "reject",
+        |st: &mut State, v: Value, test: Option<String>, args: Rest<ValueOrKwargs>| {
+            undefined_or(v, |v| {
+                minijinja::filters::reject(st, v, test.map(Into::into), args)
+            })
+        },
+    );
+    env.add_filter(
+        "selectattr",
+        |st: &mut State,
+         v: Value,
+         attr: String,
+         test: Option<String>,
+         args: Rest<ValueOrKwargs>| {
+            undefined_or(v, |v| {
+                minijinja::filters::selectattr(st, v, attr.into(), test.map(Into::into), args)
+            })
+        },
+    );
+    env.add_filter(
+        "rejectattr",
+        |st: &mut State,
+         v: Value,
+         attr: String,
+         test: Option<String>,
+         args: Rest<ValueOrKwargs>| {
+            undefined_or(v, |v| {
+                minijinja::filters::rejectattr(st, v, attr.into(), test.map(Into::into), args)
+            })
+        },
+    );
     env.add_function("now", now);
     // types and strings
     env.add_filter("bool", to_bool);
@@ -141,6 +189,17 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
         ValueKind::Iterable => "generator",
         _ => "object",
     }
+}
+
+/// `f(v)` as a list, or undefined when `v` is.
+fn undefined_or(
+    v: Value,
+    f: impl FnOnce(Value) -> Result<Vec<Value>, Error>,
+) -> Result<Value, Error> {
+    if v.is_undefined() {
+        return Ok(Value::UNDEFINED);
+    }
+    f(v).map(Value::from)
 }
 
 /// Jinja2's `groupby`, with groups that print as Python tuples (minijinja's own print as
