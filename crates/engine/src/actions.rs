@@ -217,6 +217,12 @@ fn template_args_for(
             return Ok(IndexMap::new());
         };
         let raw: IndexMap<String, Value> = match args {
+            // `assert: '{{ my_args }}'`: the whole mapping comes from a variable.
+            drover_playbook::Args::Free(s)
+                if s.trim().starts_with("{{") && s.trim().ends_with("}}") =>
+            {
+                return template_args(run, task, vars, free_form);
+            }
             drover_playbook::Args::Free(s) => drover_modules::parse_kv(s, false)?
                 .into_iter()
                 .map(|(k, v)| (k, Value::from(v)))
@@ -313,12 +319,16 @@ fn set_fact(host: &HostCtx, args: IndexMap<String, Value>) -> ItemResult {
 
 fn assert(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> ItemResult {
     let that = args.get("that").cloned().unwrap_or(Value::UNDEFINED);
-    let conditions: Vec<Value> = if that.as_str().is_some() {
-        vec![that]
-    } else {
-        that.try_iter().map(|i| i.collect()).unwrap_or_default()
-    };
     let scope = vars.scope();
+    let conditions = match run.templar.condition_list(&that, &scope) {
+        Ok(c) => c,
+        Err(e) => {
+            return ItemResult::failed(format!(
+                "The conditional check '{}' failed. The error was: {e}",
+                display_value(&that)
+            ))
+        }
+    };
     let quiet = args.get("quiet").is_some_and(Value::is_true);
     for c in &conditions {
         match run.templar.eval_condition_value(c, &scope) {

@@ -828,10 +828,17 @@ impl Loader {
                     let mut vars = Vars::new();
                     let mut name = None;
                     for (k, v) in m {
-                        if k.as_str() == Some("module") {
-                            name = v.as_str().map(str::to_string);
-                        } else {
-                            vars.insert(key_string(k), v.to_value());
+                        match (k.as_str(), &v.kind) {
+                            (Some("module"), _) => name = v.as_str().map(str::to_string),
+                            // `action: {module: x, args: {...}}`: the arguments of the module.
+                            (Some("args"), NodeKind::Map(inner)) => {
+                                for (ik, iv) in inner {
+                                    vars.insert(key_string(ik), iv.to_value());
+                                }
+                            }
+                            _ => {
+                                vars.insert(key_string(k), v.to_value());
+                            }
                         }
                     }
                     module = strip_builtin(&name.ok_or_else(|| {
@@ -1648,6 +1655,34 @@ pub fn load_vars_file(path: &Path) -> Result<Vars> {
                 root.kind_name()
             ),
         )),
+    }
+}
+
+/// A play's `vars_files` entry: a mapping, or (as Ansible accepts there) a list of mappings
+/// merged in order.
+pub fn load_play_vars_file(path: &Path) -> Result<Vars> {
+    let (src, root) = read_yaml(path)?;
+    match &root.kind {
+        NodeKind::Seq(items) => {
+            let mut out = Vars::new();
+            for item in items {
+                match &item.kind {
+                    NodeKind::Map(_) => out.extend(vars_map(&src, item)?),
+                    NodeKind::Null => {}
+                    _ => {
+                        return Err(src.err(
+                            item,
+                            format!(
+                                "a vars file must contain mappings, found {}",
+                                item.kind_name()
+                            ),
+                        ))
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => load_vars_file(path),
     }
 }
 

@@ -239,11 +239,33 @@ impl Templar {
     /// The result must be a boolean unless `allow_broken_conditionals` is configured.
     pub fn eval_condition(&self, expr: &str, scope: &Scope) -> Result<bool, TemplateError> {
         let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        // `when: "{{ x }}"`: the value is the condition; a string is evaluated as an
+        // expression only when it is a written (trusted) variable's value, as in Ansible 2.19.
+        if let Some(inner) = single_expression(expr.trim()) {
+            let value = self.inner.eval_expr_in(&ctx, inner)?;
+            if value.as_str().is_none() {
+                return self.inner.condition_result(expr, &value);
+            }
+            if value.is_safe() || !trusted_path(inner, scope) {
+                return Err(untrusted());
+            }
+            let text = value.as_str().unwrap_or_default();
+            let result = self.inner.eval_expr_in(&ctx, text)?;
+            return self.inner.condition_result(text, &result);
+        }
         let value = match embedded_to_expression(expr) {
             // `"x" in {{ result.stdout }}` is evaluated as `"x" in (result.stdout)`: the data a
             // template yields is never parsed as code (a host's output could otherwise run a
-            // lookup on the controller), as in ansible-core 2.19.
-            Some(rewritten) => self.inner.eval_expr_in(&ctx, &rewritten)?,
+            // lookup on the controller), as in ansible-core 2.19. A string literal holding a
+            // template (`"{{ 'hi' }}" == "hi"`) is rendered, as Ansible renders such constants.
+            Some((rewritten, consts)) => {
+                let mut locals = BTreeMap::new();
+                for (name, template) in consts {
+                    locals.insert(name, self.inner.render_str_in(&ctx, &template)?);
+                }
+                let ctx = Ctx::new(self.inner.clone(), scope.clone(), locals);
+                self.inner.eval_expr_in(&ctx, &rewritten)?
+            }
             None if has_markers(expr) => self.inner.render_str_in(&ctx, expr)?,
             None => self.inner.eval_expr_in(&ctx, expr)?,
         };
@@ -257,9 +279,43 @@ impl Templar {
         scope: &Scope,
     ) -> Result<bool, TemplateError> {
         match value.as_str() {
+            // `!unsafe` text is never code.
+            Some(_) if value.is_safe() => Err(untrusted()),
             Some(s) => self.eval_condition(s, scope),
             None => self.inner.condition_result(&value.to_string(), value),
         }
+    }
+
+    /// The conditions of an `assert` `that:`: a list, one condition, or a lone `{{ var }}`
+    /// naming a list of conditions, whose items keep the trust of that variable.
+    pub fn condition_list(&self, that: &Value, scope: &Scope) -> Result<Vec<Value>, TemplateError> {
+        if that.kind() == ValueKind::Seq {
+            return Ok(that.try_iter().map(|it| it.collect()).unwrap_or_default());
+        }
+        let Some(inner) = that
+            .as_str()
+            .filter(|_| !that.is_safe())
+            .and_then(|s| single_expression(s.trim()))
+        else {
+            return Ok(vec![that.clone()]);
+        };
+        let ctx = Ctx::new(self.inner.clone(), scope.clone(), BTreeMap::new());
+        let value = self.inner.eval_expr_in(&ctx, inner)?;
+        if value.kind() != ValueKind::Seq {
+            return Ok(vec![that.clone()]);
+        }
+        let trusted = trusted_path(inner, scope);
+        Ok(value
+            .try_iter()
+            .map(|it| {
+                it.map(|item| match item.as_str() {
+                    // Text from data must not become an expression: mark it untrusted.
+                    Some(s) if !trusted => Value::from_safe_string(s.to_string()),
+                    _ => item,
+                })
+                .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// Renders a template file for the `template` module (and the `template` lookup).
@@ -274,26 +330,87 @@ impl Templar {
     }
 }
 
-/// `a {{ b }} c` → `a (b) c` for conditionals; `None` when there is no `{{ }}` or when
-/// statement or comment blocks make a rewrite unsafe.
-fn embedded_to_expression(expr: &str) -> Option<String> {
-    if !expr.contains("{{") || expr.contains("{%") || expr.contains("{#") {
+/// Ansible's error for text from data used as a template or expression.
+fn untrusted() -> TemplateError {
+    TemplateError::new(
+        TemplateErrorKind::Conditional,
+        "Encountered untrusted template or expression.",
+    )
+}
+
+/// Whether `expr` is a variable (`name` or `name.attr...`) whose value was written in the
+/// playbook, inventory or vars files rather than produced at run time.
+fn trusted_path(expr: &str, scope: &Scope) -> bool {
+    let expr = expr.trim();
+    let mut parts = expr.split('.');
+    let Some(name) = parts.next() else {
+        return false;
+    };
+    let ident = |p: &str| {
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if !ident(name) || !expr.split('.').all(ident) {
+        return false;
+    }
+    scope
+        .vars
+        .get_trusted(name)
+        .is_some_and(|(_, trusted)| trusted)
+}
+
+/// `a {{ b }} c` → `a (b) c` for conditionals, and string literals that hold a template
+/// replaced by a local name bound to the rendered literal (returned with its template text).
+/// `None` when there is nothing to rewrite, or when a block outside a string literal makes a
+/// rewrite unsafe.
+fn embedded_to_expression(expr: &str) -> Option<(String, Vec<(String, String)>)> {
+    if !expr.contains("{{") && !expr.contains("{%") {
         return None;
     }
     let mut out = String::with_capacity(expr.len());
-    let mut rest = expr;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find("}}")?;
-        let inner = after[..end].trim_matches(|c: char| c == '-' || c.is_whitespace());
-        out.push('(');
-        out.push_str(inner);
-        out.push(')');
-        rest = &after[end + 2..];
+    let mut consts = Vec::new();
+    let mut i = 0;
+    let bytes = expr.as_bytes();
+    while i < expr.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' {
+            // A string literal: find its end, honouring backslash escapes.
+            let mut j = i + 1;
+            while j < expr.len() && bytes[j] != c {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            let end = j.min(expr.len());
+            let content = &expr[i + 1..end];
+            if has_markers(content) {
+                let name = format!("__drover_const_{}", consts.len());
+                out.push_str(&name);
+                consts.push((name, content.to_string()));
+            } else {
+                out.push_str(&expr[i..(end + 1).min(expr.len())]);
+            }
+            i = end + 1;
+            continue;
+        }
+        if expr[i..].starts_with("{%") || expr[i..].starts_with("{#") {
+            return None;
+        }
+        if expr[i..].starts_with("{{") {
+            let after = &expr[i + 2..];
+            let close = after.find("}}")?;
+            let inner = after[..close].trim_matches(|c: char| c == '-' || c.is_whitespace());
+            out.push('(');
+            out.push_str(inner);
+            out.push(')');
+            i += 2 + close + 2;
+            continue;
+        }
+        let ch = expr[i..].chars().next()?;
+        out.push(ch);
+        i += ch.len_utf8();
     }
-    out.push_str(rest);
-    Some(out)
+    Some((out, consts))
 }
 
 fn build_environment(lookups: &Arc<RwLock<BTreeMap<String, LookupFn>>>) -> Environment<'static> {
