@@ -573,7 +573,7 @@ fn list(
                 let mut lines = Vec::new();
                 let mut tags = Vec::new();
                 for list in [&play.pre_tasks, &play.roles, &play.tasks, &play.post_tasks] {
-                    collect_tasks(list, &w.run, &mut lines, &mut tags);
+                    collect_tasks(list, &w.run, play, &mut lines, &mut tags);
                 }
                 if a.list_tasks {
                     println!("    tasks:");
@@ -592,7 +592,13 @@ fn list(
     Ok(0)
 }
 
-fn collect_tasks(list: &[Task], run: &RunShared, lines: &mut Vec<String>, tags: &mut Vec<String>) {
+fn collect_tasks(
+    list: &[Task],
+    run: &Arc<RunShared>,
+    play: &Arc<drover_playbook::Play>,
+    lines: &mut Vec<String>,
+    tags: &mut Vec<String>,
+) {
     for t in list {
         match &t.kind {
             TaskKind::Block {
@@ -601,19 +607,22 @@ fn collect_tasks(list: &[Task], run: &RunShared, lines: &mut Vec<String>, tags: 
                 always,
             } => {
                 for l in [block, rescue, always] {
-                    collect_tasks(l, run, lines, tags);
+                    collect_tasks(l, run, play, lines, tags);
                 }
             }
-            TaskKind::RoleTasks { tasks, .. } => collect_tasks(tasks, run, lines, tags),
+            TaskKind::RoleTasks { tasks, .. } => collect_tasks(tasks, run, play, lines, tags),
             _ => {
-                if !drover_engine::tags_selected(run, t) {
+                let mut task_tags = drover_engine::task_tags(run, play, t);
+                if !drover_engine::tags_selected(run, &task_tags) {
                     continue;
                 }
-                tags.extend(t.keywords.tags.iter().cloned());
+                tags.extend(task_tags.iter().cloned());
+                // ansible-playbook lists a task's tags sorted.
+                task_tags.sort();
                 lines.push(format!(
                     "{}\tTAGS: [{}]",
                     t.display_name(),
-                    t.keywords.tags.join(", ")
+                    task_tags.join(", ")
                 ));
             }
         }

@@ -25,7 +25,7 @@ mod wait_for_connection;
 
 pub use event::{Collect, Event, EventSink, HostStats, Status};
 pub use inventory::InventorySource;
-pub use play::{display_hosts, play_hosts, run_playbook, tags_selected, RunSummary};
+pub use play::{display_hosts, play_hosts, run_playbook, tags_selected, task_tags, RunSummary};
 pub use state::{BecomeInfo, ConnectionInfo, Connector, RunOptions, RunShared};
 
 /// Hosts worked on at once by default. drover's cost per host is one SSH connection and a

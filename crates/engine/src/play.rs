@@ -357,7 +357,7 @@ fn load_vars_files(
                         .join(", ")
                 ));
             };
-            let vars = drover_playbook::load_vars_file(&path).map_err(|e| e.to_string())?;
+            let vars = drover_playbook::load_play_vars_file(&path).map_err(|e| e.to_string())?;
             loaded.extend(vars);
         }
     }
@@ -370,44 +370,88 @@ pub fn display_hosts(hosts: &Value) -> String {
     display_value(hosts)
 }
 
-/// Whether a task is selected by `--tags`/`--skip-tags`.
-pub fn tags_selected(run: &RunShared, task: &Task) -> bool {
-    tags_match(run, task)
+/// Whether a task with these (templated) tags is selected by `--tags`/`--skip-tags`.
+pub fn tags_selected(run: &RunShared, tags: &[String]) -> bool {
+    tags_match(run, tags)
 }
 
-/// Whether a task runs under `--tags`/`--skip-tags`.
-fn tags_match(run: &RunShared, task: &Task) -> bool {
+/// A task's tags with templates resolved, as Ansible filters tasks: with the play's variables
+/// (no host's). A template giving a list adds each item.
+pub fn task_tags(run: &Arc<RunShared>, play: &Arc<Play>, task: &Task) -> Vec<String> {
+    let ctx = Arc::new(PlayCtx::new(play.clone(), Vec::new()));
+    task_tags_in(run, &ctx, task).into_owned()
+}
+
+fn task_tags_in<'t>(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    task: &'t Task,
+) -> std::borrow::Cow<'t, [String]> {
     let tags = &task.keywords.tags;
-    let opts = &run.options;
-    let has = |t: &str| tags.iter().any(|x| x == t);
-    if !opts.skip_tags.is_empty() {
-        let skip = opts.skip_tags.iter().any(|s| {
-            has(s)
-                || (s == "tagged" && !tags.is_empty())
-                || (s == "untagged" && tags.is_empty())
-                || s == "all"
-        });
-        if skip {
-            return false;
+    if !tags.iter().any(|t| t.contains("{{") || t.contains("{%")) {
+        return std::borrow::Cow::Borrowed(tags);
+    }
+    let mut vars = TaskVars::new(run.clone(), run.host("localhost"), Some(ctx.clone()));
+    vars.scopes = task.keywords.vars.clone();
+    vars.role = task.role.clone();
+    let scope = vars.scope();
+    let mut out: Vec<String> = Vec::new();
+    let mut push = |t: String| {
+        let t = t.trim().to_string();
+        if !t.is_empty() && !out.contains(&t) {
+            out.push(t);
+        }
+    };
+    for tag in tags {
+        if !(tag.contains("{{") || tag.contains("{%")) {
+            push(tag.clone());
+            continue;
+        }
+        match run.templar.render_str(tag, &scope) {
+            Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                for item in v.try_iter().into_iter().flatten() {
+                    push(display_value(&item));
+                }
+            }
+            // Unlike tags written as `a,b`, a templated string is one tag (as in Ansible).
+            Ok(v) => push(display_value(&v)),
+            // An unresolvable tag stays as written, as a tag nobody selects.
+            Err(_) => push(tag.clone()),
         }
     }
-    if opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all") {
-        return !has("never") || opts.tags.iter().any(|t| tags.contains(t) && t != "all");
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether a task runs under `--tags`/`--skip-tags`, by Ansible's rules: no `--tags` means
+/// `all`; `always` runs unless skipped by name; `never` only runs when named; a task without
+/// tags is `untagged`.
+fn tags_match(run: &RunShared, tags: &[String]) -> bool {
+    let opts = &run.options;
+    let untagged = ["untagged".to_string()];
+    let tags: &[String] = if tags.is_empty() { &untagged } else { tags };
+    let has = |t: &str| tags.iter().any(|x| x == t);
+    let any_of = |set: &[String]| set.iter().any(|t| has(t));
+    let only_all = opts.tags.is_empty() || opts.tags.iter().any(|t| t == "all");
+    let only_has = |t: &str| opts.tags.iter().any(|x| x == t);
+    let selected = has("always")
+        || (only_all && !has("never"))
+        || any_of(&opts.tags)
+        || (only_has("tagged") && tags != untagged && !has("never"));
+    if !selected || opts.skip_tags.is_empty() {
+        return selected;
     }
-    if has("always") && !opts.skip_tags.iter().any(|t| t == "always") {
-        return true;
+    let skip_has = |t: &str| opts.skip_tags.iter().any(|x| x == t);
+    if skip_has("all") {
+        return has("always") && !skip_has("always");
     }
-    opts.tags.iter().any(|t| {
-        (has(t) && t != "never")
-            || (t == "tagged" && !tags.is_empty())
-            || (t == "untagged" && tags.is_empty())
-    }) || (has("never") && opts.tags.iter().any(|t| has(t)))
+    !(any_of(&opts.skip_tags) || (skip_has("tagged") && tags != untagged))
 }
 
 /// The next task of a host that should run (skipping tasks filtered out by tags or
 /// `--start-at-task`).
 fn next_task(
-    run: &RunShared,
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
     cursor: &mut Cursor,
     started: &AtomicBool,
     gather: bool,
@@ -425,7 +469,7 @@ fn next_task(
                 continue;
             }
         }
-        if !tags_match(run, task) {
+        if !tags_match(run, &task_tags_in(run, ctx, task)) {
             cursor.advance();
             continue;
         }
@@ -493,7 +537,7 @@ async fn run_linear(
             if st.done {
                 continue;
             }
-            match next_task(run, &mut st.cursor, started, gather) {
+            match next_task(run, ctx, &mut st.cursor, started, gather) {
                 Some(t) => nexts.push((i, t)),
                 None => st.done = true,
             }
@@ -818,7 +862,7 @@ async fn run_free(
         };
         joins.spawn(async move {
             while !st.done && !end_play.load(Ordering::SeqCst) && !run.is_interrupted() {
-                let next = next_task(&run, &mut st.cursor, &started, gather);
+                let next = next_task(&run, &ctx, &mut st.cursor, &started, gather);
                 if st.cursor.take_failed_after_always() {
                     ctx.mark_failed(&st.name);
                 }

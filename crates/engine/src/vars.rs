@@ -128,6 +128,8 @@ impl TaskVars {
                 let state = self.host.read();
                 Value::from_pairs(state.facts.iter().map(|(k, v)| (k.clone(), v.clone())))
             }
+            // No --tags means every task: Ansible shows that as ['all'].
+            "ansible_run_tags" if run.options.tags.is_empty() => Value::from(vec!["all"]),
             "ansible_run_tags" => Value::from(run.options.tags.clone()),
             "ansible_skip_tags" => Value::from(run.options.skip_tags.clone()),
             "ansible_play_name" => {

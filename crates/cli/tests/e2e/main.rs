@@ -4,6 +4,7 @@
 mod asynchronous;
 mod lab;
 mod local;
+mod play_output;
 mod stats;
 mod support;
 mod transfer;

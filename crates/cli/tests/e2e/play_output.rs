@@ -1,0 +1,103 @@
+//! What ansible-playbook prints around plays and tasks, beyond results: `--list-tasks` tags,
+//! the `-vv` playbook banner, `META:` lines and the error header of failed tasks.
+
+use crate::support::{run, write_tree, LOCAL_INVENTORY};
+
+fn setup(site: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(
+        dir.path(),
+        &[("inventory.ini", LOCAL_INVENTORY), ("site.yml", site)],
+    );
+    dir
+}
+
+#[test]
+fn list_tasks_shows_templated_tags_sorted() {
+    let dir = setup(
+        r#"
+- hosts: local
+  gather_facts: false
+  vars:
+    the_tags: [zeta, alpha]
+  tasks:
+    - name: Templated
+      debug: msg=x
+      tags: "{{ the_tags }}"
+    - name: Never
+      debug: msg=x
+      tags: [never, donever]
+"#,
+    );
+    let r = run(
+        &[
+            "playbook",
+            "-i",
+            "inventory.ini",
+            "site.yml",
+            "--list-tasks",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("Templated\tTAGS: [alpha, zeta]"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.stdout.contains("Never"), "{}", r.all());
+    let r = run(
+        &[
+            "playbook",
+            "-i",
+            "inventory.ini",
+            "site.yml",
+            "--list-tasks",
+            "--tags",
+            "donever",
+        ],
+        dir.path(),
+    );
+    assert!(
+        r.stdout.contains("Never\tTAGS: [donever, never]"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn verbose_run_names_playbook_meta_actions_and_failures() {
+    let dir = setup(
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - meta: end_host
+      when: false
+    - name: Boom
+      fail:
+        msg: it broke
+"#,
+    );
+    let r = run(
+        &["playbook", "-i", "inventory.ini", "site.yml", "-vv"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 2, "{}", r.all());
+    let out = &r.stdout;
+    assert!(out.contains("\nPLAYBOOK: site.yml ***"), "{out}");
+    assert!(out.contains("\n1 plays in site.yml\n"), "{out}");
+    assert!(
+        out.contains(
+            "META: end_host conditional evaluated to False, continuing execution for localhost\n"
+        ),
+        "{out}"
+    );
+    let site = dir.path().join("site.yml").canonicalize().expect("path");
+    let header = format!(
+        "[ERROR]: Task failed: Action failed: it broke\nOrigin: {}:7:7\n\n5     - meta: end_host\n6       when: false\n7     - name: Boom\n        ^ column 7\n\nfatal: [localhost]: FAILED! => ",
+        site.display()
+    );
+    assert!(out.contains(&header), "{out}");
+    assert!(out.contains("task path: "), "{out}");
+}
