@@ -98,6 +98,15 @@ impl Module for Fetch {
             });
         }
         if !st.exists {
+            // Some connections (the shell fallback) cannot tell a file in a directory the
+            // user may not search from a missing one: reading it tells, and only costs a round
+            // trip when the file is not there.
+            if let Err(e @ HostError::Io { kind, .. }) = ctx.host.read(&source).await {
+                if kind == IoKind::PermissionDenied {
+                    let msg = format!("File is not readable: {source}: {e}");
+                    return Ok(unreadable(msg, &source, fail_on_missing));
+                }
+            }
             let msg = "the remote file does not exist, not transferring, ignored";
             let mut out = Outcome::ok().with_msg(msg).with("file", source.clone());
             out.failed = fail_on_missing;

@@ -32,6 +32,12 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     for name in ["skipped", "skip"] {
         env.add_test(name, |v: &Value| result_flag(v, "skipped", "skipped"));
     }
+    env.add_test("unreachable", |v: &Value| {
+        result_flag(v, "unreachable", "unreachable")
+    });
+    env.add_test("reachable", |v: &Value| {
+        Ok::<_, Error>(!result_flag(v, "unreachable", "reachable")?)
+    });
     env.add_test("finished", |v: &Value| {
         check_result(v, "finished")?;
         Ok::<_, Error>(
