@@ -113,6 +113,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         Value::from(vec![Value::from(root), Value::from(ext)])
     });
     env.add_filter("path_join", path_join);
+    env.add_filter("fileglob", |v: Value| fileglob(&py_str(&v)));
     env.add_filter("human_readable", human_readable);
     env.add_filter("human_to_bytes", human_to_bytes);
     env.add_filter("hash", |v: Value, kind: Option<String>| {
@@ -189,6 +190,62 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
         ValueKind::Iterable => "generator",
         _ => "object",
     }
+}
+
+/// Ansible's `fileglob` filter: Python's `glob.glob(pattern)` on the controller (relative to
+/// the working directory, wildcards allowed in every component, `*` not matching a leading
+/// dot), keeping regular files only. Python returns directory order; this sorts, which is one
+/// of the orders Python may return.
+fn fileglob(pattern: &str) -> Result<Vec<String>, Error> {
+    let has_magic = |s: &str| s.contains(['*', '?', '[']);
+    let absolute = pattern.starts_with('/');
+    let mut current: Vec<String> = vec![if absolute { "/".into() } else { String::new() }];
+    let parts: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    for part in parts {
+        let mut next = Vec::new();
+        for base in &current {
+            let join = |name: &str| {
+                if base.is_empty() {
+                    name.to_string()
+                } else if base.ends_with('/') {
+                    format!("{base}{name}")
+                } else {
+                    format!("{base}/{name}")
+                }
+            };
+            if !has_magic(part) {
+                let p = join(part);
+                if std::fs::symlink_metadata(&p).is_ok() {
+                    next.push(p);
+                }
+                continue;
+            }
+            let matcher = globset::GlobBuilder::new(part)
+                .literal_separator(true)
+                .backslash_escape(false)
+                .build()
+                .map_err(|e| fail(format!("fileglob: {e}")))?
+                .compile_matcher();
+            let dir = if base.is_empty() { "." } else { base.as_str() };
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| (!n.starts_with('.') || part.starts_with('.')) && matcher.is_match(n))
+                .collect();
+            names.sort();
+            next.extend(names.iter().map(|n| join(n)));
+        }
+        current = next;
+    }
+    Ok(current
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).is_file())
+        .collect())
 }
 
 /// `f(v)` as a list, or undefined when `v` is.
