@@ -85,7 +85,6 @@ impl Module for File {
             None => {
                 let st = ctx.host.stat(&path, NOFOLLOW).await?;
                 match state_of(&st) {
-                    _ if src.is_some() && !st.exists => "link".into(),
                     "absent" if recurse => "directory".into(),
                     "absent" | "hard" => "file".into(),
                     s => s.to_string(),
@@ -126,10 +125,29 @@ impl Module for File {
             }
             "touch" => job.touch().await,
             "link" | "hard" => {
-                let Some(src) = src else {
-                    return Ok(Outcome::failed(format!(
-                        "{path}: src is required for creating a {state} link"
-                    )));
+                // Without src, an existing symlink keeps its target (only attributes change).
+                let src = match src {
+                    Some(s) => s,
+                    None => {
+                        let st = ctx.host.stat(&path, NOFOLLOW).await?;
+                        // follow: the attributes are the link target's.
+                        if follow && st.kind == Some(FileKind::Symlink) {
+                            let target = ctx.host.stat(&path, FOLLOW).await?;
+                            if target.exists {
+                                let out = job.attributes(&target).await?;
+                                return Ok(out);
+                            }
+                        }
+                        match (&st.link_target, state.as_str()) {
+                            (Some(t), "link") if st.kind == Some(FileKind::Symlink) => t.clone(),
+                            _ => {
+                                return Ok(Outcome::failed(format!(
+                                    "src is required for creating a {state} link"
+                                ))
+                                .with("path", path))
+                            }
+                        }
+                    }
                 };
                 job.link(&src, state == "hard", force).await
             }
@@ -276,14 +294,35 @@ impl Job<'_, '_> {
     }
 
     async fn touch(&self) -> Result<Outcome, ModuleError> {
-        let r = self
+        // A file this task creates is removed again when its attributes cannot be set.
+        let existed = if self.attrs.is_empty() || self.ctx.check {
+            true
+        } else {
+            self.ctx.host.stat(self.path, NOFOLLOW).await?.exists
+        };
+        let r = match self
             .op(FileOp::Touch {
                 path: self.path.to_string(),
                 attrs: self.attrs.clone(),
             })
-            .await?;
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                if !existed {
+                    let _ = self
+                        .op(FileOp::Absent {
+                            path: self.path.to_string(),
+                        })
+                        .await;
+                }
+                return Err(e);
+            }
+        };
         let after = if self.ctx.check { &r.before } else { &r.after };
-        let mut out = self.result(r.changed, after);
+        // Ansible names the touched file `dest`, not `path`.
+        let mut out = Outcome::changed(r.changed).with("dest", self.path);
+        add_file_info(&mut out, after);
         if self.ctx.check {
             out.set("state", "file");
         }
@@ -337,7 +376,7 @@ impl Job<'_, '_> {
                  if [ \"$c\" != \"$w\" ] || [ {now} = 1 ]; then {apply}fi; ",
                 now = u8::from(spec == "now"),
                 apply = if self.ctx.check {
-                    String::new()
+                    ": ; ".to_string()
                 } else {
                     format!("touch {touch_opt}-c {flag} -d \"@$w\" -- \"$p\"; ")
                 },
@@ -429,10 +468,22 @@ impl Job<'_, '_> {
     async fn link(&self, src: &str, hard: bool, force: bool) -> Result<Outcome, ModuleError> {
         let st = self.ctx.host.stat(self.path, NOFOLLOW).await?;
         let new_state = if hard { "hard" } else { "link" };
-        let unchanged = !hard
-            && st.kind == Some(FileKind::Symlink)
-            && st.link_target.as_deref() == Some(src)
-            && !attrs_differ(self.path, &st, self.attrs)?;
+        // With follow (the default), a symlink's mode and owner are its target's, as chmod and
+        // chown follow links on Linux.
+        let to_target = self.follow && !hard && !self.attrs.is_empty();
+        let same_link =
+            !hard && st.kind == Some(FileKind::Symlink) && st.link_target.as_deref() == Some(src);
+        let target_st = if to_target && same_link {
+            Some(self.ctx.host.stat(self.path, FOLLOW).await?)
+        } else {
+            None
+        };
+        let unchanged = same_link
+            && match &target_st {
+                Some(t) if t.exists => !attrs_differ(self.path, t, self.attrs)?,
+                Some(_) => true,
+                None => !attrs_differ(self.path, &st, self.attrs)?,
+            };
         if unchanged {
             return Ok(self.link_result(false, src, &st));
         }
@@ -456,7 +507,11 @@ impl Job<'_, '_> {
                 path: self.path.to_string(),
                 src: src.to_string(),
                 force,
-                attrs: self.attrs.clone(),
+                attrs: if to_target {
+                    Attrs::default()
+                } else {
+                    self.attrs.clone()
+                },
             }
         };
         let r = match self.ctx.host.file_op(&op, self.ctx.check).await {
@@ -482,6 +537,20 @@ impl Job<'_, '_> {
             changed |= a.changed;
             if !self.ctx.check {
                 after = a.after;
+            }
+        }
+        if to_target && (!self.ctx.check || same_link) {
+            let target = self.ctx.host.stat(self.path, FOLLOW).await?;
+            if target.exists {
+                let a = self
+                    .op(FileOp::Attrs {
+                        path: self.path.to_string(),
+                        attrs: self.attrs.clone(),
+                        follow: true,
+                        recurse: false,
+                    })
+                    .await?;
+                changed |= a.changed;
             }
         }
         let mut out = self.link_result(changed, src, &after);
