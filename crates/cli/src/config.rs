@@ -30,6 +30,8 @@ pub struct Config {
     pub ssh_args: Option<String>,
     /// `show_custom_stats`: print what `set_stats` recorded after the recap.
     pub show_custom_stats: bool,
+    /// `allow_broken_conditionals`: non-boolean conditional results use Python truthiness.
+    pub allow_broken_conditionals: bool,
     /// Settings in the file that drover does not use, to be shown as warnings.
     pub warnings: Vec<String>,
 }
@@ -53,6 +55,11 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
     ("defaults", "show_custom_stats", "ANSIBLE_SHOW_CUSTOM_STATS"),
+    (
+        "defaults",
+        "allow_broken_conditionals",
+        "ANSIBLE_ALLOW_BROKEN_CONDITIONALS",
+    ),
 ];
 
 /// Settings drover accepts and ignores because they only tune Ansible's own machinery.
@@ -198,6 +205,7 @@ impl Config {
                 "become_method" => c.become_method = Some(v.trim().to_string()),
                 "ssh_args" => c.ssh_args = Some(v.trim().to_string()),
                 "show_custom_stats" => c.show_custom_stats = bool_of(key, v)?,
+                "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
                 _ => {}
             }
         }
@@ -338,6 +346,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.forks, Some(7));
         assert_eq!(c.become_, Some(true));
+    }
+
+    #[test]
+    fn allow_broken_conditionals_from_file_and_environment() {
+        let c = cfg("[defaults]\nallow_broken_conditionals = yes\n", &[]).unwrap();
+        assert!(c.allow_broken_conditionals);
+        let c = cfg(
+            "[defaults]\nallow_broken_conditionals = yes\n",
+            &[("ANSIBLE_ALLOW_BROKEN_CONDITIONALS", "0")],
+        )
+        .unwrap();
+        assert!(!c.allow_broken_conditionals);
     }
 
     #[test]

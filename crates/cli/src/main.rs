@@ -339,8 +339,13 @@ fn wire(
     }));
     let transport = Transport::new(config)?;
     let connector = Arc::new(connect::TransportConnector::new(transport, warnings));
+    // The callers have already reported a broken config file; defaults are fine here.
+    let settings = config::Config::load().unwrap_or_default();
     let run = Arc::new(RunShared::new(
-        Templar::new(TemplarConfig::default()),
+        Templar::new(TemplarConfig {
+            allow_broken_conditionals: settings.allow_broken_conditionals,
+            ..TemplarConfig::default()
+        }),
         Arc::new(inventory::InventoryAdapter(inventory)),
         extra_vars,
         playbook_dir,

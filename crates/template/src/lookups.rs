@@ -256,6 +256,7 @@ pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
     m.insert("subelements".into(), lookup!(subelements_lookup));
     m.insert("ini".into(), lookup!(ini_lookup));
     m.insert("csvfile".into(), lookup!(csvfile_lookup));
+    m.insert("config".into(), lookup!(config_lookup));
     m.insert("password".into(), lookup!(crate::password::password_lookup));
     m
 }
@@ -834,6 +835,42 @@ fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             (Some(v), _) => out.push(Value::from(v)),
             (None, Some(d)) => out.push(Value::from(d.as_str())),
             (None, None) => out.push(Value::from("")),
+        }
+    }
+    Ok(out)
+}
+
+/// `config`: the Ansible settings drover itself honours (others are reported as missing).
+fn config_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    let on_missing = c
+        .kwargs
+        .get("on_missing")
+        .map(py_str)
+        .unwrap_or_else(|| "error".into());
+    if !["error", "warn", "skip"].contains(&on_missing.as_str()) {
+        return Err(lookup_error(
+            "config",
+            format!("\"on_missing\" must be a string and one of \"error\", \"warn\" or \"skip\", not {on_missing}"),
+        ));
+    }
+    let config = &c.ctx.inner.config;
+    let mut out = Vec::new();
+    for t in &c.terms {
+        let name = py_str(t);
+        let value = match name.as_str() {
+            "ALLOW_BROKEN_CONDITIONALS" => Some(Value::from(config.allow_broken_conditionals)),
+            "DEFAULT_MANAGED_STR" => Some(Value::from(config.ansible_managed.as_str())),
+            _ => None,
+        };
+        match value {
+            Some(v) => out.push(v),
+            None if on_missing == "error" => {
+                return Err(lookup_error(
+                    "config",
+                    format!("Unable to find setting {name}"),
+                ))
+            }
+            None => {}
         }
     }
     Ok(out)
