@@ -118,17 +118,18 @@ impl Module for Fetch {
             Err(msg) => return Ok(Outcome::failed(msg)),
         };
         let dest_str = local.display().to_string();
-        let local_sum = std::fs::read(&local).ok().map(|d| sha1_hex(&d));
+        let existing = std::fs::read(&local).ok();
+        let local_sum = existing.as_deref().map(sha1_hex);
 
         // A file the helper could not checksum (unreadable to it) is read to find out.
-        let remote_sum = st.checksum.clone();
-        if remote_sum.is_some() && remote_sum == local_sum {
-            let md5 = std::fs::read(&local).ok().map(|d| hex(&Md5::digest(&d)));
-            return Ok(Outcome::ok()
-                .with("md5sum", md5.unwrap_or_default())
-                .with("file", source)
-                .with("dest", dest_str)
-                .with("checksum", local_sum.unwrap_or_default()));
+        if let (Some(remote), Some(local), Some(data)) = (&st.checksum, &local_sum, &existing) {
+            if remote == local {
+                return Ok(Outcome::ok()
+                    .with("md5sum", hex(&Md5::digest(data)))
+                    .with("file", source)
+                    .with("dest", dest_str)
+                    .with("checksum", local.clone()));
+            }
         }
 
         let data = match ctx.host.read(&source).await {
