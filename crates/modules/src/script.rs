@@ -19,7 +19,7 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("removes", ArgKind::Str),
         ArgDef::new("chdir", ArgKind::Str),
         ArgDef::new("executable", ArgKind::Str),
-        // Vaulted scripts are decrypted by the controller before the module reads them.
+        // Accepted for Ansible's playbooks; vault-encrypted scripts are not decrypted yet.
         ArgDef::new("decrypt", ArgKind::Bool),
     ],
     free_form: true,
