@@ -86,6 +86,20 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
                 let p = chars[i - 1];
                 !(p.is_alphanumeric() || p == '_' || p == '.')
             });
+        if c == ')' {
+            // `(expr).a.b | default(x)`: the steps after a parenthesised expression or a call.
+            let (j, keys) = read_chain(&chars, i + 1);
+            out.push(c);
+            if !keys.is_empty() && followed_by_default_or_defined(&chars, j) {
+                for k in keys {
+                    out.push_str(&format!("|{ATTR_FILTER}({k})"));
+                }
+                i = j;
+            } else {
+                i += 1;
+            }
+            continue;
+        }
         if !starts_path {
             out.push(c);
             i += 1;
@@ -97,34 +111,7 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
             continue;
         }
         let (base_end, base) = read_ident(&chars, i);
-        let mut j = base_end;
-        let mut keys: Vec<String> = Vec::new();
-        loop {
-            if chars.get(j) == Some(&'.') {
-                let (e, name) = read_ident(&chars, j + 1);
-                if name.is_empty() {
-                    break;
-                }
-                // Jinja reads `x.1` as the item at index 1; `x.1a` is not a path.
-                if name.starts_with(|c: char| c.is_ascii_digit()) {
-                    if !name.chars().all(|c| c.is_ascii_digit()) {
-                        break;
-                    }
-                    keys.push(name);
-                } else {
-                    keys.push(format!("'{name}'"));
-                }
-                j = e;
-            } else if chars.get(j) == Some(&'[') {
-                let Some((e, key)) = read_subscript(&chars, j) else {
-                    break;
-                };
-                keys.push(key);
-                j = e;
-            } else {
-                break;
-            }
-        }
+        let (j, keys) = read_chain(&chars, base_end);
         if keys.is_empty() || !followed_by_default_or_defined(&chars, j) {
             out.extend(&chars[i..base_end]);
             i = base_end;
@@ -137,6 +124,39 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
         i = j;
     }
     Cow::Owned(out)
+}
+
+/// The `.name`, `.0` and `[key]` steps from `j` on: where they end and each key as a filter
+/// argument.
+fn read_chain(chars: &[char], mut j: usize) -> (usize, Vec<String>) {
+    let mut keys: Vec<String> = Vec::new();
+    loop {
+        if chars.get(j) == Some(&'.') {
+            let (e, name) = read_ident(chars, j + 1);
+            if name.is_empty() {
+                break;
+            }
+            // Jinja reads `x.1` as the item at index 1; `x.1a` is not a path.
+            if name.starts_with(|c: char| c.is_ascii_digit()) {
+                if !name.chars().all(|c| c.is_ascii_digit()) {
+                    break;
+                }
+                keys.push(name);
+            } else {
+                keys.push(format!("'{name}'"));
+            }
+            j = e;
+        } else if chars.get(j) == Some(&'[') {
+            let Some((e, key)) = read_subscript(chars, j) else {
+                break;
+            };
+            keys.push(key);
+            j = e;
+        } else {
+            break;
+        }
+    }
+    (j, keys)
 }
 
 fn skip_string(chars: &[char], start: usize) -> usize {
@@ -246,6 +266,10 @@ mod tests {
         check(
             "hostvars[h].x|d(1)",
             "hostvars|__drover_attr(h)|__drover_attr('x')|d(1)",
+        );
+        check(
+            "(x | f(y)).a['b'] | default(1)",
+            "(x | f(y))|__drover_attr('a')|__drover_attr('b') | default(1)",
         );
         check(
             "l.1.foo is not defined",

@@ -361,14 +361,22 @@ pub(crate) fn extract(
     container: Value,
     morekeys: Option<Value>,
 ) -> Result<Value, Error> {
-    let mut v = container.get_item(&key)?;
+    // A missing container or key is undefined, not an error, so `| default` applies.
+    let step = |v: &Value, k: &Value| {
+        if v.is_undefined() || v.is_none() {
+            Value::UNDEFINED
+        } else {
+            v.get_item(k).unwrap_or(Value::UNDEFINED)
+        }
+    };
+    let mut v = step(&container, &key);
     if let Some(more) = morekeys {
         let keys: Vec<Value> = match more.kind() {
             ValueKind::Seq => more.try_iter()?.collect(),
             _ => vec![more],
         };
         for k in keys {
-            v = v.get_item(&k)?;
+            v = step(&v, &k);
         }
     }
     Ok(v)
