@@ -95,9 +95,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         py_str(&v).split_whitespace().count()
     });
     env.add_filter("comment", comment);
-    env.add_filter("b64encode", |v: Value| {
-        base64::engine::general_purpose::STANDARD.encode(py_str(&v))
-    });
+    env.add_filter("b64encode", b64encode);
     env.add_filter("b64decode", b64decode);
     env.add_filter("basename", |v: Value| basename(&py_str(&v)).to_string());
     env.add_filter("dirname", |v: Value| dirname(&py_str(&v)).to_string());
@@ -526,12 +524,134 @@ pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
-fn b64decode(v: Value) -> Result<String, Error> {
-    let s = py_str(&v);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
+/// The text encodings `b64encode`/`b64decode` accept (Python codec names; case, `-` and
+/// `_` ignored).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    /// `utf-16`: a byte order mark, then little-endian (what Python writes on x86).
+    Utf16,
+    Latin1,
+    Ascii,
+}
+
+fn text_encoding(name: Option<&str>) -> Result<TextEncoding, Error> {
+    let Some(name) = name else {
+        return Ok(TextEncoding::Utf8);
+    };
+    let n = name.replace(['-', '_'], "").to_ascii_lowercase();
+    Ok(match n.as_str() {
+        "utf8" | "u8" => TextEncoding::Utf8,
+        "utf16le" => TextEncoding::Utf16Le,
+        "utf16be" => TextEncoding::Utf16Be,
+        "utf16" | "u16" => TextEncoding::Utf16,
+        "latin1" | "iso88591" | "l1" => TextEncoding::Latin1,
+        "ascii" | "usascii" => TextEncoding::Ascii,
+        _ => return Err(fail(format!("unknown encoding: {name}"))),
+    })
+}
+
+fn encode_text(s: &str, enc: TextEncoding) -> Result<Vec<u8>, Error> {
+    let narrow = |limit: u32| {
+        s.chars()
+            .map(|c| {
+                u8::try_from(u32::from(c))
+                    .ok()
+                    .filter(|_| u32::from(c) < limit)
+                    .ok_or_else(|| fail(format!("character {c:?} cannot be encoded")))
+            })
+            .collect::<Result<Vec<u8>, Error>>()
+    };
+    Ok(match enc {
+        TextEncoding::Utf8 => s.as_bytes().to_vec(),
+        TextEncoding::Utf16Le => s.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        TextEncoding::Utf16Be => s.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        TextEncoding::Utf16 => [0xFF, 0xFE]
+            .into_iter()
+            .chain(s.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect(),
+        TextEncoding::Latin1 => narrow(0x100)?,
+        TextEncoding::Ascii => narrow(0x80)?,
+    })
+}
+
+fn decode_text(b: &[u8], enc: TextEncoding) -> Result<String, Error> {
+    let utf16 = |b: &[u8], le: bool| {
+        if b.len() % 2 != 0 {
+            return Err(fail("truncated UTF-16 data"));
+        }
+        let units: Vec<u16> = b
+            .chunks_exact(2)
+            .map(|p| {
+                if le {
+                    u16::from_le_bytes([p[0], p[1]])
+                } else {
+                    u16::from_be_bytes([p[0], p[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|e| fail(e.to_string()))
+    };
+    match enc {
+        // Python keeps undecodable bytes (surrogateescape); they cannot be a Rust string.
+        TextEncoding::Utf8 => Ok(String::from_utf8_lossy(b).into_owned()),
+        TextEncoding::Utf16Le => utf16(b, true),
+        TextEncoding::Utf16Be => utf16(b, false),
+        TextEncoding::Utf16 => match b {
+            [0xFE, 0xFF, rest @ ..] => utf16(rest, false),
+            [0xFF, 0xFE, rest @ ..] => utf16(rest, true),
+            _ => utf16(b, true),
+        },
+        TextEncoding::Latin1 => Ok(b.iter().map(|x| char::from(*x)).collect()),
+        TextEncoding::Ascii => b
+            .iter()
+            .map(|x| {
+                x.is_ascii()
+                    .then(|| char::from(*x))
+                    .ok_or_else(|| fail(format!("byte 0x{x:02x} is not ascii")))
+            })
+            .collect(),
+    }
+}
+
+fn b64_engine(urlsafe: bool) -> base64::engine::GeneralPurpose {
+    if urlsafe {
+        base64::engine::general_purpose::URL_SAFE
+    } else {
+        base64::engine::general_purpose::STANDARD
+    }
+}
+
+/// `b64encode(encoding='utf-8', urlsafe=False)`: the text's bytes in that encoding, base64.
+fn b64encode(v: Value, kw: Kwargs) -> Result<String, Error> {
+    let enc = text_encoding(kw.get::<Option<&str>>("encoding")?)?;
+    let urlsafe = kw.get::<Option<bool>>("urlsafe")?.unwrap_or(false);
+    kw.assert_all_used()?;
+    Ok(b64_engine(urlsafe).encode(encode_text(&py_str(&v), enc)?))
+}
+
+/// `b64decode(encoding='utf-8', urlsafe=False)`: base64 back to text in that encoding.
+fn b64decode(v: Value, kw: Kwargs) -> Result<String, Error> {
+    let enc = text_encoding(kw.get::<Option<&str>>("encoding")?)?;
+    let urlsafe = kw.get::<Option<bool>>("urlsafe")?.unwrap_or(false);
+    kw.assert_all_used()?;
+    // Python's decoder skips characters outside the alphabet (newlines in wrapped output).
+    let alphabet = |c: char| {
+        c.is_ascii_alphanumeric()
+            || c == '='
+            || if urlsafe {
+                c == '-' || c == '_'
+            } else {
+                c == '+' || c == '/'
+            }
+    };
+    let s: String = py_str(&v).chars().filter(|c| alphabet(*c)).collect();
+    let bytes = b64_engine(urlsafe)
+        .decode(s)
         .map_err(|e| fail(format!("b64decode: {e}")))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    decode_text(&bytes, enc).map_err(|e| fail(format!("b64decode: {e}")))
 }
 
 /// Python's `os.path.basename`.
