@@ -13,7 +13,7 @@ use drover_playbook::Task;
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use crate::exec::{connect, eval_bool_kw, ItemResult};
+use crate::exec::{connect, display_value, eval_bool_kw, ItemResult};
 use crate::state::{HostCtx, RunShared};
 use crate::vars::TaskVars;
 
@@ -79,6 +79,15 @@ pub async fn run(
         Ok(s) => s,
         Err(msg) => return ItemResult::failed(msg),
     };
+    // The connection to renew is the delegate's when the task is delegated.
+    let target = match &task.keywords.delegate_to {
+        Some(d) => run
+            .templar
+            .render_value(d, &vars.scope())
+            .map(|v| display_value(&v))
+            .unwrap_or_else(|_| host.name.clone()),
+        None => host.name.clone(),
+    };
     let start = Instant::now();
     if s.delay > 0 {
         tokio::time::sleep(Duration::from_secs(s.delay)).await;
@@ -87,7 +96,7 @@ pub async fn run(
     let mut last_error = String::from("no attempt was made");
     while Instant::now() < deadline {
         // A connection that was open before (the host went down since) is stale: start over.
-        run.connector.reset(&host.name).await;
+        run.connector.reset(&target).await;
         let attempt = async {
             let target = connect(run, host, task, vars).await?;
             target.stat("/", StatOptions::default()).await

@@ -43,6 +43,13 @@ const WAIT_PLAY: &str = r#"
           - pinged is unreachable
           - not (pinged is reachable)
           - down is reachable
+    - name: delegated, the delegate's connection is the one waited for
+      wait_for_connection:
+        timeout: 5
+      delegate_to: localhost
+      register: via_local
+    - assert:
+        that: via_local is succeeded
 "#;
 
 #[test]
