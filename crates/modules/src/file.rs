@@ -65,99 +65,153 @@ impl Module for File {
     }
 
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
-        let path = args.str("path").unwrap_or_default().to_string();
-        let path = crate::util::expand_host_path(ctx, &path).await?;
-        if path.is_empty() {
-            return Ok(Outcome::failed("path must not be empty"));
-        }
-        if args.bool("_diff_peek", false) {
-            return diff_peek(ctx, &path).await;
-        }
-        let attrs = attrs_from_args(args);
-        check_mode_arg(&path, &attrs)?;
-        let follow = args.bool("follow", true);
-        let recurse = args.bool("recurse", false);
-        let force = args.bool("force", false);
-        let src = args.string("src");
+        let warnings = if ctx.check {
+            lookup_warnings(ctx, args).await?
+        } else {
+            Vec::new()
+        };
+        let mut out = run(args, ctx).await?;
+        out.warnings.extend(warnings);
+        Ok(out)
+    }
+}
 
-        let state = match args.str("state") {
-            Some(s) => s.to_string(),
-            None => {
-                let st = ctx.host.stat(&path, NOFOLLOW).await?;
-                match state_of(&st) {
-                    "absent" if recurse => "directory".into(),
-                    "absent" | "hard" => "file".into(),
-                    s => s.to_string(),
-                }
-            }
+/// In check mode nothing creates a missing owner or group first, so Ansible warns about them.
+async fn lookup_warnings(ctx: &Context<'_>, args: &Args) -> Result<Vec<String>, ModuleError> {
+    let (owner, group) = (args.str("owner"), args.str("group"));
+    if owner.is_none() && group.is_none() {
+        return Ok(Vec::new());
+    }
+    let (users, groups) = crate::accounts::accounts(ctx).await?;
+    let mut out = Vec::new();
+    if let Some(o) = owner {
+        let known = match o.parse::<u32>() {
+            Ok(uid) => users.iter().any(|u| u.uid == uid),
+            Err(_) => users.iter().any(|u| u.name == o),
         };
-        if recurse && state != "directory" {
-            return Ok(Outcome::failed(format!(
-                "{path}: recurse option requires state to be 'directory'"
-            )));
+        if !known {
+            let what = if o.parse::<u32>().is_ok() {
+                format!("user with uid {o}")
+            } else {
+                format!("user {o}")
+            };
+            out.push(format!(
+                "failed to look up {what}. Create user up-front to avoid failure in check mode."
+            ));
         }
-        if src.is_some() && state != "link" && state != "hard" {
-            return Ok(Outcome::failed(format!(
-                "{path}: src option requires state to be 'link' or 'hard'"
-            )));
+    }
+    if let Some(g) = group {
+        let known = match g.parse::<u32>() {
+            Ok(gid) => groups.iter().any(|e| e.gid == gid),
+            Err(_) => groups.iter().any(|e| e.name == g),
+        };
+        if !known {
+            let what = if g.parse::<u32>().is_ok() {
+                format!("group with gid {g}")
+            } else {
+                format!("group {g}")
+            };
+            out.push(format!(
+                "failed to look up {what}. Create group up-front to avoid failure in check mode."
+            ));
         }
-        let times = match Times::from_args(args, &state) {
-            Ok(t) => t,
-            Err(msg) => return Ok(Outcome::failed(msg).with("path", path)),
-        };
-        let job = Job {
-            ctx,
-            path: &path,
-            attrs: &attrs,
-            follow,
-        };
-        let out = match state.as_str() {
-            "absent" => return job.absent().await,
-            "directory" => job.directory(recurse).await,
-            // Touching with both times preserved only creates a missing file.
-            "touch" if times.preserves_all() => {
-                let st = ctx.host.stat(&path, NOFOLLOW).await?;
-                if st.exists {
-                    job.attributes(&st).await
-                } else {
-                    job.touch().await
-                }
+    }
+    Ok(out)
+}
+
+async fn run(args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
+    let path = args.str("path").unwrap_or_default().to_string();
+    let path = crate::util::expand_host_path(ctx, &path).await?;
+    if path.is_empty() {
+        return Ok(Outcome::failed("path must not be empty"));
+    }
+    if args.bool("_diff_peek", false) {
+        return diff_peek(ctx, &path).await;
+    }
+    let attrs = attrs_from_args(args);
+    check_mode_arg(&path, &attrs)?;
+    let follow = args.bool("follow", true);
+    let recurse = args.bool("recurse", false);
+    let force = args.bool("force", false);
+    let src = args.string("src");
+
+    let state = match args.str("state") {
+        Some(s) => s.to_string(),
+        None => {
+            let st = ctx.host.stat(&path, NOFOLLOW).await?;
+            match state_of(&st) {
+                "absent" if recurse => "directory".into(),
+                "absent" | "hard" => "file".into(),
+                s => s.to_string(),
             }
-            "touch" => job.touch().await,
-            "link" | "hard" => {
-                // Without src, an existing symlink keeps its target (only attributes change).
-                let src = match src {
-                    Some(s) => s,
-                    None => {
-                        let st = ctx.host.stat(&path, NOFOLLOW).await?;
-                        // follow: the attributes are the link target's.
-                        if follow && st.kind == Some(FileKind::Symlink) {
-                            let target = ctx.host.stat(&path, FOLLOW).await?;
-                            if target.exists {
-                                let out = job.attributes(&target).await?;
-                                return Ok(out);
-                            }
-                        }
-                        match (&st.link_target, state.as_str()) {
-                            (Some(t), "link") if st.kind == Some(FileKind::Symlink) => t.clone(),
-                            _ => {
-                                return Ok(Outcome::failed(format!(
-                                    "src is required for creating a {state} link"
-                                ))
-                                .with("path", path))
-                            }
+        }
+    };
+    if recurse && state != "directory" {
+        return Ok(Outcome::failed(format!(
+            "{path}: recurse option requires state to be 'directory'"
+        )));
+    }
+    if src.is_some() && state != "link" && state != "hard" {
+        return Ok(Outcome::failed(format!(
+            "{path}: src option requires state to be 'link' or 'hard'"
+        )));
+    }
+    let times = match Times::from_args(args, &state) {
+        Ok(t) => t,
+        Err(msg) => return Ok(Outcome::failed(msg).with("path", path)),
+    };
+    let job = Job {
+        ctx,
+        path: &path,
+        attrs: &attrs,
+        follow,
+    };
+    let out = match state.as_str() {
+        "absent" => return job.absent().await,
+        "directory" => job.directory(recurse).await,
+        // Touching with both times preserved only creates a missing file.
+        "touch" if times.preserves_all() => {
+            let st = ctx.host.stat(&path, NOFOLLOW).await?;
+            if st.exists {
+                job.attributes(&st).await
+            } else {
+                job.touch().await
+            }
+        }
+        "touch" => job.touch().await,
+        "link" | "hard" => {
+            // Without src, an existing symlink keeps its target (only attributes change).
+            let src = match src {
+                Some(s) => s,
+                None => {
+                    let st = ctx.host.stat(&path, NOFOLLOW).await?;
+                    // follow: the attributes are the link target's.
+                    if follow && st.kind == Some(FileKind::Symlink) {
+                        let target = ctx.host.stat(&path, FOLLOW).await?;
+                        if target.exists {
+                            let out = job.attributes(&target).await?;
+                            return Ok(out);
                         }
                     }
-                };
-                job.link(&src, state == "hard", force).await
-            }
-            _ => job.file().await,
-        }?;
-        if out.failed || times.is_noop() {
-            return Ok(out);
+                    match (&st.link_target, state.as_str()) {
+                        (Some(t), "link") if st.kind == Some(FileKind::Symlink) => t.clone(),
+                        _ => {
+                            return Ok(Outcome::failed(format!(
+                                "src is required for creating a {state} link"
+                            ))
+                            .with("path", path))
+                        }
+                    }
+                }
+            };
+            job.link(&src, state == "hard", force).await
         }
-        job.apply_times(out, &times).await
+        _ => job.file().await,
+    }?;
+    if out.failed || times.is_noop() {
+        return Ok(out);
     }
+    job.apply_times(out, &times).await
 }
 
 /// `modification_time`/`access_time`: each `None` (leave as it is), `now`, or a host-local
