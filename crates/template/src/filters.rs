@@ -579,7 +579,7 @@ fn encode_text(s: &str, enc: TextEncoding) -> Result<Vec<u8>, Error> {
 
 fn decode_text(b: &[u8], enc: TextEncoding) -> Result<String, Error> {
     let utf16 = |b: &[u8], le: bool| {
-        if b.len() % 2 != 0 {
+        if !b.len().is_multiple_of(2) {
             return Err(fail("truncated UTF-16 data"));
         }
         let units: Vec<u16> = b
