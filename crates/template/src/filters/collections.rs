@@ -95,12 +95,23 @@ pub(crate) fn combine(v: Value, others: Rest<Value>, kw: Kwargs) -> Result<Value
         Some("prepend_rp") => ListMerge::PrependRp,
         Some(other) => return Err(fail(format!("combine: unknown list_merge value '{other}'"))),
     };
-    kw.assert_all_used()?;
+    if kw.args().any(|k| k != "recursive" && k != "list_merge") {
+        return Err(fail(
+            "'recursive' and 'list_merge' are the only valid keyword arguments",
+        ));
+    }
     let mut dicts = Vec::new();
+    // The arguments are flattened one level with nulls dropped, as Ansible does
+    // (`None | combine` is `{}`).
+    let is_null =
+        |d: &Value| d.is_none() || d.is_undefined() || matches!(d.as_str(), Some("None" | "null"));
     for d in std::iter::once(v).chain(others.iter().cloned()) {
+        if is_null(&d) {
+            continue;
+        }
         match d.kind() {
             ValueKind::Map => dicts.push(d),
-            ValueKind::Seq => dicts.extend(d.try_iter()?),
+            ValueKind::Seq => dicts.extend(d.try_iter()?.filter(|x| !is_null(x))),
             _ => {
                 return Err(fail(format!(
                     "failed to combine variables, expected dicts but got a '{}'",
