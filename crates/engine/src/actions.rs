@@ -161,7 +161,21 @@ pub async fn run(
     }
     match module {
         "debug" => debug(run, vars, &raw),
-        "set_fact" => set_fact(&crate::exec::facts_host(run, host, task, vars), raw),
+        "set_fact" => {
+            let target = crate::exec::facts_host(run, host, task, vars);
+            let cacheable = raw
+                .get("cacheable")
+                .is_some_and(|v| drover_modules::args::to_bool(v).unwrap_or_else(|| v.is_true()));
+            let r = set_fact(&target, raw);
+            // `cacheable`: the facts also become host facts and go to the fact cache.
+            if cacheable && r.status != Status::Failed {
+                if let Some(facts) = r.result.get("ansible_facts") {
+                    crate::exec::store_facts(&target, facts);
+                    run.persist_facts(&target);
+                }
+            }
+            r
+        }
         "assert" => assert(run, vars, &raw),
         "fail" => {
             let msg = raw

@@ -1206,7 +1206,9 @@ async fn run_action(
             let facts = o.data.get("ansible_facts").cloned();
             let r = ItemResult::from_outcome(o);
             if let Some(facts) = facts {
-                store_facts(&facts_host(run, host, task, vars), &facts);
+                let target = facts_host(run, host, task, vars);
+                store_facts(&target, &facts);
+                run.persist_facts(&target);
             }
             r
         }

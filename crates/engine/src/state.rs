@@ -90,6 +90,40 @@ pub struct RunOptions {
     pub private_key_file: Option<String>,
     /// `ssh_args` from ansible.cfg: put before each host's `ansible_ssh_common_args`.
     pub ssh_args: Option<String>,
+    /// Ansible's `jsonfile` fact cache (`fact_caching_connection`): a directory with one
+    /// JSON file of facts per host, read when a host is first seen and written when its facts
+    /// change. `None`: facts live for the run only.
+    pub fact_cache_dir: Option<PathBuf>,
+    /// `fact_caching_prefix`: the start of every cache file's name.
+    pub fact_cache_prefix: String,
+    /// `fact_caching_timeout` in seconds: older cache files are ignored; 0 never expires.
+    pub fact_cache_timeout: u64,
+}
+
+impl RunOptions {
+    /// The fact cache file of `host`, when a fact cache is configured.
+    pub fn fact_cache_file(&self, host: &str) -> Option<PathBuf> {
+        let dir = self.fact_cache_dir.as_ref()?;
+        Some(dir.join(format!("{}{host}", self.fact_cache_prefix)))
+    }
+
+    /// The cached facts of `host` (names as Ansible stores them, `ansible_` included), unless
+    /// missing, unreadable or expired.
+    fn cached_facts(&self, host: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let path = self.fact_cache_file(host)?;
+        let meta = std::fs::metadata(&path).ok()?;
+        if self.fact_cache_timeout > 0 {
+            let age = meta.modified().ok()?.elapsed().unwrap_or_default();
+            if age.as_secs() > self.fact_cache_timeout {
+                return None;
+            }
+        }
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str(&text).ok()? {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -113,6 +147,9 @@ impl Default for RunOptions {
             timeout: None,
             private_key_file: None,
             ssh_args: None,
+            fact_cache_dir: None,
+            fact_cache_prefix: "ansible_facts".into(),
+            fact_cache_timeout: 86400,
         }
     }
 }
@@ -220,6 +257,15 @@ impl RunShared {
             return h.clone();
         }
         let ctx = Arc::new(HostCtx::new(name, self.inventory.host_vars(name)));
+        if let Some(cached) = self.options.cached_facts(name) {
+            let mut state = ctx.write();
+            for (k, v) in cached {
+                let short = k.strip_prefix("ansible_").unwrap_or(&k).to_string();
+                state
+                    .facts
+                    .insert(short, Value::from(minijinja::value::Serde(v)));
+            }
+        }
         write(&self.hosts)
             .entry(name.to_string())
             .or_insert(ctx)
@@ -361,6 +407,40 @@ pub struct HostState {
     pub vars_files: Vars,
     /// Variables added by `add_host` (host-level, like inventory vars).
     pub added_vars: Vars,
+}
+
+impl RunShared {
+    /// Writes a host's facts to the fact cache, if one is configured. A cache that cannot be
+    /// written costs the cache, not the run: the failure is a warning.
+    pub fn persist_facts(&self, host: &HostCtx) {
+        let Some(path) = self.options.fact_cache_file(&host.name) else {
+            return;
+        };
+        let facts: serde_json::Map<String, serde_json::Value> = host
+            .read()
+            .facts
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("ansible_{k}"),
+                    serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect();
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| {
+                let text = serde_json::to_string_pretty(&serde_json::Value::Object(facts))
+                    .unwrap_or_default();
+                std::fs::write(&path, text)
+            });
+        if let Err(e) = result {
+            self.emit(Event::Warning {
+                message: format!("cannot write the fact cache {}: {e}", path.display()),
+            });
+        }
+    }
 }
 
 /// One host during the run.

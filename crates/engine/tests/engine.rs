@@ -1,7 +1,8 @@
 //! Playbook in, events out: each file under `tests/cases/` is a YAML mapping with
 //! - `hosts`: inventory host names (all reached with the local connection),
 //! - `groups` (optional): group name → host names,
-//! - `options` (optional): `tags`, `skip_tags`, `check`, `limit`, `extra_vars`,
+//! - `options` (optional): `tags`, `skip_tags`, `check`, `limit`, `extra_vars`, `fact_cache`
+//!   (a jsonfile fact cache in `<tmp>/facts`),
 //! - `playbook`: the plays,
 //! - `expect`: the run's outline, one line per event: `TASK name`, `HANDLER name`,
 //!   `host status [item] [msg=...]` for results whose task is `debug` or that failed, and a
@@ -204,6 +205,10 @@ async fn check(case: &Path) {
         check: opts["check"].as_bool().unwrap_or(false),
         limit: opts["limit"].as_str().map(str::to_string),
         gather_facts: false,
+        fact_cache_dir: opts["fact_cache"]
+            .as_bool()
+            .unwrap_or(false)
+            .then(|| dir.join("facts")),
         ..RunOptions::default()
     };
     let mut extra = Vars::new();
