@@ -402,6 +402,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     // Everything is loaded and checked before any host is contacted.
     let loader_config = LoaderConfig {
         roles_path: config.roles_path.clone(),
+        templater: Some(load_templater(&extra)),
     };
     let mut playbooks: Vec<Playbook> = Vec::new();
     for path in &a.playbooks {
@@ -469,6 +470,23 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// Templates what the loader must template (`import_playbook` names): the given variables
+/// under the extra vars, with drover's filters.
+fn load_templater(extra: &Vars) -> drover_playbook::LoadTemplater {
+    let extra = extra.clone();
+    let templar = Templar::new(TemplarConfig::default());
+    drover_playbook::LoadTemplater(Arc::new(move |text: &str, vars: &Vars| {
+        let mut all: std::collections::HashMap<String, minijinja::Value> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        all.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let scope = drover_template::Scope::new(Arc::new(all));
+        templar
+            .render_str(text, &scope)
+            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .map_err(|e| e.to_string())
+    }))
 }
 
 /// Asks the `vars_prompt` questions of every play before anything runs; the answers become

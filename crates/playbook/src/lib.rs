@@ -10,5 +10,7 @@ mod keywords;
 mod load;
 mod model;
 
-pub use load::{load_play_vars_file, load_vars_file, LoadError, Loader, LoaderConfig};
+pub use load::{
+    load_play_vars_file, load_vars_file, LoadError, LoadTemplater, Loader, LoaderConfig,
+};
 pub use model::*;

@@ -31,6 +31,23 @@ type Result<T> = std::result::Result<T, LoadError>;
 pub struct LoaderConfig {
     /// Extra directories to search for roles (`roles_path`), after `<playbook dir>/roles`.
     pub roles_path: Vec<PathBuf>,
+    /// Templates what Ansible templates while loading (`import_playbook` file names), given
+    /// the variables in scope there; without it such templates are an error.
+    pub templater: Option<LoadTemplater>,
+}
+
+/// A function that renders a template string with the given variables (plus whatever the
+/// caller adds, such as extra vars).
+#[derive(Clone)]
+pub struct LoadTemplater(pub Arc<LoadTemplateFn>);
+
+/// The function inside a [`LoadTemplater`]: template text and variables to text or an error.
+pub type LoadTemplateFn = dyn Fn(&str, &Vars) -> std::result::Result<String, String> + Send + Sync;
+
+impl std::fmt::Debug for LoadTemplater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoadTemplater")
+    }
 }
 
 /// A loaded source file: its name for messages and its text for snippets.
@@ -61,6 +78,8 @@ pub struct Loader {
     roles: Mutex<HashMap<PathBuf, Arc<Role>>>,
     /// Handlers of roles imported with `import_role` while a play loads; the play takes them.
     imported_handlers: Mutex<Vec<Task>>,
+    /// The `vars` of the play being loaded, for what is templated while loading.
+    play_vars: Mutex<Arc<Vars>>,
 }
 
 /// Where a task list is being read: for relative paths and inherited keywords.
@@ -79,7 +98,25 @@ impl Loader {
             base_dir: base_dir.into(),
             roles: Mutex::new(HashMap::new()),
             imported_handlers: Mutex::new(Vec::new()),
+            play_vars: Mutex::new(Arc::new(Vars::new())),
         }
+    }
+
+    /// Renders a template that Ansible resolves while loading, with the variables of the
+    /// enclosing scopes (innermost last, so it wins).
+    fn template_at_load(&self, text: &str, kw: &Keywords) -> std::result::Result<String, String> {
+        let Some(templater) = &self.config.templater else {
+            return Err("templates cannot be resolved while loading here".to_string());
+        };
+        let mut vars: Vars = self
+            .play_vars
+            .lock()
+            .map(|v| (**v).clone())
+            .unwrap_or_default();
+        for scope in &kw.vars {
+            vars.extend(scope.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        (templater.0)(text, &vars)
     }
 
     /// Loads a playbook given as text (ad-hoc runs), as if it were the file `path`.
@@ -159,14 +196,12 @@ impl Loader {
                     format!("a play must be a mapping, found {}", entry.kind_name()),
                 ));
             };
-            if let Some(target) = entry
-                .get("import_playbook")
-                .or_else(|| entry.get("ansible.builtin.import_playbook"))
-            {
+            if let Some(target) = IMPORT_PLAYBOOK.iter().find_map(|k| entry.get(k)) {
                 let mut kw = inherited.clone();
                 for (k, v) in map {
                     match k.as_str().unwrap_or_default() {
-                        "import_playbook" | "ansible.builtin.import_playbook" | "name" => {}
+                        key if IMPORT_PLAYBOOK.contains(&key) => {}
+                        "name" => {}
                         "when" => kw.when.extend(conditions(v)),
                         "tags" => kw.tags.extend(string_list(&src, v, "tags")?),
                         "vars" => kw.vars.push(Arc::new(vars_map(&src, v)?)),
@@ -181,7 +216,14 @@ impl Loader {
                 let Some(file) = target.as_str() else {
                     return Err(src.err(target, "import_playbook expects a file name"));
                 };
-                let target_path = resolve_relative(&dir, file);
+                let file = if file.contains("{{") || file.contains("{%") {
+                    // Ansible templates the name with the import's own vars (and extra vars).
+                    self.template_at_load(file, &kw)
+                        .map_err(|e| src.err(target, format!("import_playbook: {e}")))?
+                } else {
+                    file.to_string()
+                };
+                let target_path = resolve_relative(&dir, &file);
                 if !target_path.is_file() {
                     return Err(src.err(
                         target,
@@ -227,6 +269,14 @@ impl Loader {
             handlers: TaskList::default(),
             tags: Vec::new(),
         };
+        // Play vars first: the tasks below may be templated with them while loading.
+        if let Some(v) = node.get("vars") {
+            if let Ok(mut current) = self.play_vars.lock() {
+                *current = Arc::new(vars_map(src, v)?);
+            }
+        } else if let Ok(mut current) = self.play_vars.lock() {
+            *current = Arc::new(Vars::new());
+        }
         for (k, v) in map {
             let key = k.as_str().unwrap_or_default();
             if !PLAY_KEYWORDS.contains(&key) {
@@ -1059,9 +1109,18 @@ impl Loader {
                     let name = inc.name.as_str().map(str::to_string).ok_or_else(|| {
                         src.err(action_value, "import_role needs a literal role name")
                     })?;
-                    if name.contains("{{") {
-                        return Err(src.err(action_value, "import_role is static: the role name cannot be templated (use include_role)"));
-                    }
+                    let name = if name.contains("{{") {
+                        // Templated while loading, with the variables known then (import and
+                        // block vars, extra vars), as Ansible does.
+                        self.template_at_load(&name, &kw).map_err(|e| {
+                            src.err(
+                                action_value,
+                                format!("import_role is static: its name must be known when the playbook is loaded ({e}); use include_role"),
+                            )
+                        })?
+                    } else {
+                        name
+                    };
                     let tasks_from = inc
                         .tasks_from
                         .as_ref()
@@ -1685,6 +1744,13 @@ pub fn load_play_vars_file(path: &Path) -> Result<Vars> {
         _ => load_vars_file(path),
     }
 }
+
+/// The spellings of `import_playbook` a playbook may use.
+const IMPORT_PLAYBOOK: [&str; 3] = [
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+    "ansible.legacy.import_playbook",
+];
 
 fn load_vars_file_opt(dir: &Path, name: &str) -> Result<Vars> {
     match find_yaml(dir, name) {

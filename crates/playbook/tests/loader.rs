@@ -106,7 +106,24 @@ fn task_outline(t: &Task, depth: usize, out: &mut String) {
 
 fn check(case: &Path) {
     let expected = std::fs::read_to_string(case.join("expected.txt")).expect("expected.txt");
-    let loader = Loader::new(case, LoaderConfig::default());
+    // What the binary does with drover's Templar, done here with plain minijinja.
+    let templater = drover_playbook::LoadTemplater(std::sync::Arc::new(
+        |text: &str, vars: &drover_playbook::Vars| {
+            minijinja::Environment::new()
+                .render_str(
+                    text,
+                    vars.clone()
+                        .into_iter()
+                        .collect::<std::collections::BTreeMap<_, _>>(),
+                )
+                .map_err(|e| e.to_string())
+        },
+    ));
+    let config = LoaderConfig {
+        templater: Some(templater),
+        ..LoaderConfig::default()
+    };
+    let loader = Loader::new(case, config);
     let result = loader.load_playbook(&case.join("site.yml"));
     let name = case
         .file_name()
