@@ -465,6 +465,28 @@ fn apply_attrs_recursive(
     check: bool,
     accounts: &Accounts,
 ) -> HostResult<bool> {
+    walk_attrs(root, attrs, false, check, accounts, &mut Vec::new())
+}
+
+/// Applies attrs below `root`. With `follow`, symbolic links count as what they point to:
+/// their targets get the attributes and linked directories are walked too, each directory
+/// once (links back up the tree do not loop); dangling links are changed themselves.
+fn walk_attrs(
+    root: &Path,
+    attrs: &Attrs,
+    follow: bool,
+    check: bool,
+    accounts: &Accounts,
+    seen: &mut Vec<std::path::PathBuf>,
+) -> HostResult<bool> {
+    if follow {
+        if let Ok(real) = fs::canonicalize(root) {
+            if seen.contains(&real) {
+                return Ok(false);
+            }
+            seen.push(real);
+        }
+    }
     let mut changed = false;
     let entries = fs::read_dir(root).map_err(|e| HostError::io(root.to_string_lossy(), &e))?;
     for entry in entries {
@@ -473,9 +495,23 @@ fn apply_attrs_recursive(
         let ft = entry
             .file_type()
             .map_err(|e| HostError::io(path.to_string_lossy(), &e))?;
-        changed |= apply_attrs(&path, attrs, false, check, accounts)?;
-        if ft.is_dir() {
-            changed |= apply_attrs_recursive(&path, attrs, check, accounts)?;
+        let target_is_dir = if ft.is_symlink() && follow {
+            match fs::metadata(&path) {
+                Ok(md) => {
+                    changed |= apply_attrs(&path, attrs, true, check, accounts)?;
+                    md.is_dir()
+                }
+                Err(_) => {
+                    changed |= apply_attrs(&path, attrs, false, check, accounts)?;
+                    false
+                }
+            }
+        } else {
+            changed |= apply_attrs(&path, attrs, false, check, accounts)?;
+            ft.is_dir()
+        };
+        if target_is_dir {
+            changed |= walk_attrs(&path, attrs, follow, check, accounts, seen)?;
         }
     }
     Ok(changed)
@@ -711,7 +747,14 @@ pub fn file_op(op: &FileOp, check: bool) -> HostResult<FileOpOutcome> {
             }
             let mut changed = apply_attrs(Path::new(path), attrs, *follow, check, &accounts)?;
             if *recurse && before.kind == Some(FileKind::Directory) {
-                changed |= apply_attrs_recursive(Path::new(path), attrs, check, &accounts)?;
+                changed |= walk_attrs(
+                    Path::new(path),
+                    attrs,
+                    *follow,
+                    check,
+                    &accounts,
+                    &mut Vec::new(),
+                )?;
             }
             Ok(FileOpOutcome {
                 changed,

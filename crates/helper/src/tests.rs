@@ -704,3 +704,38 @@ fn write_keeps_extended_attributes_of_the_replaced_file() {
     let n = rustix::fs::getxattr(&f, name, &mut buf[..]).unwrap();
     assert_eq!(&buf[..n], b"kept");
 }
+
+#[test]
+fn recursive_attrs_follow_links_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::create_dir_all(outside.join("d")).unwrap();
+    std::fs::write(outside.join("f"), "x").unwrap();
+    std::fs::write(outside.join("d/g"), "y").unwrap();
+    for p in [outside.join("f"), outside.join("d/g")] {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    std::os::unix::fs::symlink(outside.join("f"), tree.join("to_f")).unwrap();
+    std::os::unix::fs::symlink(outside.join("d"), tree.join("sub/to_d")).unwrap();
+    // A link back up the tree must not loop.
+    std::os::unix::fs::symlink("..", tree.join("sub/up")).unwrap();
+    let attrs = |mode: &str| Attrs {
+        mode: Some(mode.into()),
+        ..Attrs::default()
+    };
+    let mk = |follow: bool| FileOp::Attrs {
+        path: tree.to_string_lossy().into_owned(),
+        attrs: attrs("a-w"),
+        follow,
+        recurse: true,
+    };
+    op(mk(false), false).unwrap();
+    assert_eq!(mode_of(&outside.join("f")), 0o644);
+    assert_eq!(mode_of(&outside.join("d/g")), 0o644);
+    assert!(op(mk(true), false).unwrap().changed);
+    assert_eq!(mode_of(&outside.join("f")), 0o444);
+    assert_eq!(mode_of(&outside.join("d/g")), 0o444);
+    assert!(!op(mk(true), false).unwrap().changed);
+}

@@ -338,8 +338,22 @@ impl Job<'_, '_> {
             })
             .await
             .map_err(|e| in_the_way(e, self.path))?;
+        let mut changed = r.changed;
+        // With follow (the default), links inside the tree count as what they point to; the
+        // directory walk above leaves them alone, this second walk follows them.
+        if recurse && self.follow && !self.attrs.is_empty() && (st.exists || !self.ctx.check) {
+            let a = self
+                .op(FileOp::Attrs {
+                    path: self.path.to_string(),
+                    attrs: self.attrs.clone(),
+                    follow: true,
+                    recurse: true,
+                })
+                .await?;
+            changed |= a.changed;
+        }
         let after = if self.ctx.check { &st } else { &r.after };
-        let mut out = self.result(r.changed, after);
+        let mut out = self.result(changed, after);
         if !st.exists {
             out.set("state", "directory");
         }
