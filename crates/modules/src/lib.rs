@@ -111,6 +111,7 @@ mod assemble;
 mod blockinfile;
 mod command;
 mod copy;
+mod cron;
 mod dnf;
 mod fetch;
 mod file;
@@ -124,10 +125,12 @@ mod ping;
 mod raw;
 mod replace;
 mod script;
+mod service;
 mod setup;
 mod shell;
 mod slurp;
 mod stat;
+mod systemd;
 mod tempfile;
 mod template;
 mod user;
@@ -140,6 +143,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
+        Box::new(cron::Cron),
         Box::new(dnf::Dnf),
         Box::new(fetch::Fetch),
         Box::new(file::File),
@@ -153,10 +157,13 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(raw::Raw),
         Box::new(replace::Replace),
         Box::new(script::Script),
+        Box::new(service::Service),
         Box::new(setup::Setup),
         Box::new(shell::Shell),
         Box::new(slurp::Slurp),
         Box::new(stat::Stat),
+        Box::new(systemd::Systemd),
+        Box::new(systemd::SystemdService),
         Box::new(tempfile::TempFile),
         Box::new(template::Template),
         Box::new(user::User),

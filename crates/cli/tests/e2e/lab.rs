@@ -35,7 +35,7 @@ fn lab_inventory() -> &'static str {
     })
 }
 
-fn lab_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn lab_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     write_tree(dir.path(), &[("inventory.ini", lab_inventory())]);
     write_tree(dir.path(), files);

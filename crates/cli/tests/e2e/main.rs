@@ -3,6 +3,7 @@
 
 mod asynchronous;
 mod lab;
+mod lab_system;
 mod local;
 mod play_output;
 mod stats;
