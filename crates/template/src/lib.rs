@@ -471,7 +471,9 @@ fn single_expression(s: &str) -> Option<&str> {
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
     let inner = inner.strip_suffix('-').unwrap_or(inner);
-    if has_markers(inner) || inner.contains("}}") || inner.contains("%}") {
+    // A `}}` inside may close nested dict literals (`{{ {'a': {'b': 1}} }}`); if it ends the
+    // expression instead, the text does not compile as one and is rendered as a template.
+    if has_markers(inner) || inner.contains("%}") {
         return None;
     }
     Some(inner)
@@ -522,12 +524,15 @@ impl Inner {
             _ => (s, false),
         };
         if let Some(expr) = single_expression(body) {
-            let expr = safe_access::rewrite_expr(expr);
-            if let Ok(compiled) = self.env.compile_expression_owned(expr.into_owned()) {
+            let rewritten = safe_access::rewrite_expr(expr);
+            if let Ok(compiled) = self.env.compile_expression_owned(rewritten.into_owned()) {
                 let v = compiled
                     .eval(Value::from_dyn_object(ctx.clone()))
                     .map_err(|e| convert(e, s, ctx))?;
                 if !v.is_undefined() {
+                    if holds_undefined(&v) {
+                        return Err(undefined_inside(expr, ctx));
+                    }
                     let v = plain(v);
                     if newline {
                         if let Some(text) = v.as_str() {
@@ -591,6 +596,78 @@ impl Inner {
             ),
         ))
     }
+}
+
+/// Whether a built list or dict (`{'k': missing}`) holds an undefined value, which Ansible
+/// refuses when it finalizes a template's result. Only plain containers are searched.
+fn holds_undefined(v: &Value) -> bool {
+    if let Some(items) = v.downcast_object_ref::<Vec<Value>>() {
+        return items.iter().any(|i| i.is_undefined() || holds_undefined(i));
+    }
+    if let Some(map) = v.downcast_object_ref::<ValueMap>() {
+        return map.values().any(|i| i.is_undefined() || holds_undefined(i));
+    }
+    false
+}
+
+/// The error for an undefined value inside an expression's result, naming the first variable
+/// the expression mentions that is not defined.
+fn undefined_inside(expr: &str, ctx: &Arc<Ctx>) -> TemplateError {
+    const WORDS: &[&str] = &[
+        "and", "or", "not", "in", "is", "if", "else", "true", "false", "none", "True", "False",
+        "None",
+    ];
+    let chars: Vec<char> = expr.chars().collect();
+    let mut i = 0;
+    let mut prev = ' ';
+    let mut prev_word = String::new();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' || c == '"' {
+            // Skip a string literal.
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i += 1;
+            prev = c;
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let rest: String = chars[i..].iter().collect::<String>();
+            let rest = rest.trim_start();
+            let is_kwarg = rest.starts_with('=') && !rest.starts_with("==");
+            let is_name = prev != '.'
+                && prev != '|'
+                && prev_word != "is"
+                && prev_word != "not"
+                && !is_kwarg
+                && !WORDS.contains(&word.as_str());
+            if is_name && ctx.resolve(&word).is_none_or(|v| v.is_undefined()) {
+                if let Some(failure) = ctx.failure(&word) {
+                    return failure;
+                }
+                return TemplateError::undefined(&word, format!("'{word}' is undefined"));
+            }
+            prev_word = word;
+            prev = 'a';
+            continue;
+        }
+        if !c.is_whitespace() {
+            prev = c;
+            prev_word.clear();
+        }
+        i += 1;
+    }
+    TemplateError::new(
+        TemplateErrorKind::Undefined,
+        format!("an undefined value is part of the result of '{}'", expr.trim()),
+    )
 }
 
 /// Turns lazily produced values (iterators, `vars`) into plain data before they leave the crate.
