@@ -252,6 +252,17 @@ fn ssh_accounts_and_packages() {
           - st == 'absent' or u.uid == 23456
           - st == 'absent' or u.home == '/home/drover_e2e'
           - st == 'absent' or u.ssh_public_key.startswith('ssh-rsa ')
+    # Managers drover does not drive on this (Debian) host fail saying so.
+    - dnf: {name: sl}
+      register: d
+      ignore_errors: true
+    - package: {name: sl, state: present, use: yum}
+      register: p
+      ignore_errors: true
+    - assert:
+        that:
+          - d is failed and 'dnf is not available' in d.msg
+          - p is failed and "'yum'" in p.msg
 "#,
     )]);
     let play = |extra: &[&str]| {
