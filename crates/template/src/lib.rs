@@ -151,6 +151,10 @@ pub struct TemplarConfig {
     /// Ansible's `ALLOW_BROKEN_CONDITIONALS`: accept non-boolean conditional results using
     /// Python truthiness instead of failing.
     pub allow_broken_conditionals: bool,
+    /// Ansible's `escape_backslashes` for strings from playbooks and variables: string
+    /// literals inside `{{ }}` keep their backslashes as written. On by default, as in
+    /// Ansible; off gives plain Jinja2 string literals.
+    pub escape_backslashes: bool,
 }
 
 impl Default for TemplarConfig {
@@ -158,6 +162,7 @@ impl Default for TemplarConfig {
         TemplarConfig {
             ansible_managed: "Ansible managed".into(),
             allow_broken_conditionals: false,
+            escape_backslashes: true,
         }
     }
 }
@@ -516,6 +521,12 @@ impl Inner {
         if !has_markers(s) {
             return Ok(Value::from(s));
         }
+        let escaped = if self.config.escape_backslashes {
+            safe_access::escape_backslashes(s)
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        };
+        let s: &str = &escaped;
         // Jinja drops one trailing newline when it compiles a template, so `{{ expr }}\n` (a
         // folded YAML scalar) is still a lone expression with a native value; Ansible adds the
         // newline back only when the result is a string.
@@ -666,7 +677,10 @@ fn undefined_inside(expr: &str, ctx: &Arc<Ctx>) -> TemplateError {
     }
     TemplateError::new(
         TemplateErrorKind::Undefined,
-        format!("an undefined value is part of the result of '{}'", expr.trim()),
+        format!(
+            "an undefined value is part of the result of '{}'",
+            expr.trim()
+        ),
     )
 }
 

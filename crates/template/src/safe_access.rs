@@ -54,6 +54,62 @@ pub(crate) fn rewrite_template(src: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Ansible's `escape_backslashes` for strings written in playbooks: inside `{{ }}`, a string
+/// literal keeps its backslashes as written (`'\\1'` is backslash-one, not the byte 1), so
+/// playbook authors need not escape twice (once for YAML, once for Jinja). Ansible doubles the
+/// backslashes of each string token after Jinja's lexer found it; here the literal is
+/// re-spelled so minijinja's unescaping yields the raw text. `{% %}` blocks, conditionals and
+/// template files are not affected, as in Ansible.
+pub(crate) fn escape_backslashes(src: &str) -> Cow<'_, str> {
+    if !src.contains('\\') || !src.contains("{{") {
+        return Cow::Borrowed(src);
+    }
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut rest = src;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start + 2]);
+        let body = &rest[start + 2..];
+        let chars: Vec<char> = body.chars().collect();
+        let mut i = 0;
+        let mut consumed = body.len();
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '}' && chars.get(i + 1) == Some(&'}') {
+                consumed = chars[..i].iter().map(|c| c.len_utf8()).sum();
+                break;
+            }
+            if c == '\'' || c == '"' {
+                let end = skip_string(&chars, i);
+                let closed = end <= chars.len() && end > i + 1 && chars[end - 1] == c;
+                if !closed {
+                    out.extend(&chars[i..end]);
+                    i = end;
+                    continue;
+                }
+                out.push(c);
+                for &ch in &chars[i + 1..end - 1] {
+                    match ch {
+                        '\\' => out.push_str("\\\\"),
+                        q if q == c => {
+                            out.push('\\');
+                            out.push(q);
+                        }
+                        other => out.push(other),
+                    }
+                }
+                out.push(c);
+                i = end;
+                continue;
+            }
+            out.push(c);
+            i += 1;
+        }
+        rest = &body[consumed..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 fn mentions_defaults(s: &str) -> bool {
     s.contains("default")
         || s.contains("defined")
@@ -275,6 +331,16 @@ mod tests {
             "l.1.foo is not defined",
             "l|__drover_attr(1)|__drover_attr('foo') is not defined",
         );
+    }
+
+    #[test]
+    fn backslashes_in_expression_strings_stay_as_written() {
+        assert_eq!(
+            escape_backslashes(r#"a\1 {{ x | f('\2', "\g<n>") }} {% set y = '\3' %}"#),
+            r#"a\1 {{ x | f('\\2', "\\g<n>") }} {% set y = '\3' %}"#
+        );
+        assert_eq!(escape_backslashes(r"{{ 'it\'s' }}"), r"{{ 'it\\\'s' }}");
+        assert_eq!(escape_backslashes("{{ x }}"), "{{ x }}");
     }
 
     #[test]
