@@ -32,6 +32,12 @@ pub struct Config {
     pub show_custom_stats: bool,
     /// `allow_broken_conditionals`: non-boolean conditional results use Python truthiness.
     pub allow_broken_conditionals: bool,
+    /// `fact_caching`: the cache plugin (`memory`, the default, or `jsonfile`).
+    pub fact_caching: Option<String>,
+    /// `fact_caching_connection`: the `jsonfile` cache's directory.
+    pub fact_caching_connection: Option<PathBuf>,
+    pub fact_caching_prefix: Option<String>,
+    pub fact_caching_timeout: Option<u64>,
     /// Settings in the file that drover does not use, to be shown as warnings.
     pub warnings: Vec<String>,
 }
@@ -60,6 +66,22 @@ const SETTINGS: &[(&str, &str, &str)] = &[
         "allow_broken_conditionals",
         "ANSIBLE_ALLOW_BROKEN_CONDITIONALS",
     ),
+    ("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN"),
+    (
+        "defaults",
+        "fact_caching_connection",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION",
+    ),
+    (
+        "defaults",
+        "fact_caching_prefix",
+        "ANSIBLE_CACHE_PLUGIN_PREFIX",
+    ),
+    (
+        "defaults",
+        "fact_caching_timeout",
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT",
+    ),
 ];
 
 /// Settings drover accepts and ignores because they only tune Ansible's own machinery.
@@ -74,7 +96,6 @@ const ACCEPTED: &[&str] = &[
     "interpreter_python",
     "deprecation_warnings",
     "nocows",
-    "fact_caching",
     "strategy",
     "ansible_managed",
 ];
@@ -206,6 +227,18 @@ impl Config {
                 "ssh_args" => c.ssh_args = Some(v.trim().to_string()),
                 "show_custom_stats" => c.show_custom_stats = bool_of(key, v)?,
                 "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
+                "fact_caching" => c.fact_caching = Some(v.trim().to_string()),
+                "fact_caching_connection" => {
+                    c.fact_caching_connection = Some(PathBuf::from(path_of(&v)))
+                }
+                "fact_caching_prefix" => c.fact_caching_prefix = Some(v),
+                "fact_caching_timeout" => {
+                    c.fact_caching_timeout = Some(v.trim().parse().map_err(|_| {
+                        anyhow::anyhow!(
+                            "{name}: fact_caching_timeout = {v:?} is not a number of seconds"
+                        )
+                    })?)
+                }
                 _ => {}
             }
         }
@@ -346,6 +379,19 @@ mod tests {
         .unwrap();
         assert_eq!(c.forks, Some(7));
         assert_eq!(c.become_, Some(true));
+    }
+
+    #[test]
+    fn fact_cache_settings() {
+        let c = cfg(
+            "[defaults]\nfact_caching = jsonfile\nfact_caching_connection = /tmp/fc\nfact_caching_timeout = 60\n",
+            &[("ANSIBLE_CACHE_PLUGIN_PREFIX", "p_")],
+        )
+        .unwrap();
+        assert_eq!(c.fact_caching.as_deref(), Some("jsonfile"));
+        assert_eq!(c.fact_caching_connection, Some(PathBuf::from("/tmp/fc")));
+        assert_eq!(c.fact_caching_prefix.as_deref(), Some("p_"));
+        assert_eq!(c.fact_caching_timeout, Some(60));
     }
 
     #[test]

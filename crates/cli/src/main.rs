@@ -140,6 +140,9 @@ struct PlaybookArgs {
     /// Start at the task with this name.
     #[arg(long = "start-at-task")]
     start_at_task: Option<String>,
+    /// Clear the fact cache of every host in the inventory first.
+    #[arg(long = "flush-cache")]
+    flush_cache: bool,
     /// Playbook files.
     #[arg(required = true)]
     playbooks: Vec<PathBuf>,
@@ -294,8 +297,33 @@ fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
         host_key_checking: config.host_key_checking,
         gather_facts: config.gather_by_default.unwrap_or(true),
         ssh_args: config.ssh_args.clone(),
+        fact_cache_dir: fact_cache_dir(config),
+        fact_cache_prefix: config
+            .fact_caching_prefix
+            .clone()
+            .unwrap_or_else(|| RunOptions::default().fact_cache_prefix),
+        fact_cache_timeout: config
+            .fact_caching_timeout
+            .unwrap_or_else(|| RunOptions::default().fact_cache_timeout),
         ..RunOptions::default()
     })
+}
+
+/// The `jsonfile` fact cache's directory; the other cache plugins are not drover's.
+fn fact_cache_dir(config: &config::Config) -> Option<PathBuf> {
+    match config.fact_caching.as_deref() {
+        None | Some("memory") | Some("ansible.builtin.memory") => None,
+        Some("jsonfile") | Some("ansible.builtin.jsonfile") => {
+            if config.fact_caching_connection.is_none() {
+                eprintln!("[WARNING]: the jsonfile fact cache needs fact_caching_connection (ANSIBLE_CACHE_PLUGIN_CONNECTION); facts are kept for this run only");
+            }
+            config.fact_caching_connection.clone()
+        }
+        Some(other) => {
+            eprintln!("[WARNING]: fact_caching = {other} is not supported by drover (only jsonfile); facts are kept for this run only");
+            None
+        }
+    }
 }
 
 fn prompt_password(prompt: &str) -> Result<String> {
@@ -431,6 +459,17 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         .map(|pb| answer_prompts(pb, &extra))
         .collect::<Result<Vec<_>>>()?;
     let mut options = options(common, &config)?;
+    if a.flush_cache {
+        for host in inventory.hosts() {
+            if let Some(path) = options.fact_cache_file(&host.name) {
+                if let Err(e) = std::fs::remove_file(&path) {
+                    if e.kind() != std::io::ErrorKind::NotFound {
+                        eprintln!("[WARNING]: cannot flush {}: {e}", path.display());
+                    }
+                }
+            }
+        }
+    }
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.start_at_task = a.start_at_task.clone();
@@ -484,7 +523,11 @@ fn load_templater(extra: &Vars) -> drover_playbook::LoadTemplater {
         let scope = drover_template::Scope::new(Arc::new(all));
         templar
             .render_str(text, &scope)
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
             .map_err(|e| e.to_string())
     }))
 }
