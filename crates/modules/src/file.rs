@@ -196,10 +196,15 @@ async fn run(args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
                     match (&st.link_target, state.as_str()) {
                         (Some(t), "link") if st.kind == Some(FileKind::Symlink) => t.clone(),
                         _ => {
+                            let what = if state == "hard" {
+                                "hardlinks"
+                            } else {
+                                "symlinks"
+                            };
                             return Ok(Outcome::failed(format!(
-                                "src is required for creating a {state} link"
+                                "src is required for creating new {what}"
                             ))
-                            .with("path", path))
+                            .with("path", path));
                         }
                     }
                 }
@@ -584,6 +589,14 @@ impl Job<'_, '_> {
         };
         let r = match self.ctx.host.file_op(&op, self.ctx.check).await {
             Ok(r) => r,
+            Err(HostError::Io {
+                kind: drover_host::IoKind::NotFound,
+                ..
+            }) if hard => {
+                return Ok(Outcome::failed("src does not exist")
+                    .with("dest", self.path)
+                    .with("src", src))
+            }
             Err(HostError::Io { message, .. }) => {
                 return Ok(Outcome::failed(format!("{}: {message}", self.path))
                     .with("path", self.path)
