@@ -112,6 +112,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     env.add_filter("path_join", path_join);
     env.add_filter("fileglob", |v: Value| fileglob(&py_str(&v)));
+    env.add_filter("to_datetime", to_datetime);
+    env.add_filter("strftime", strftime);
     env.add_filter("human_readable", human_readable);
     env.add_filter("human_to_bytes", human_to_bytes);
     env.add_filter("hash", |v: Value, kind: Option<String>| {
@@ -188,6 +190,71 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
         ValueKind::Iterable => "generator",
         _ => "object",
     }
+}
+
+/// `to_datetime(format='%Y-%m-%d %H:%M:%S')`: Python's `datetime.strptime`. drover has no
+/// datetime type: the result is the datetime as Python prints it (`1993-03-26 01:23:45`,
+/// microseconds only when set), which compares, sorts and prints as the datetime would;
+/// arithmetic on it (`a - b`) is not available.
+fn to_datetime(v: Value, format: Option<String>) -> Result<String, Error> {
+    let text = py_str(&v);
+    let format = format.unwrap_or_else(|| "%Y-%m-%d %H:%M:%S".into());
+    // Python's %f is microseconds (1 to 6 digits); chrono's %.f reads a dot and a fraction.
+    let chrono_format = format.replace(".%f", "%.f");
+    let parsed = chrono::NaiveDateTime::parse_from_str(&text, &chrono_format)
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(&text, &chrono_format)
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .map_err(|_| {
+            fail(format!(
+                "time data {} does not match format {}",
+                py_repr(&Value::from(text.clone())),
+                py_repr(&Value::from(format.clone()))
+            ))
+        })?;
+    Ok(if parsed.and_utc().timestamp_subsec_micros() == 0 {
+        parsed.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        parsed.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    })
+}
+
+/// `strftime(second=None, utc=False)`: Python's `time.strftime` of an epoch time (now when
+/// none is given), in local time or UTC.
+fn strftime(v: Value, second: Option<Value>, kw: Kwargs) -> Result<String, Error> {
+    let utc = kw.get::<Option<bool>>("utc")?.unwrap_or(false);
+    let second = match kw.get::<Option<Value>>("second")? {
+        Some(s) => Some(s),
+        None => second,
+    };
+    kw.assert_all_used()?;
+    let epoch = match second.filter(|s| !s.is_none() && !s.is_undefined()) {
+        None => None,
+        Some(s) => {
+            let f = match s.kind() {
+                ValueKind::Number | ValueKind::Bool => f64::try_from(s.clone()).ok(),
+                _ => py_str(&s).trim().parse::<f64>().ok(),
+            };
+            Some(f.ok_or_else(|| fail(format!("Invalid value for epoch value ({})", py_str(&s))))?)
+        }
+    };
+    let when = match epoch {
+        // Python's time functions truncate the fraction.
+        Some(e) => chrono::DateTime::from_timestamp(e.trunc() as i64, 0)
+            .ok_or_else(|| fail(format!("Invalid value for epoch value ({e})")))?,
+        None => chrono::Utc::now(),
+    };
+    let format = py_str(&v);
+    let mut out = String::new();
+    let written = if utc {
+        std::fmt::write(&mut out, format_args!("{}", when.format(&format)))
+    } else {
+        let local: chrono::DateTime<chrono::Local> = when.into();
+        std::fmt::write(&mut out, format_args!("{}", local.format(&format)))
+    };
+    written.map_err(|_| fail(format!("strftime: invalid format {format:?}")))?;
+    Ok(out)
 }
 
 /// Ansible's `fileglob` filter: Python's `glob.glob(pattern)` on the controller (relative to
