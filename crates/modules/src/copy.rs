@@ -7,7 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use drover_host::{Attrs, FileKind, FileOp, HostError, StatOptions};
+use drover_host::{Attrs, FileKind, FileOp, FileStat, HostError, StatOptions};
 use md5::Md5;
 use sha1::Digest;
 
@@ -124,6 +124,8 @@ pub(crate) struct Placement {
     pub expected_checksum: Option<String>,
     /// `follow`: a destination that is a symlink keeps being one; its target gets the content.
     pub follow: bool,
+    /// `local_follow`: links in a copied tree are copied as what they point to.
+    pub local_follow: bool,
     /// The `+++` header of the diff: where the new content came from.
     pub after_header: String,
 }
@@ -149,6 +151,7 @@ impl Placement {
             validate: args.string("validate"),
             expected_checksum: args.string("checksum"),
             follow: args.bool("follow", false),
+            local_follow: args.bool("local_follow", true),
             after_header: String::new(),
         })
     }
@@ -433,10 +436,13 @@ fn walk_local(
 
 /// Reads a tree on the host (for `remote_src`): one `list_dir` per directory, one `read` per
 /// file.
+/// With `follow` (`local_follow`), links are copied as what they point to, as Python's
+/// `copytree(symlinks=False)` does for Ansible; otherwise, and for dangling links, as links.
 async fn read_remote_tree(
     ctx: &Context<'_>,
     root: &str,
     rel: &str,
+    follow: bool,
     tree: &mut Tree,
 ) -> Result<(), ModuleError> {
     let dir = if rel.is_empty() {
@@ -452,14 +458,38 @@ async fn read_remote_tree(
         } else {
             format!("{rel}/{}", e.name)
         };
-        match e.stat.kind {
+        let mut st = e.stat;
+        if st.kind == Some(FileKind::Symlink) {
+            let target = if follow {
+                ctx.host
+                    .stat(
+                        &join(root, &child),
+                        StatOptions {
+                            follow: true,
+                            checksum: false,
+                        },
+                    )
+                    .await?
+            } else {
+                FileStat::default()
+            };
+            if target.exists {
+                st = target;
+            } else {
+                if let Some(t) = st.link_target.clone() {
+                    tree.links.push((child, t));
+                }
+                continue;
+            }
+        }
+        match st.kind {
             Some(FileKind::Directory) => {
                 tree.dirs.push(child.clone());
-                Box::pin(read_remote_tree(ctx, root, &child, tree)).await?;
+                Box::pin(read_remote_tree(ctx, root, &child, follow, tree)).await?;
             }
             Some(FileKind::File) => {
                 let content = ctx.host.read(&join(root, &child)).await?;
-                tree.files.push((child, content, e.stat.mode));
+                tree.files.push((child, content, st.mode));
             }
             _ => {}
         }
@@ -487,7 +517,7 @@ async fn copy_remote(
     }
     if st.kind == Some(FileKind::Directory) {
         let mut tree = Tree::default();
-        read_remote_tree(ctx, src, "", &mut tree).await?;
+        read_remote_tree(ctx, src, "", p.local_follow, &mut tree).await?;
         let root = if src.ends_with('/') {
             p.dest.clone()
         } else {
