@@ -169,7 +169,16 @@ pub(crate) fn regex_findall(value: Value, pattern: String, kw: Kwargs) -> Result
 }
 
 /// Python's `re.escape` (3.7+: only regex metacharacters and whitespace are escaped).
-pub(crate) fn regex_escape(value: Value, re_type: Option<String>) -> Result<String, Error> {
+pub(crate) fn regex_escape(
+    value: Value,
+    re_type: Option<String>,
+    kw: Kwargs,
+) -> Result<String, Error> {
+    let re_type = match kw.get::<Option<String>>("re_type")? {
+        Some(t) => Some(t),
+        None => re_type,
+    };
+    kw.assert_all_used()?;
     let text = py_str(&value);
     match re_type.as_deref() {
         None | Some("python") => {
@@ -192,7 +201,10 @@ pub(crate) fn regex_escape(value: Value, re_type: Option<String>) -> Result<Stri
             }
             Ok(out)
         }
-        Some(other) => Err(fail(format!("Regex type ({other}) not yet implemented"))),
+        Some(other @ "posix_extended") => {
+            Err(fail(format!("Regex type ({other}) not yet implemented")))
+        }
+        Some(other) => Err(fail(format!("Invalid regex type ({other})"))),
     }
 }
 
