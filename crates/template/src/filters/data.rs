@@ -231,6 +231,13 @@ pub(crate) fn from_yaml(v: Value) -> Result<Value, Error> {
 }
 
 pub(crate) fn from_yaml_all(v: Value) -> Result<Value, Error> {
+    // None is an empty list; other non-strings pass through unchanged, as in Ansible.
+    if v.is_none() {
+        return Ok(Value::from(Vec::<Value>::new()));
+    }
+    if v.kind() != ValueKind::String {
+        return Ok(v);
+    }
     let docs =
         crate::yaml_in::parse_all(&py_str(&v)).map_err(|e| fail(format!("from_yaml_all: {e}")))?;
     Ok(Value::from(docs))
