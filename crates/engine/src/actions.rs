@@ -848,10 +848,10 @@ pub fn include_tasks(
     let drover_playbook::TaskKind::IncludeTasks { apply, .. } = &task.kind else {
         return ItemResult::failed("internal error: include_tasks on a non-include task");
     };
-    let inherited = included_keywords(&task.keywords, apply);
     let Some(play) = &vars.play else {
         return ItemResult::failed("include_tasks outside a play");
     };
+    let inherited = included_keywords(&task.keywords, apply, &play.play.tags);
     let key = format!("{}|{}", path.display(), task.loc);
     let tasks = match play.cached_include(&key, || {
         run.loader
@@ -879,11 +879,12 @@ pub fn include_tasks(
 }
 
 /// Keywords included tasks inherit: the include's, without its own condition and tags (those
-/// decided whether the include ran), plus `apply`.
-fn included_keywords(kw: &Keywords, apply: &Keywords) -> Keywords {
+/// decided whether the include ran) but with the play's tags, which every task of a play has,
+/// plus `apply`.
+fn included_keywords(kw: &Keywords, apply: &Keywords, play_tags: &[String]) -> Keywords {
     let mut k = kw.clone();
     k.when.clear();
-    k.tags.clear();
+    k.tags = play_tags.to_vec();
     k.when.extend(apply.when.iter().cloned());
     k.tags.extend(apply.tags.iter().cloned());
     k.vars.extend(apply.vars.iter().cloned());
@@ -956,7 +957,7 @@ pub fn include_role(
         .as_ref()
         .map(|r| r.role.path.clone())
         .unwrap_or_else(|| run.playbook_dir.clone());
-    let inherited = included_keywords(&task.keywords, &inc.apply);
+    let inherited = included_keywords(&task.keywords, &inc.apply, &play.play.tags);
     let key = format!("role:{name}|{tasks_from:?}|{}|{params:?}", task.loc);
     let mut handlers_out = Vec::new();
     let tasks = play.cached_include(&key, || -> Result<_, drover_playbook::LoadError> {

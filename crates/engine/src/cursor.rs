@@ -49,6 +49,9 @@ struct Frame {
     block: Option<BlockFrame>,
     /// The order of the entry this frame came from (see [`TaskRef::order`]).
     origin: Vec<u32>,
+    /// For a role that runs once per play: its identity and its marker task (whose `when` is
+    /// the role's), recorded when it completes.
+    role_once: Option<(String, Task)>,
 }
 
 impl Frame {
@@ -72,6 +75,9 @@ struct BlockFrame {
     failure: Option<Arc<(Value, Value)>>,
 }
 
+/// Evaluates a role's condition for the cursor's host, given the role's marker task.
+pub type RoleCheck = Box<dyn Fn(&Task) -> bool + Send + Sync>;
+
 /// What the cursor reports back when a failure was handled.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FailOutcome {
@@ -85,6 +91,10 @@ pub enum FailOutcome {
 
 pub struct Cursor {
     stack: Vec<Frame>,
+    /// Roles (once-per-play ones) that ran to their end for this host.
+    completed_roles: Vec<String>,
+    /// Whether a role's condition holds for the host (given the role's marker task).
+    role_applies: Option<RoleCheck>,
     /// A failure came out of an `always` section with no outer block to take it.
     failed_after_always: bool,
 }
@@ -102,12 +112,21 @@ impl Cursor {
                 params: Vec::new(),
                 block: None,
                 origin: vec![u32::try_from(i).unwrap_or(u32::MAX)],
+                role_once: None,
             })
             .collect();
         Cursor {
             stack,
+            completed_roles: Vec::new(),
+            role_applies: None,
             failed_after_always: false,
         }
+    }
+
+    /// Sets how to tell whether a role's own condition holds for this host.
+    pub fn with_role_check(mut self, check: RoleCheck) -> Cursor {
+        self.role_applies = Some(check);
+        self
     }
 
     /// Whether a failure re-raised after an `always` section ended the host's play (taken).
@@ -139,6 +158,7 @@ impl Cursor {
                         idx: 0,
                         params,
                         origin,
+                        role_once: None,
                         block: Some(BlockFrame {
                             stage: Stage::Block,
                             rescue,
@@ -148,17 +168,38 @@ impl Cursor {
                         }),
                     });
                 }
-                TaskKind::RoleTasks { tasks, .. } => {
+                TaskKind::RoleTasks { tasks, scope } => {
+                    let role_once = scope.once.then(|| {
+                        (
+                            // Ansible tells roles apart by parameters and conditions too.
+                            format!(
+                                "{}|{:?}|{:?}",
+                                scope.role.path.display(),
+                                scope.params,
+                                task.keywords.when
+                            ),
+                            task.clone(),
+                        )
+                    });
                     let tasks = tasks.clone();
                     let params = frame.params.clone();
                     let origin = frame.order_at(frame.idx);
                     frame.idx += 1;
+                    // A role that already completed in this play is not run again (Ansible's
+                    // deduplication of roles and dependencies).
+                    if role_once
+                        .as_ref()
+                        .is_some_and(|(k, _)| self.completed_roles.contains(k))
+                    {
+                        continue;
+                    }
                     self.stack.push(Frame {
                         tasks,
                         idx: 0,
                         params,
                         block: None,
                         origin,
+                        role_once,
                     });
                 }
                 _ => {
@@ -205,6 +246,7 @@ impl Cursor {
                 params: all,
                 block: None,
                 origin,
+                role_once: None,
             });
         }
     }
@@ -271,6 +313,13 @@ impl Cursor {
             return;
         };
         let Some(block) = frame.block.as_mut() else {
+            if let Some((key, marker)) = frame.role_once.take() {
+                // A role whose own condition was false for the host did not complete.
+                let applies = self.role_applies.as_ref().is_none_or(|f| f(&marker));
+                if applies {
+                    self.completed_roles.push(key);
+                }
+            }
             self.stack.pop();
             return;
         };

@@ -522,7 +522,7 @@ async fn run_linear(
         .map(|h| HostRun {
             name: h.clone(),
             host: run.host(h),
-            cursor: Cursor::new(lists),
+            cursor: Cursor::new(lists).with_role_check(role_check(run, ctx, h)),
             done: false,
         })
         .collect();
@@ -785,6 +785,25 @@ fn failed_task_value(task: &Task, reported: Value) -> Value {
     Value::from_pairs(pairs)
 }
 
+/// How a host's cursor tells whether a role's own `when` holds (a role skipped by it has not
+/// completed, so it may run later in the play).
+fn role_check(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, host: &str) -> crate::cursor::RoleCheck {
+    let (run, ctx, host) = (run.clone(), ctx.clone(), run.host(host));
+    Box::new(move |marker: &Task| {
+        if marker.keywords.when.is_empty() {
+            return true;
+        }
+        let mut vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
+        vars.role = marker.role.clone();
+        let scope = vars.scope();
+        marker
+            .keywords
+            .when
+            .iter()
+            .all(|c| run.templar.eval_condition_value(c, &scope).unwrap_or(false))
+    })
+}
+
 /// Hands a task failure to the host's cursor; true when it ends the host's play.
 fn handle_failure(ctx: &PlayCtx, st: &mut HostRun, task: Value, result: Value) -> bool {
     match st.cursor.fail(task, result) {
@@ -857,7 +876,7 @@ async fn run_free(
         let mut st = HostRun {
             name: h.clone(),
             host: run.host(h),
-            cursor: Cursor::new(lists),
+            cursor: Cursor::new(lists).with_role_check(role_check(&run, &ctx, h)),
             done: false,
         };
         joins.spawn(async move {

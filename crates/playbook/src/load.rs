@@ -426,13 +426,24 @@ impl Loader {
         handlers: &mut Vec<Task>,
     ) -> Result<()> {
         let key = (role.path.clone(), format!("{params:?}"));
-        if seen.contains(&key) {
-            return Ok(());
+        // Repeats are left to the engine, which runs a role once per play and host once it
+        // completed (a role skipped by its condition may run later); a role among its own
+        // ancestors is a dependency cycle.
+        let mut ancestor = parent.as_deref();
+        while let Some(a) = ancestor {
+            if a.role.path == role.path && format!("{:?}", a.params) == key.1 {
+                return Err(LoadError::Missing {
+                    message: format!("{loc}: role '{}' depends on itself", role.name),
+                });
+            }
+            ancestor = a.parent.as_deref();
         }
+        let when = kw.when.clone();
         let scope = Arc::new(RoleScope {
             role: role.clone(),
             params: Arc::new(params),
             parent,
+            once: true,
         });
         for (dep_node_src, dep) in self.role_dependencies(&role)? {
             let (name_node, dep_kw, dep_params) = self.role_entry(&dep_node_src, &dep, &kw)?;
@@ -449,10 +460,15 @@ impl Loader {
                 handlers,
             )?;
         }
-        seen.push(key);
         let (tasks, role_handlers) = self.role_body(&scope, "main", kw)?;
-        handlers.extend(role_handlers);
-        out.push(role_marker(scope, tasks, loc));
+        // A role's handlers are listed once however often the role appears.
+        if !seen.contains(&key) {
+            seen.push(key);
+            handlers.extend(role_handlers);
+        }
+        let mut marker = role_marker(scope, tasks, loc);
+        marker.keywords.when = when;
+        out.push(marker);
         Ok(())
     }
 
@@ -665,6 +681,7 @@ impl Loader {
             role,
             params: Arc::new(params),
             parent,
+            once: false,
         });
         let mut out = Vec::new();
         let mut handlers = Vec::new();

@@ -119,6 +119,9 @@ pub struct RoleScope {
     /// The scope of the role that depended on this one, for `role_path` chains and default
     /// lookups.
     pub parent: Option<Arc<RoleScope>>,
+    /// Runs at most once per play and host (with the same parameters): roles from `roles:`
+    /// and dependencies. Roles named by `import_role`/`include_role` run each time.
+    pub once: bool,
 }
 
 /// A `loop:` or `with_<lookup>:`.
