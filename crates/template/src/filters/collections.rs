@@ -447,9 +447,23 @@ pub(crate) fn subelements(
 /// `random(start=0, step=1, seed=None)`: an item of a list or a number below an integer.
 pub(crate) fn random(_state: &State, v: Value, kw: Kwargs) -> Result<Value, Error> {
     let seed = kw.get::<Option<Value>>("seed")?;
-    let start = kw.get::<Option<i64>>("start")?.unwrap_or(0);
-    let step = kw.get::<Option<i64>>("step")?.unwrap_or(1).max(1);
+    let start_arg = kw.get::<Option<i64>>("start")?;
+    let step_arg = kw.get::<Option<i64>>("step")?;
     kw.assert_all_used()?;
+    let start = start_arg.unwrap_or(0);
+    let step = step_arg.unwrap_or(1).max(1);
+    let is_int = v.is_integer() && v.kind() == ValueKind::Number;
+    if !is_int {
+        if !matches!(
+            v.kind(),
+            ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::String
+        ) {
+            return Err(fail("random can only be used on sequences and integers"));
+        }
+        if start_arg.is_some_and(|s| s != 0) || step_arg.is_some_and(|s| s != 0) {
+            return Err(fail("start and step can only be used with integer values"));
+        }
+    }
     let mut state = match &seed {
         Some(s) => fnv(py_str(s).as_bytes()),
         None => std::time::SystemTime::now()
