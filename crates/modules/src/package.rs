@@ -16,6 +16,19 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("name", ArgKind::List).required(),
         ArgDef::new("state", ArgKind::Str).required(),
         ArgDef::new("use", ArgKind::Str),
+        // Passed through to the backend, as Ansible's package action does with any argument
+        // the backend knows; these are apt's.
+        ArgDef::new("update_cache", ArgKind::Raw),
+        ArgDef::new("cache_valid_time", ArgKind::Raw),
+        ArgDef::new("install_recommends", ArgKind::Raw),
+        ArgDef::new("purge", ArgKind::Raw),
+        ArgDef::new("autoremove", ArgKind::Raw),
+        ArgDef::new("default_release", ArgKind::Raw),
+        ArgDef::new("force", ArgKind::Raw),
+        ArgDef::new("allow_downgrade", ArgKind::Raw),
+        ArgDef::new("allow_unauthenticated", ArgKind::Raw),
+        ArgDef::new("dpkg_options", ArgKind::Raw),
+        ArgDef::new("lock_timeout", ArgKind::Raw),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -90,6 +103,11 @@ impl Module for Package {
                     "state".into(),
                     Value::from(backend_state(args.str("state").unwrap_or("present"))),
                 );
+                for (k, v) in args.iter() {
+                    if !matches!(k, "name" | "state" | "use") {
+                        raw.insert(k.to_string(), v.clone());
+                    }
+                }
                 let apt_args = crate::apt::SPEC_REF.validate(&raw)?;
                 crate::apt::run(&apt_args, ctx).await
             }
@@ -104,6 +122,20 @@ impl Module for Package {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backend_arguments_pass_validation() {
+        let raw: IndexMap<String, Value> = [
+            ("name", Value::from("sl")),
+            ("state", Value::from("present")),
+            ("update_cache", Value::from(true)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let a = SPEC.validate(&raw).unwrap();
+        assert!(a.get("update_cache").is_some_and(Value::is_true));
+    }
 
     #[test]
     fn states() {

@@ -234,7 +234,7 @@ fn ssh_accounts_and_packages() {
     - group: {name: drover_e2e, state: absent}
       when: st == 'absent'
     - apt: {name: sl, state: "{{ st }}", update_cache: true}
-    - package: {name: sl, state: "{{ st }}"}
+    - package: {name: sl, state: "{{ st }}", cache_valid_time: 86400}
     - getent: {database: passwd, key: drover_e2e, fail_key: false}
     - getent: {database: group, key: users}
     - command: dpkg-query -W -f '${Status}' sl
