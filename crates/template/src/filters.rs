@@ -137,6 +137,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         Some(b) => x.powf(1.0 / b),
     });
     env.add_filter("random", collections::random);
+    env.add_filter("shuffle", collections::shuffle);
     env.add_filter("password_hash", crate::password::password_hash);
     // serialisation
     env.add_filter("to_json", data::to_json);

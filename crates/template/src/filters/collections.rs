@@ -493,6 +493,38 @@ pub(crate) fn random(_state: &State, v: Value, kw: Kwargs) -> Result<Value, Erro
     Ok(pool[(next() % pool.len() as u64) as usize].clone())
 }
 
+/// `shuffle(seed=None)` (Ansible's `randomize_list`): the items in random order; what is not
+/// a list (`22 | shuffle`) is returned unchanged. A seed gives a repeatable order.
+pub(crate) fn shuffle(v: Value, kw: Kwargs) -> Result<Value, Error> {
+    let seed = kw.get::<Option<Value>>("seed")?;
+    kw.assert_all_used()?;
+    let mut items: Vec<Value> = match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable | ValueKind::Map => v.try_iter()?.collect(),
+        ValueKind::String => items_or_chars(&v, "shuffle")?,
+        _ => return Ok(v),
+    };
+    let mut state = match &seed {
+        Some(s) if s.is_true() => fnv(py_str(s).as_bytes()),
+        _ => {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0x9e37_79b9)
+                | 1
+        }
+    };
+    // Fisher-Yates with xorshift64*, as `random` uses.
+    for i in (1..items.len()).rev() {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let r = state.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let j = (r % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+    Ok(Value::from(items))
+}
+
 fn fnv(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in bytes {
