@@ -108,6 +108,7 @@ mod util;
 
 mod apt;
 mod assemble;
+mod authorized_key;
 mod blockinfile;
 mod command;
 mod copy;
@@ -118,6 +119,7 @@ mod file;
 mod find;
 mod getent;
 mod group;
+mod hostname;
 mod known_hosts;
 mod lineinfile;
 mod package;
@@ -134,12 +136,14 @@ mod systemd;
 mod tempfile;
 mod template;
 mod user;
+mod wait_for;
 
 /// Every builtin host module; one line per module file.
 fn all() -> Vec<Box<dyn Module>> {
     vec![
         Box::new(apt::Apt),
         Box::new(assemble::Assemble),
+        Box::new(authorized_key::AuthorizedKey),
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
@@ -150,6 +154,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(find::Find),
         Box::new(getent::Getent),
         Box::new(group::Group),
+        Box::new(hostname::Hostname),
         Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
         Box::new(package::Package),
@@ -167,5 +172,6 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(tempfile::TempFile),
         Box::new(template::Template),
         Box::new(user::User),
+        Box::new(wait_for::WaitFor),
     ]
 }

@@ -9,11 +9,18 @@ const PREFIXES: &[&str] = &["ansible.builtin.", "ansible.legacy."];
 
 /// `ansible.builtin.copy` → `copy`; other names unchanged.
 pub fn canonical_name(name: &str) -> &str {
+    if let Some((_, short)) = COLLECTION_MODULES.iter().find(|(full, _)| *full == name) {
+        return short;
+    }
     PREFIXES
         .iter()
         .find_map(|p| name.strip_prefix(p))
         .unwrap_or(name)
 }
+
+/// Modules from collections that drover ships under their short names (Ansible routes the
+/// short name to the collection too).
+const COLLECTION_MODULES: &[(&str, &str)] = &[("ansible.posix.authorized_key", "authorized_key")];
 
 /// All host modules drover knows.
 pub struct Registry {

@@ -198,3 +198,180 @@ fn ssh_cron() {
     let removed_again = play(&dir, &["-e", "st=absent"]);
     assert_eq!(changed(&removed_again), 0, "{}", removed_again.all());
 }
+
+/// Keys for a fresh user: ~/.ssh and the file are created with the user's ownership and private
+/// modes; options and comments are rewritten in place; `exclusive` drops the rest.
+#[test]
+fn ssh_authorized_key() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    st: present
+    k1: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverE2eKeyOne one@drover
+    k2: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverE2eKeyTwo two@drover
+  tasks:
+    - user: {name: drover_ak, state: "{{ st }}", remove: true}
+    - authorized_key:
+        user: drover_ak
+        key: "{{ k1 }}\n{{ k2 }}"
+      register: first
+      when: st == 'present'
+    - ansible.posix.authorized_key:
+        user: drover_ak
+        key: "{{ k1 }}"
+        key_options: no-pty
+        comment: renamed
+      when: st == 'present'
+    - authorized_key: {user: drover_ak, key: "{{ k1 }}", exclusive: true, key_options: no-pty, comment: renamed}
+      when: st == 'present'
+    - stat: {path: /home/drover_ak/.ssh}
+      register: d
+      when: st == 'present'
+    - stat: {path: /home/drover_ak/.ssh/authorized_keys}
+      register: f
+      when: st == 'present'
+    - slurp: {src: /home/drover_ak/.ssh/authorized_keys}
+      register: content
+      when: st == 'present'
+    - assert:
+        that:
+          - first.keyfile == '/home/drover_ak/.ssh/authorized_keys'
+          - d.stat.mode == '0700' and d.stat.pw_name == 'drover_ak'
+          - f.stat.mode == '0600' and f.stat.pw_name == 'drover_ak'
+          - (content.content | b64decode) == 'no-pty ' ~ k1.split(' ')[:2] | join(' ') ~ ' renamed\n'
+      when: st == 'present' and not ansible_check_mode
+"#,
+    )]);
+    let clean = play(&dir, &["-e", "st=absent"]);
+    assert_eq!(clean.code, 0, "{}", clean.all());
+    let first = play(&dir, &[]);
+    // user, both keys, the options/comment rewrite, exclusive
+    assert_eq!(changed(&first), 4, "{}", first.all());
+    let again = play(&dir, &["--diff"]);
+    // the first task puts k1 (plain) and k2 back, the others make it as before
+    assert_eq!(changed(&again), 3, "{}", again.all());
+    assert!(
+        again
+            .stdout
+            .contains("+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDroverE2eKeyTwo two@drover"),
+        "{}",
+        again.all()
+    );
+    let check = play(&dir, &["--check"]);
+    assert_eq!(changed(&check), 1, "{}", check.all());
+    let removed = play(&dir, &["-e", "st=absent"]);
+    assert_eq!(changed(&removed), 1, "{}", removed.all());
+}
+
+/// An unchanged name is ok (one probe); check mode reports a change with its diff. The lab's
+/// containers may not change their running name (no CAP_SYS_ADMIN): then the task fails with
+/// the tool's message and, as the running name is set first, leaves /etc/hostname alone.
+#[test]
+fn ssh_hostname() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    want: node03
+  tasks:
+    - hostname: {name: "{{ want }}", use: generic}
+      register: h
+    - command: hostname
+      register: running
+      changed_when: false
+      check_mode: false
+    - slurp: {src: /etc/hostname}
+      register: file
+    - assert:
+        that:
+          - h.name == want
+          - h.ansible_facts.ansible_hostname == want.split('.')[0]
+          - h.ansible_facts.ansible_nodename == want
+          - running.stdout == want
+          - (file.content | b64decode | trim) == want
+      when: not ansible_check_mode
+"#,
+    )]);
+    let same = play(&dir, &[]);
+    assert_eq!(changed(&same), 0, "{}", same.all());
+    let check = play(&dir, &["--check", "--diff", "-e", "want=other"]);
+    assert_eq!(changed(&check), 1, "{}", check.all());
+    assert!(
+        check.stdout.contains("+hostname = other"),
+        "{}",
+        check.all()
+    );
+    assert!(
+        check.stdout.contains("-hostname = node03"),
+        "{}",
+        check.all()
+    );
+    let to = play(&dir, &["-e", "want=drover-e2e.example.org"]);
+    if to.code == 0 {
+        assert_eq!(to.count("node03", "changed"), 1, "{}", to.all());
+        let back = play(&dir, &[]);
+        assert_eq!(changed(&back), 1, "{}", back.all());
+    } else {
+        assert!(
+            to.stdout
+                .contains("you must be root to change the host name"),
+            "{}",
+            to.all()
+        );
+        let unchanged = play(&dir, &[]);
+        assert_eq!(changed(&unchanged), 0, "{}", unchanged.all());
+    }
+}
+
+/// Ports (sshd is up; a closed port stays closed), files with and without a search string, a
+/// file appearing while waiting, and a timeout's message.
+#[test]
+fn ssh_wait_for() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    f: /tmp/drover-e2e-wait-for
+  tasks:
+    - file: {path: "{{ f }}", state: absent}
+    - wait_for: {port: 22, timeout: 10}
+    - wait_for: {port: 22, search_regex: '^SSH-(?P<version>[0-9.]+)', timeout: 10}
+      register: banner
+    - wait_for: {port: 1, state: stopped, timeout: 5}
+    - wait_for: {port: 22, state: drained, timeout: 2, active_connection_states: [LISTEN]}
+      register: drained
+      ignore_errors: true
+    - shell: "(sleep 2; echo 'ready pid=42' > {{ f }}) >/dev/null 2>&1 &"
+    - wait_for: {path: "{{ f }}", search_regex: 'pid=(\d+)', timeout: 20, sleep: 1}
+      register: found
+    - wait_for: {path: "{{ f }}", state: absent, timeout: 2}
+      register: still
+      ignore_errors: true
+    - file: {path: "{{ f }}", state: absent}
+    - wait_for: {path: "{{ f }}", state: absent, timeout: 5}
+    - wait_for: {port: 1, timeout: 2, msg: custom message}
+      register: closed
+      ignore_errors: true
+    - assert:
+        that:
+          - banner.match_groupdict.version == '2.0'
+          - found.match_groups == ['42']
+          - found.elapsed >= 1
+          - drained is failed
+          - "drained.msg == 'Timeout when waiting for 127.0.0.1:22 to drain'"
+          - still is failed
+          - still.msg is search('to be absent')
+          - closed is failed and closed.msg == 'custom message'
+"#,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.count("node03", "failed"), 0, "{}", r.all());
+}
