@@ -875,14 +875,15 @@ async fn run_one(
             }
             return r;
         }
-        run.emit(Event::Warning {
+        // The default callback's retry line, printed as it is.
+        run.emit(Event::Verbose {
             message: format!(
-                "{}: FAILED - RETRYING: [{}]: {} ({} retries left).",
-                host.name,
+                "FAILED - RETRYING: [{}]: {} ({} retries left).",
                 host.name,
                 task.display_name(),
                 retries + 1 - attempt
             ),
+            verbosity: 0,
         });
         tokio::time::sleep(Duration::from_secs_f64(delay)).await;
     }
