@@ -403,18 +403,35 @@ pub(crate) fn password_hash(
     .filter(|s| !s.is_none() && !s.is_undefined())
     .map(|s| py_str(&s));
     let rounds = kw.get::<Option<u32>>("rounds")?.unwrap_or(DEFAULT_ROUNDS);
+    // The length of a generated salt; SHA-crypt reads at most 16 characters of it.
+    let salt_size = match kw.get::<Option<Value>>("salt_size")? {
+        None => SALT_LENGTH,
+        Some(v) if v.is_none() => SALT_LENGTH,
+        Some(v) => match v.as_i64().filter(|_| v.is_integer()) {
+            Some(n) if n > 0 => usize::try_from(n).unwrap_or(SALT_LENGTH),
+            _ => return Err(fail("salt_size must be an integer".into())),
+        },
+    };
     // Accepted for compatibility; SHA-crypt has no other knobs.
-    let _ = kw.get::<Option<Value>>("salt_size")?;
     let _ = kw.get::<Option<Value>>("ident")?;
     kw.assert_all_used()?;
-    let scheme = Scheme::parse(&hashtype).map_err(fail)?;
+    let scheme = Scheme::parse(&hashtype).map_err(|e| {
+        fail(format!(
+            "{hashtype} is not in the list of supported passlib algorithms ({e})"
+        ))
+    })?;
     let salt = match salt {
         Some(s) => s,
-        None => new_salt(&mut Picker::new(None)).map_err(fail)?,
+        None => {
+            let alphabet: Vec<char> = CRYPT64.iter().map(|b| char::from(*b)).collect();
+            Picker::new(None)
+                .string(&alphabet, salt_size)
+                .map_err(fail)?
+        }
     };
     crypt(scheme, &py_str(&value), &salt, rounds)
         .map(Value::from)
-        .map_err(|e| fail(format!("password_hash: {e}")))
+        .map_err(|e| fail(format!("Could not hash the secret: {e}")))
 }
 
 #[cfg(test)]
