@@ -122,9 +122,17 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("md5", |v: Value| data::hash(&py_str(&v), "md5"));
     env.add_filter("sha1", |v: Value| data::hash(&py_str(&v), "sha1"));
     env.add_filter("checksum", |v: Value| data::hash(&py_str(&v), "sha1"));
-    env.add_filter("to_uuid", |v: Value, ns: Option<String>| {
-        data::to_uuid(&py_str(&v), ns.as_deref())
-    });
+    env.add_filter(
+        "to_uuid",
+        |v: Value, ns: Option<Value>, kw: Kwargs| -> Result<String, Error> {
+            let ns = match kw.get::<Option<Value>>("namespace")? {
+                Some(n) => Some(n),
+                None => ns,
+            };
+            kw.assert_all_used()?;
+            data::to_uuid(&py_str(&v), ns.map(|n| py_str(&n)).as_deref())
+        },
+    );
     env.add_filter("urlsplit", data::urlsplit);
     env.add_filter("log", |x: f64, base: Option<f64>| match base {
         Some(b) => x.ln() / b.ln(),

@@ -264,13 +264,20 @@ pub(crate) fn hash(text: &str, kind: &str) -> Result<String, Error> {
 pub(crate) fn to_uuid(name: &str, namespace: Option<&str>) -> Result<String, Error> {
     let ns = namespace.unwrap_or("361E6D51-FAEC-444A-9079-341386DA8E2E");
     let ns_hex: String = ns.chars().filter(|c| *c != '-').collect();
+    let invalid = || {
+        fail(format!(
+            "Invalid value '{ns}' for 'namespace': badly formed hexadecimal UUID string"
+        ))
+    };
     if ns_hex.len() != 32 {
-        return Err(fail(format!("invalid UUID namespace '{ns}'")));
+        return Err(invalid());
     }
     let mut ns_bytes = Vec::with_capacity(16);
     for i in 0..16 {
-        let byte = u8::from_str_radix(&ns_hex[2 * i..2 * i + 2], 16)
-            .map_err(|_| fail(format!("invalid UUID namespace '{ns}'")))?;
+        let byte = ns_hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(invalid)?;
         ns_bytes.push(byte);
     }
     let mut h = sha1::Sha1::new();
