@@ -581,6 +581,9 @@ async fn run_items(
         .get_attr("extended")
         .map(|v| v.is_true())
         .unwrap_or(false);
+    let extended_allitems = control_opt("extended_allitems")?
+        .map(|v| drover_modules::args::to_bool(&v).unwrap_or_else(|| v.is_true()))
+        .unwrap_or(true);
 
     // `break_when`: one condition or a list, all of which must hold.
     let break_when: Option<Vec<Value>> = raw_control
@@ -603,31 +606,27 @@ async fn run_items(
             locals.insert("ansible_index_var".into(), Value::from(iv.as_str()));
         }
         if extended {
-            locals.insert(
-                "ansible_loop".into(),
-                Value::from_pairs([
-                    ("index".to_string(), Value::from(i + 1)),
-                    ("index0".to_string(), Value::from(i)),
-                    ("revindex".to_string(), Value::from(n - i)),
-                    ("revindex0".to_string(), Value::from(n - i - 1)),
-                    ("first".to_string(), Value::from(i == 0)),
-                    ("last".to_string(), Value::from(i + 1 == n)),
-                    ("length".to_string(), Value::from(n)),
-                    ("allitems".to_string(), Value::from(items.clone())),
-                    (
-                        "previtem".to_string(),
-                        if i > 0 {
-                            items[i - 1].clone()
-                        } else {
-                            Value::UNDEFINED
-                        },
-                    ),
-                    (
-                        "nextitem".to_string(),
-                        items.get(i + 1).cloned().unwrap_or(Value::UNDEFINED),
-                    ),
-                ]),
-            );
+            let mut lp = vec![
+                ("index".to_string(), Value::from(i + 1)),
+                ("index0".to_string(), Value::from(i)),
+                ("revindex".to_string(), Value::from(n - i)),
+                ("revindex0".to_string(), Value::from(n - i - 1)),
+                ("first".to_string(), Value::from(i == 0)),
+                ("last".to_string(), Value::from(i + 1 == n)),
+                ("length".to_string(), Value::from(n)),
+            ];
+            // `extended_allitems: false` leaves the (possibly large) item list out.
+            if extended_allitems {
+                lp.push(("allitems".to_string(), Value::from(items.clone())));
+            }
+            // As Ansible: no previtem on the first item, no nextitem on the last.
+            if i > 0 {
+                lp.push(("previtem".to_string(), items[i - 1].clone()));
+            }
+            if let Some(next) = items.get(i + 1) {
+                lp.push(("nextitem".to_string(), next.clone()));
+            }
+            locals.insert("ansible_loop".into(), Value::from_pairs(lp));
         }
         // Each item sees the previous item's result under the registered name, as in Ansible.
         if let (Some(name), Some(prev)) = (&task.register, &previous) {
