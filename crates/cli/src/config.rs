@@ -30,6 +30,8 @@ pub struct Config {
     pub ssh_args: Option<String>,
     /// `show_custom_stats`: print what `set_stats` recorded after the recap.
     pub show_custom_stats: bool,
+    /// `force_handlers`: run notified handlers on failed hosts too.
+    pub force_handlers: bool,
     /// `allow_broken_conditionals`: non-boolean conditional results use Python truthiness.
     pub allow_broken_conditionals: bool,
     /// `fact_caching`: the cache plugin (`memory`, the default, or `jsonfile`).
@@ -61,6 +63,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
     ("defaults", "show_custom_stats", "ANSIBLE_SHOW_CUSTOM_STATS"),
+    ("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS"),
     (
         "defaults",
         "allow_broken_conditionals",
@@ -226,6 +229,7 @@ impl Config {
                 "become_method" => c.become_method = Some(v.trim().to_string()),
                 "ssh_args" => c.ssh_args = Some(v.trim().to_string()),
                 "show_custom_stats" => c.show_custom_stats = bool_of(key, v)?,
+                "force_handlers" => c.force_handlers = bool_of(key, v)?,
                 "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
                 "fact_caching" => c.fact_caching = Some(v.trim().to_string()),
                 "fact_caching_connection" => {

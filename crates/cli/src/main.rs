@@ -137,6 +137,9 @@ struct PlaybookArgs {
     /// List all tags.
     #[arg(long = "list-tags")]
     list_tags: bool,
+    /// Run notified handlers even on hosts that failed.
+    #[arg(long = "force-handlers")]
+    force_handlers: bool,
     /// Start at the task with this name.
     #[arg(long = "start-at-task")]
     start_at_task: Option<String>,
@@ -473,6 +476,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     options.tags = a.tags.clone();
     options.skip_tags = a.skip_tags.clone();
     options.start_at_task = a.start_at_task.clone();
+    options.force_handlers = a.force_handlers || config.force_handlers;
     if a.list_hosts || a.list_tasks || a.list_tags {
         return list(&a, &playbooks, inventory, extra, playbook_dir, options);
     }

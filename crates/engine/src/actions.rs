@@ -945,6 +945,10 @@ pub fn include_role(
         Ok(t) => t,
         Err(e) => return ItemResult::failed(e.to_string()),
     };
+    let handlers_from = match inc.handlers_from.as_ref().map(render).transpose() {
+        Ok(t) => t,
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
     let mut params = Vars::new();
     for (k, v) in inc.params.iter() {
         match run.templar.render_value(v, &scope) {
@@ -958,14 +962,20 @@ pub fn include_role(
         .map(|r| r.role.path.clone())
         .unwrap_or_else(|| run.playbook_dir.clone());
     let inherited = included_keywords(&task.keywords, &inc.apply, &play.play.tags);
-    let key = format!("role:{name}|{tasks_from:?}|{}|{params:?}", task.loc);
+    let key = format!(
+        "role:{name}|{tasks_from:?}|{handlers_from:?}|{}|{params:?}",
+        task.loc
+    );
     let mut handlers_out = Vec::new();
     let tasks = play.cached_include(&key, || -> Result<_, drover_playbook::LoadError> {
         let (block, handlers) = run.loader.load_role_include(
             &name,
             &from_dir,
             params.clone(),
-            tasks_from.as_deref(),
+            drover_playbook::RoleFiles {
+                tasks: tasks_from.as_deref(),
+                handlers: handlers_from.as_deref(),
+            },
             inherited.clone(),
             task.loc.clone(),
             task.role.clone(),

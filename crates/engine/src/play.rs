@@ -951,12 +951,28 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
     for _round in 0..16 {
         let handlers = ctx.handlers();
         let mut ran_any = false;
+        // Every handler answering a notification runs (several may listen to one topic), so
+        // the notifications of the round are taken once, up front.
+        let pending: HashMap<String, Vec<String>> = batch
+            .iter()
+            .map(|h| (h.clone(), ctx.take_all_notified(h)))
+            .collect();
         for handler in &handlers {
             let names = handler_names(run, ctx, handler);
             let hosts: Vec<String> = batch
                 .iter()
-                .filter(|h| !ctx.is_failed(h) || ctx.play.force_handlers)
-                .filter(|h| ctx.take_notified(h, |n| names.iter().any(|x| x == n)))
+                .filter(|h| {
+                    !ctx.is_failed(h)
+                        || ctx
+                            .play
+                            .force_handlers
+                            .unwrap_or(run.options.force_handlers)
+                })
+                .filter(|h| {
+                    pending
+                        .get(*h)
+                        .is_some_and(|n| n.iter().any(|n| names.contains(n)))
+                })
                 .cloned()
                 .collect();
             if hosts.is_empty() {

@@ -98,6 +98,9 @@ pub struct RunOptions {
     pub fact_cache_prefix: String,
     /// `fact_caching_timeout` in seconds: older cache files are ignored; 0 never expires.
     pub fact_cache_timeout: u64,
+    /// `--force-handlers` / `force_handlers`: notified handlers run on failed hosts too, for
+    /// plays that do not say.
+    pub force_handlers: bool,
 }
 
 impl RunOptions {
@@ -150,6 +153,7 @@ impl Default for RunOptions {
             fact_cache_dir: None,
             fact_cache_prefix: "ansible_facts".into(),
             fact_cache_timeout: 86400,
+            force_handlers: false,
         }
     }
 }
@@ -572,6 +576,14 @@ impl PlayCtx {
         let before = list.len();
         list.retain(|x| !matches(x));
         list.len() != before
+    }
+
+    /// Takes every pending notification of `host`.
+    pub fn take_all_notified(&self, host: &str) -> Vec<String> {
+        lock(&self.notified)
+            .get_mut(host)
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn has_notifications(&self, host: &str) -> bool {

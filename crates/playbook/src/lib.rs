@@ -11,6 +11,6 @@ mod load;
 mod model;
 
 pub use load::{
-    load_play_vars_file, load_vars_file, LoadError, LoadTemplater, Loader, LoaderConfig,
+    load_play_vars_file, load_vars_file, LoadError, LoadTemplater, Loader, LoaderConfig, RoleFiles,
 };
 pub use model::*;

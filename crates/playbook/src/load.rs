@@ -259,7 +259,7 @@ impl Loader {
             serial: Vec::new(),
             max_fail_percentage: None,
             any_errors_fatal: false,
-            force_handlers: false,
+            force_handlers: None,
             order: None,
             keywords: Keywords::default(),
             pre_tasks: TaskList::default(),
@@ -338,7 +338,7 @@ impl Loader {
                     })
                 }
                 "any_errors_fatal" => play.any_errors_fatal = bool_node(src, v)?,
-                "force_handlers" => play.force_handlers = bool_node(src, v)?,
+                "force_handlers" => play.force_handlers = Some(bool_node(src, v)?),
                 "order" => play.order = Some(scalar_string(src, v, "order")?),
                 "tags" => play.tags = string_list(src, v, "tags")?,
                 "vars_prompt" => play.vars_prompt = vars_prompt(src, v)?,
@@ -460,7 +460,7 @@ impl Loader {
                 handlers,
             )?;
         }
-        let (tasks, role_handlers) = self.role_body(&scope, "main", kw)?;
+        let (tasks, role_handlers) = self.role_body(&scope, "main", "main", kw)?;
         // A role's handlers are listed once however often the role appears.
         if !seen.contains(&key) {
             seen.push(key);
@@ -525,6 +525,7 @@ impl Loader {
         &self,
         scope: &Arc<RoleScope>,
         tasks_from: &str,
+        handlers_from: &str,
         kw: Keywords,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let ctx = Ctx {
@@ -552,12 +553,21 @@ impl Loader {
             dir: scope.role.path.join("handlers"),
             ..ctx
         };
-        let handlers = match find_yaml(&scope.role.path.join("handlers"), "main") {
+        let handlers = match find_yaml(&scope.role.path.join("handlers"), handlers_from) {
             Some(path) => {
                 let (src, root) = read_yaml(&path)?;
                 self.task_list(&src, &root, &handler_ctx, true)?
             }
-            None => Vec::new(),
+            None if handlers_from == "main" => Vec::new(),
+            None => {
+                return Err(LoadError::Missing {
+                    message: format!(
+                        "could not find handlers file '{handlers_from}' in role '{}' ({})",
+                        scope.role.name,
+                        scope.role.path.join("handlers").display()
+                    ),
+                })
+            }
         };
         Ok((tasks, handlers))
     }
@@ -666,11 +676,12 @@ impl Loader {
         name: &str,
         from_dir: &Path,
         params: Vars,
-        tasks_from: Option<&str>,
+        from: RoleFiles<'_>,
         inherited: Keywords,
         loc: Loc,
         parent: Option<Arc<RoleScope>>,
     ) -> Result<(Task, Vec<Task>)> {
+        let (tasks_from, handlers_from) = (from.tasks, from.handlers);
         let path = self
             .find_role(name, from_dir)
             .ok_or_else(|| LoadError::Missing {
@@ -701,8 +712,12 @@ impl Loader {
                 &mut handlers,
             )?;
         }
-        let (tasks, role_handlers) =
-            self.role_body(&scope, tasks_from.unwrap_or("main"), inherited)?;
+        let (tasks, role_handlers) = self.role_body(
+            &scope,
+            tasks_from.unwrap_or("main"),
+            handlers_from.unwrap_or("main"),
+            inherited,
+        )?;
         handlers.extend(role_handlers);
         out.push(role_marker(scope, tasks, loc.clone()));
         let block = Task {
@@ -1142,6 +1157,10 @@ impl Loader {
                         .tasks_from
                         .as_ref()
                         .and_then(|v| v.as_str().map(str::to_string));
+                    let handlers_from = inc
+                        .handlers_from
+                        .as_ref()
+                        .and_then(|v| v.as_str().map(str::to_string));
                     let role_dir = ctx
                         .role
                         .as_ref()
@@ -1152,7 +1171,10 @@ impl Loader {
                             &name,
                             &role_dir,
                             own_vars,
-                            tasks_from.as_deref(),
+                            RoleFiles {
+                                tasks: tasks_from.as_deref(),
+                                handlers: handlers_from.as_deref(),
+                            },
                             kw,
                             task.loc.clone(),
                             ctx.role.clone(),
@@ -1760,6 +1782,14 @@ pub fn load_play_vars_file(path: &Path) -> Result<Vars> {
         }
         _ => load_vars_file(path),
     }
+}
+
+/// Which files of a role `include_role`/`import_role` read (`tasks_from`, `handlers_from`);
+/// `None` means `main`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RoleFiles<'a> {
+    pub tasks: Option<&'a str>,
+    pub handlers: Option<&'a str>,
 }
 
 /// The spellings of `import_playbook` a playbook may use.

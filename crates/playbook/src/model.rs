@@ -88,7 +88,8 @@ pub struct Play {
     pub serial: Vec<Serial>,
     pub max_fail_percentage: Option<f64>,
     pub any_errors_fatal: bool,
-    pub force_handlers: bool,
+    /// `None`: the run's setting (`--force-handlers`, `force_handlers`) decides.
+    pub force_handlers: Option<bool>,
     pub order: Option<String>,
     /// Keywords tasks inherit from the play.
     pub keywords: Keywords,
