@@ -14,7 +14,9 @@ static SPEC: ModuleSpec = ModuleSpec {
     name: "package",
     args: &[
         ArgDef::new("name", ArgKind::List).required(),
-        ArgDef::new("state", ArgKind::Str).required(),
+        // Documented as required, but Ansible's package action hands the arguments to the
+        // backend unchecked, whose `state` defaults to present; playbooks rely on that.
+        ArgDef::new("state", ArgKind::Str),
         ArgDef::new("use", ArgKind::Str),
         // Passed through to the backend, as Ansible's package action does with any argument
         // the backend knows; these are apt's.
