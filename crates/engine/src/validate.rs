@@ -26,7 +26,7 @@ pub fn validate(playbook: &Playbook, registry: &Registry) -> Result<(), Vec<Vali
             &play.handlers,
         ] {
             for t in list.iter() {
-                check_task(t, registry, &mut errors);
+                check_task(t, registry, false, &mut errors);
             }
         }
     }
@@ -37,21 +37,34 @@ pub fn validate(playbook: &Playbook, registry: &Registry) -> Result<(), Vec<Vali
     }
 }
 
-/// Checks one task (and what it contains).
-pub fn check_task(task: &Task, registry: &Registry, errors: &mut Vec<ValidationError>) {
+/// Checks one task (and what it contains). `handled`: a failure of this task is expected and
+/// dealt with (a `rescue` around it, `ignore_errors`, `failed_when`), so its argument errors are
+/// left to run time, where Ansible reports them; anywhere else they stop the run before it
+/// starts (a deliberate difference: Ansible would fail the host midway).
+pub fn check_task(
+    task: &Task,
+    registry: &Registry,
+    handled: bool,
+    errors: &mut Vec<ValidationError>,
+) {
+    let handled = handled || task.keywords.ignore_errors.is_some() || !task.failed_when.is_empty();
     match &task.kind {
         TaskKind::Block {
             block,
             rescue,
             always,
         } => {
-            for t in block.iter().chain(rescue.iter()).chain(always.iter()) {
-                check_task(t, registry, errors);
+            let rescued = handled || !rescue.is_empty();
+            for t in block.iter() {
+                check_task(t, registry, rescued, errors);
+            }
+            for t in rescue.iter().chain(always.iter()) {
+                check_task(t, registry, handled, errors);
             }
         }
         TaskKind::RoleTasks { tasks, .. } => {
             for t in tasks.iter() {
-                check_task(t, registry, errors);
+                check_task(t, registry, handled, errors);
             }
         }
         TaskKind::IncludeTasks { .. } | TaskKind::IncludeRole(_) => {}
@@ -113,23 +126,25 @@ pub fn check_task(task: &Task, registry: &Registry, errors: &mut Vec<ValidationE
                 }
                 return;
             }
-            // Only argument names are checked before the run. Missing, exclusive and
-            // one-of-required arguments fail the task at run time, as in Ansible (playbooks
-            // test those failures with ignore_errors; module_defaults may also fill them in).
-            // Ansible's internal options (`_diff_peek`, ...) are known to some modules only;
-            // an unknown one fails its task at run time, as Ansible reports it.
-            let result = spec
-                .check_names(
-                    keys.iter()
-                        .map(String::as_str)
-                        .filter(|k| !k.starts_with('_') || *k == "_raw_params"),
-                )
-                .or_else(|e| match e {
-                    drover_modules::ArgsError::Missing { .. }
-                    | drover_modules::ArgsError::OneOf { .. }
-                    | drover_modules::ArgsError::Exclusive { .. } => Ok(()),
-                    other => Err(other),
-                });
+            // Ansible's internal options (`_diff_peek`, ...) are known to some modules only; an
+            // unknown one fails its task at run time, as Ansible reports it.
+            let names = keys
+                .iter()
+                .map(String::as_str)
+                .filter(|k| !k.starts_with('_') || *k == "_raw_params");
+            if handled {
+                return;
+            }
+            // module_defaults may supply what the task itself leaves out.
+            let result = spec.check_names(names).or_else(|e| match e {
+                drover_modules::ArgsError::Missing { .. }
+                | drover_modules::ArgsError::OneOf { .. }
+                    if !task.keywords.module_defaults.is_empty() =>
+                {
+                    Ok(())
+                }
+                other => Err(other),
+            });
             if let Err(e) = result {
                 errors.push(err(e.to_string()));
             }

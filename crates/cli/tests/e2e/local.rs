@@ -203,6 +203,11 @@ fn bad_input_is_rejected_before_anything_runs() {
             "nonsense",
         ),
         (
+            "missing required argument",
+            "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n    - file: state=directory\n",
+            "missing required arguments: path",
+        ),
+        (
             "loop and with_items",
             "- hosts: local\n  tasks:\n    - file: path={{ root }} state=directory\n    - debug: msg=x\n      loop: [1]\n      with_items: [2]\n",
             "only one of loop or with_*",
@@ -246,6 +251,20 @@ fn bad_input_is_rejected_before_anything_runs() {
     let r = play(dir.path(), &[]);
     assert!(r.stderr.contains("site.yml:4:7"), "{}", r.all());
     assert!(r.stderr.contains("^"), "snippet with caret\n{}", r.all());
+}
+
+#[test]
+fn argument_errors_of_a_handled_task_fail_it_at_run_time() {
+    // With ignore_errors (or failed_when, or a rescue around it) the author expects the
+    // failure: it happens when the task runs, as in Ansible, and the play goes on.
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  tasks:\n    - file: state=directory\n      ignore_errors: true\n      register: r\n    - block:\n        - copy: dest={{ root }}/x\n      rescue:\n        - file: path={{ root }} state=directory\n    - debug: msg=\"{{ r.msg }}\"\n",
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("missing required arguments: path"), "{}", r.all());
+    assert!(dir.path().join("out").is_dir(), "the rescue ran\n{}", r.all());
 }
 
 #[test]
