@@ -19,7 +19,7 @@ mod protomatter;
 mod regex_filters;
 mod version;
 
-pub(crate) use collections::{cartesian, subelements as subelements_filter};
+pub(crate) use collections::cartesian;
 pub(crate) use regex_filters::regex_test;
 pub(crate) use version::version_filter as version_test;
 

@@ -761,24 +761,150 @@ fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     Ok(out)
 }
 
+/// A copy of mapping `v` without the key at `path` (Ansible's lookup pops the list it
+/// iterates out of the item it returns).
+fn without_path(v: &Value, path: &[&str]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v.clone();
+    };
+    let Ok(keys) = v.try_iter() else {
+        return v.clone();
+    };
+    let mut out = Vec::new();
+    for k in keys {
+        let item = v.get_item(&k).unwrap_or_default();
+        let name = k.as_str().map(str::to_string).unwrap_or_else(|| py_str(&k));
+        if name == *first {
+            if rest.is_empty() {
+                continue;
+            }
+            out.push((name, without_path(&item, rest)));
+        } else {
+            out.push((name, item));
+        }
+    }
+    map_value(out)
+}
+
 fn subelements_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
-    let (list, key) = match c.terms.as_slice() {
-        [l, k] | [l, k, _] => (l.clone(), py_str(k)),
-        _ => {
-            return Err(lookup_error(
-                "subelements",
-                "subelements lookup expects a list of two or three items",
+    let terms_error = |msg: &str| {
+        lookup_error(
+            "subelements",
+            format!("subelements lookup expects a list of two or three items, {msg}"),
+        )
+    };
+    if !(2..=3).contains(&c.terms.len()) {
+        return Err(terms_error(""));
+    }
+    let first = &c.terms[0];
+    let is_container = matches!(first.kind(), ValueKind::Seq | ValueKind::Map);
+    let Some(key) = c.terms[1].as_str().filter(|_| is_container) else {
+        return Err(terms_error(
+            "first a dict or a list, second a string pointing to the subkey",
+        ));
+    };
+    let subkeys: Vec<&str> = key.split('.').collect();
+    let skipped = |v: &Value| {
+        v.get_attr("skipped")
+            .is_ok_and(|s| !s.is_undefined() && s != Value::from(false))
+    };
+    let elements: Vec<Value> = if first.kind() == ValueKind::Map {
+        // A registered result that was skipped as a whole.
+        if skipped(first) {
+            return Ok(Vec::new());
+        }
+        first
+            .try_iter()
+            .into_iter()
+            .flatten()
+            .map(|k| first.get_item(&k).unwrap_or_default())
+            .collect()
+    } else {
+        first.try_iter().into_iter().flatten().collect()
+    };
+    let skip_missing = match c.terms.get(2) {
+        None => false,
+        Some(flags) if flags.kind() == ValueKind::Map => flags
+            .get_attr("skip_missing")
+            // Ansible's non-strict boolean().
+            .is_ok_and(|v| match v.as_str() {
+                Some(t) => matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "y" | "yes" | "on" | "1" | "true" | "t"
+                ),
+                None => v.is_true(),
+            }),
+        Some(_) => {
+            return Err(terms_error(
+                "the optional third item must be a dict with flags ('skip_missing',)",
             ))
         }
     };
-    let skip = c
-        .terms
-        .get(2)
-        .is_some_and(|f| f.get_attr("skip_missing").is_ok_and(|s| s.is_true()));
-    let kw = Kwargs::from_iter([("skip_missing", Value::from(skip))]);
-    let v = crate::filters::subelements_filter(list, key, None, kw)
-        .map_err(|e| lookup_error("subelements", e.to_string()))?;
-    Ok(v.try_iter().map(Iterator::collect).unwrap_or_default())
+    let mut out = Vec::new();
+    for item0 in elements {
+        if item0.kind() != ValueKind::Map {
+            return Err(lookup_error(
+                "subelements",
+                format!(
+                    "subelements lookup expects a dictionary, got '{}'",
+                    py_str(&item0)
+                ),
+            ));
+        }
+        if skipped(&item0) {
+            continue;
+        }
+        let mut sub = item0.clone();
+        let mut sublist = Vec::new();
+        for (i, subkey) in subkeys.iter().enumerate() {
+            let last = i + 1 == subkeys.len();
+            let has = sub.kind() == ValueKind::Map
+                && sub.get_attr(subkey).is_ok_and(|v| !v.is_undefined());
+            if !has {
+                if skip_missing {
+                    continue;
+                }
+                return Err(lookup_error(
+                    "subelements",
+                    format!(
+                        "could not find '{subkey}' key in iterated item '{}'",
+                        py_str(&sub)
+                    ),
+                ));
+            }
+            let next = sub.get_attr(subkey).unwrap_or_default();
+            if !last {
+                if next.kind() != ValueKind::Map {
+                    if skip_missing {
+                        continue;
+                    }
+                    return Err(lookup_error(
+                        "subelements",
+                        format!(
+                            "the key {subkey} should point to a dictionary, got '{}'",
+                            py_str(&next)
+                        ),
+                    ));
+                }
+                sub = next;
+            } else if next.kind() != ValueKind::Seq {
+                return Err(lookup_error(
+                    "subelements",
+                    format!(
+                        "the key {subkey} should point to a list, got '{}'",
+                        py_str(&next)
+                    ),
+                ));
+            } else {
+                sublist = next.try_iter().into_iter().flatten().collect();
+            }
+        }
+        let shown = without_path(&item0, &subkeys);
+        for item1 in sublist {
+            out.push(Value::from(vec![shown.clone(), item1]));
+        }
+    }
+    Ok(out)
 }
 
 fn read_lookup_file(c: &LookupCall<'_>, name: &str) -> Result<String, TemplateError> {
