@@ -529,11 +529,15 @@ fn mandatory(v: Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> 
         Some(m) => Some(m),
         None => kw.get::<Option<String>>("msg")?,
     };
+    // Set by the template rewrite (safe_access) for `name | mandatory`.
+    let name = kw.get::<Option<String>>(crate::safe_access::MANDATORY_NAME)?;
     kw.assert_all_used()?;
     if v.is_undefined() {
-        return Err(fail(
-            msg.unwrap_or_else(|| "Mandatory variable not defined.".into()),
-        ));
+        return Err(fail(match (msg, name) {
+            (Some(m), _) => m,
+            (None, Some(n)) => format!("Mandatory variable '{n}' not defined."),
+            (None, None) => "Mandatory variable not defined.".into(),
+        }));
     }
     Ok(v)
 }

@@ -116,6 +116,34 @@ fn mentions_defaults(s: &str) -> bool {
         || s.contains("| d(")
         || s.contains("|d(")
         || s.contains(FQCN)
+        || s.contains("mandatory")
+}
+
+/// The keyword through which `mandatory` learns the name of what it checks.
+pub(crate) const MANDATORY_NAME: &str = "__drover_name";
+
+/// When `chars[i..]` is `| mandatory` without arguments: the index after the filter name.
+fn bare_mandatory_at(chars: &[char], mut i: usize) -> Option<usize> {
+    while chars.get(i).is_some_and(|c| c.is_whitespace()) {
+        i += 1;
+    }
+    if chars.get(i) != Some(&'|') {
+        return None;
+    }
+    i += 1;
+    while chars.get(i).is_some_and(|c| c.is_whitespace()) {
+        i += 1;
+    }
+    let word: Vec<char> = "mandatory".chars().collect();
+    if chars.get(i..i + word.len()) != Some(&word[..]) {
+        return None;
+    }
+    let end = i + word.len();
+    let next = chars.get(end);
+    if next.is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '(') {
+        return None;
+    }
+    Some(end)
 }
 
 /// Filters and tests may be named `ansible.builtin.x`; the prefix is dropped.
@@ -168,6 +196,21 @@ pub(crate) fn rewrite_expr(src: &str) -> Cow<'_, str> {
         }
         let (base_end, base) = read_ident(&chars, i);
         let (j, keys) = read_chain(&chars, base_end);
+        if let Some(after) = bare_mandatory_at(&chars, j) {
+            // `a.b | mandatory`: the path is passed along (undefined steps stay undefined)
+            // and named, for Ansible's "Mandatory variable 'a.b' not defined."
+            let path: String = chars[i..j].iter().collect();
+            out.push_str(&base);
+            for k in keys {
+                out.push_str(&format!("|{ATTR_FILTER}({k})"));
+            }
+            out.push_str(&format!(
+                "|mandatory({MANDATORY_NAME}={})",
+                crate::pyrepr::py_repr(&Value::from(path))
+            ));
+            i = after;
+            continue;
+        }
         if keys.is_empty() || !followed_by_default_or_defined(&chars, j) {
             out.extend(&chars[i..base_end]);
             i = base_end;
@@ -341,6 +384,16 @@ mod tests {
         );
         assert_eq!(escape_backslashes(r"{{ 'it\'s' }}"), r"{{ 'it\\\'s' }}");
         assert_eq!(escape_backslashes("{{ x }}"), "{{ x }}");
+    }
+
+    #[test]
+    fn names_what_mandatory_checks() {
+        check("hey | mandatory", "hey|mandatory(__drover_name='hey')");
+        check(
+            "a.b|mandatory == 1",
+            "a|__drover_attr('b')|mandatory(__drover_name='a.b') == 1",
+        );
+        check("a | mandatory('msg')", "a | mandatory('msg')");
     }
 
     #[test]
