@@ -257,6 +257,7 @@ pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
     m.insert("ini".into(), lookup!(ini_lookup));
     m.insert("csvfile".into(), lookup!(csvfile_lookup));
     m.insert("config".into(), lookup!(config_lookup));
+    m.insert("random_choice".into(), lookup!(random_choice_lookup));
     m.insert("password".into(), lookup!(crate::password::password_lookup));
     m
 }
@@ -964,6 +965,24 @@ fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         }
     }
     Ok(out)
+}
+
+/// `random_choice`: one of the terms, chosen with the system's random source (Ansible uses
+/// `secrets.choice`); no terms give no result.
+fn random_choice_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
+    if c.terms.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut buf = [0u8; 8];
+    getrandom::fill(&mut buf).map_err(|e| {
+        lookup_error(
+            "random_choice",
+            format!("Unable to choose random term: {e}"),
+        )
+    })?;
+    // The modulo bias over 2^64 is far below anything a playbook could notice.
+    let idx = (u64::from_le_bytes(buf) % c.terms.len() as u64) as usize;
+    Ok(vec![c.terms[idx].clone()])
 }
 
 /// `config`: the Ansible settings drover itself honours (others are reported as missing).
