@@ -75,6 +75,7 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_function("now", now);
+    env.add_function("undef", undef);
     // types and strings
     env.add_filter("bool", to_bool);
     env.add_filter("int", to_int);
@@ -522,6 +523,25 @@ fn default(
     } else {
         Ok(v)
     }
+}
+
+/// Ansible's `undef(hint=None)`: a value that fails when it is used, for variables that must
+/// be overridden. drover's undefined values carry no message, so the failure happens when the
+/// variable is templated; a variable that is never read (or is overridden) never fails.
+fn undef(hint: Option<String>, kw: Kwargs) -> Result<Value, Error> {
+    let hint = match kw.get::<Option<String>>("hint")? {
+        Some(h) => Some(h),
+        None => hint,
+    };
+    kw.assert_all_used()?;
+    let hint = hint.unwrap_or_else(|| "Mandatory variable has not been overridden".into());
+    // An undefined-kind error, so `debug: var=` shows the variable as not defined.
+    Err(
+        Error::new(ErrorKind::UndefinedError, hint.clone()).with_source(crate::TemplateError::new(
+            crate::TemplateErrorKind::Undefined,
+            hint,
+        )),
+    )
 }
 
 fn mandatory(v: Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> {
