@@ -820,42 +820,80 @@ fn path_join(v: Value) -> Result<String, Error> {
 
 /// Ansible's `comment(style='plain')` with its default decorations.
 fn comment(v: Value, style: Option<String>, kw: Kwargs) -> Result<String, Error> {
-    let style = style.unwrap_or_else(|| "plain".into());
-    let (begin, prefix, decoration, postfix, end) = match style.as_str() {
-        "plain" => ("", "#", "# ", "#", ""),
-        "erlang" => ("", "%", "% ", "%", ""),
-        "c" => ("", "//", "// ", "//", ""),
-        "cblock" => ("/*", "", " * ", "", " */"),
-        "xml" => ("<!--", "", " - ", "", "-->"),
-        other => return Err(fail(format!("comment: unknown style '{other}'"))),
+    let style = match kw.get::<Option<String>>("style")? {
+        Some(s) => s,
+        None => style.unwrap_or_else(|| "plain".into()),
     };
-    let decoration = kw
-        .get::<Option<String>>("decoration")?
-        .unwrap_or_else(|| decoration.into());
-    let prefix = kw
-        .get::<Option<String>>("prefix")?
-        .unwrap_or_else(|| prefix.into());
-    let postfix = kw
-        .get::<Option<String>>("postfix")?
-        .unwrap_or_else(|| postfix.into());
-    let text = py_str(&v);
-    let mut lines = Vec::new();
-    if !begin.is_empty() {
-        lines.push(begin.to_string());
+    // (beginning, decoration, end) of each style.
+    let (beginning, style_decoration, end) = match style.as_str() {
+        "plain" => ("", "# ", ""),
+        "erlang" => ("", "% ", ""),
+        "c" => ("", "// ", ""),
+        "cblock" => ("/*", " * ", " */"),
+        "xml" => ("<!--", " - ", "-->"),
+        other => {
+            return Err(fail(format!(
+                "Invalid style '{other}'. Available styles: plain, erlang, c, cblock, xml"
+            )))
+        }
+    };
+    let text_kw = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(kw
+            .get::<Option<Value>>(name)?
+            .map_or_else(|| default.to_string(), |v| py_str(&v)))
+    };
+    let count_kw = |name: &str| -> Result<usize, Error> {
+        match kw.get::<Option<Value>>(name)? {
+            None => Ok(1),
+            Some(v) => py_str(&v)
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| fail(format!("comment: {name} must be an integer"))),
+        }
+    };
+    let decoration = text_kw("decoration", style_decoration)?;
+    // The lines before and after the text default to the decoration without its spaces.
+    let frame = decoration.trim_end().to_string();
+    let newline = text_kw("newline", "\n")?;
+    let beginning = text_kw("beginning", beginning)?;
+    let prefix = text_kw("prefix", &frame)?;
+    let prefix_count = count_kw("prefix_count")?;
+    let postfix = text_kw("postfix", &frame)?;
+    let postfix_count = count_kw("postfix_count")?;
+    let end = text_kw("end", end)?;
+    kw.assert_all_used()?;
+
+    let mut out = String::new();
+    if !beginning.is_empty() {
+        out.push_str(&beginning);
+        out.push_str(&newline);
     }
     if !prefix.is_empty() {
-        lines.push(prefix.trim_end().to_string());
+        let one = if prefix == newline {
+            newline.clone()
+        } else {
+            format!("{prefix}{newline}")
+        };
+        out.push_str(&one.repeat(prefix_count));
     }
-    for line in text.split('\n') {
-        lines.push(format!("{decoration}{line}").trim_end().to_string());
-    }
-    if !postfix.is_empty() {
-        lines.push(postfix.trim_end().to_string());
+    // Every line gets the decoration; a decoration alone on its line loses trailing spaces.
+    let body = format!(
+        "{decoration}{}",
+        py_str(&v).replace(&newline, &format!("{newline}{decoration}"))
+    );
+    out.push_str(&body.replace(
+        &format!("{decoration}{newline}"),
+        &format!("{}{newline}", decoration.trim_end()),
+    ));
+    for _ in 0..postfix_count {
+        out.push_str(&newline);
+        out.push_str(&postfix);
     }
     if !end.is_empty() {
-        lines.push(end.to_string());
+        out.push_str(&newline);
+        out.push_str(&end);
     }
-    Ok(lines.join("\n"))
+    Ok(out)
 }
 
 const SIZE_UNITS: [(&str, u32); 9] = [
