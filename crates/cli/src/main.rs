@@ -377,7 +377,7 @@ fn wire(
             allow_broken_conditionals: settings.allow_broken_conditionals,
             ..TemplarConfig::default()
         }),
-        Arc::new(inventory::InventoryAdapter(inventory)),
+        Arc::new(inventory::InventoryAdapter::new(inventory)),
         extra_vars,
         playbook_dir,
         options,

@@ -801,12 +801,19 @@ fn group_by(run: &RunShared, host: &HostCtx, args: &IndexMap<String, Value>) -> 
         .collect();
     let parents: Vec<String> = args
         .get("parents")
-        .map(|p| {
-            p.try_iter()
+        .map(|p| match p.as_str() {
+            // A list option given as a string: comma-separated names.
+            Some(s) => s
+                .split(',')
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+                .collect(),
+            None => p
+                .try_iter()
                 .into_iter()
                 .flatten()
                 .map(|g| display_value(&g))
-                .collect()
+                .collect(),
         })
         .unwrap_or_default();
     let changed = run.add_to_group(&key, &host.name);

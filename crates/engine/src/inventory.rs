@@ -13,6 +13,9 @@ pub trait InventorySource: Send + Sync {
     fn groups(&self) -> indexmap::IndexMap<String, Vec<String>>;
     /// The groups a host belongs to, excluding `all` (`group_names`), sorted.
     fn group_names(&self, host: &str) -> Vec<String>;
+    /// Records a run-time group membership (`add_host`, `group_by`): `host` joins `group`, so
+    /// the group's variables (`group_vars/`) apply to it from now on.
+    fn add_membership(&self, _host: &str, _group: &str) {}
     /// Restricts a play's hosts to those `limit` (a pattern, `--limit`) selects.
     fn limit(&self, hosts: &[String], limit: &str) -> Result<Vec<String>, String> {
         let allowed = self.hosts_matching(limit)?;

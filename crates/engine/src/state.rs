@@ -357,6 +357,11 @@ impl RunShared {
         members.push(host.to_string());
         drop(groups);
         *write(&self.groups_cache) = None;
+        // The new group's variables now apply to the host.
+        self.inventory.add_membership(host, group);
+        if let Some(h) = read(&self.hosts).get(host) {
+            h.write().inventory_refreshed = Some(self.inventory.host_vars(host));
+        }
         true
     }
 
@@ -411,6 +416,8 @@ pub struct HostState {
     pub vars_files: Vars,
     /// Variables added by `add_host` (host-level, like inventory vars).
     pub added_vars: Vars,
+    /// The host's inventory variables recomputed after it joined groups at run time.
+    pub inventory_refreshed: Option<Vars>,
 }
 
 impl RunShared {

@@ -265,6 +265,15 @@ impl TaskVars {
         if let Some(v) = self.host.read().added_vars.get(name) {
             return Some((v.clone(), false));
         }
+        if let Some(v) = self
+            .host
+            .read()
+            .inventory_refreshed
+            .as_ref()
+            .and_then(|r| r.get(name))
+        {
+            return written(v);
+        }
         if let Some(v) = self.host.inventory_vars.get(name) {
             return written(v);
         }
@@ -347,6 +356,9 @@ impl VarSource for TaskVars {
             play.play.vars.keys().for_each(&mut add);
         }
         self.host.inventory_vars.keys().for_each(&mut add);
+        if let Some(r) = &self.host.read().inventory_refreshed {
+            r.keys().for_each(&mut add);
+        }
         for m in [
             "inventory_hostname",
             "inventory_hostname_short",

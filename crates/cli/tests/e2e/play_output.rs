@@ -101,3 +101,43 @@ fn verbose_run_names_playbook_meta_actions_and_failures() {
     assert!(out.contains(&header), "{out}");
     assert!(out.contains("task path: "), "{out}");
 }
+
+#[test]
+fn group_by_and_add_host_groups_bring_their_group_vars() {
+    let dir = setup(
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - group_by:
+        key: "made_{{ 'here' }}"
+        parents: [parent_group]
+    - add_host:
+        name: extra_host
+        groups: [made_here]
+        ansible_connection: local
+- hosts: made_here
+  gather_facts: false
+  tasks:
+    - assert:
+        that:
+          - from_group == 'made_here'
+    - assert:
+        that:
+          - from_parent == 'parent'
+          - "'parent_group' in group_names"
+      when: inventory_hostname == 'localhost'
+"#,
+    );
+    write_tree(
+        dir.path(),
+        &[
+            ("group_vars/made_here.yml", "from_group: made_here\n"),
+            ("group_vars/parent_group.yml", "from_parent: parent\n"),
+        ],
+    );
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.count("localhost", "failed"), 0, "{}", r.all());
+    assert_eq!(r.count("extra_host", "failed"), 0, "{}", r.all());
+}
