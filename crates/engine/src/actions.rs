@@ -152,11 +152,7 @@ pub async fn run(
     };
     if let Some(Some(spec)) = spec(module) {
         if let Err(e) = spec.validate(&raw) {
-            return ItemResult::failed(format!(
-                "{e} (task '{}' at {})",
-                task.display_name(),
-                task.loc
-            ));
+            return ItemResult::failed(e.to_string());
         }
     }
     match module {
@@ -193,14 +189,16 @@ pub async fn run(
         "add_host" => add_host(run, raw),
         "group_by" => group_by(run, host, &raw),
         "pause" => {
+            // `pause: seconds=1` gives text; Ansible converts it.
+            let number = |v: &Value| {
+                f64::try_from(v.clone())
+                    .ok()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            };
             let secs = raw
                 .get("seconds")
-                .and_then(|v| f64::try_from(v.clone()).ok())
-                .or_else(|| {
-                    raw.get("minutes")
-                        .and_then(|v| f64::try_from(v.clone()).ok())
-                        .map(|m| m * 60.0)
-                });
+                .and_then(number)
+                .or_else(|| raw.get("minutes").and_then(number).map(|m| m * 60.0));
             match secs {
                 Some(s) => {
                     tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await;

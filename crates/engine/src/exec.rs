@@ -1146,13 +1146,7 @@ async fn run_action(
     };
     let args: ModArgs = match spec.validate(&raw) {
         Ok(a) => a,
-        Err(e) => {
-            return ItemResult::failed(format!(
-                "{e} (task '{}' at {})",
-                task.display_name(),
-                task.loc
-            ))
-        }
+        Err(e) => return ItemResult::failed(e.to_string()),
     };
     let check = match task.keywords.check_mode.as_ref() {
         Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),

@@ -3,7 +3,7 @@
 use regex::Regex;
 
 use crate::pyre;
-use crate::textfile::{commit, read_text, with_attrs_msg, EditTarget, Original};
+use crate::textfile::{commit, read_text, registered_diff, with_attrs_msg, EditTarget, Original};
 use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
@@ -269,20 +269,7 @@ impl Module for BlockInFile {
             "Block inserted"
         };
         // Ansible returns the content's before/after and the attributes' headers in diff mode.
-        let diff_data = ctx.diff.then(|| {
-            serde_json::json!([
-                {
-                    "before": before.unwrap_or(""),
-                    "after": after,
-                    "before_header": format!("{path} (content)"),
-                    "after_header": format!("{path} (content)"),
-                },
-                {
-                    "before_header": format!("{path} (file attributes)"),
-                    "after_header": format!("{path} (file attributes)"),
-                },
-            ])
-        });
+        let diff_data = ctx.diff.then(|| registered_diff(&path, before, &after));
         let done = commit(ctx, &target, before, after).await?;
         let mut out = Outcome::changed(done.content_changed || done.attrs_changed);
         out.msg = Some(with_attrs_msg(msg, done.attrs_changed));

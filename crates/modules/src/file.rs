@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::util::{
     add_file_info, attr_diff_entries, attrs_differ, attrs_from_args, check_mode_arg, dict_diff,
-    state_of,
+    state_of, to_value,
 };
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
@@ -72,6 +72,19 @@ impl Module for File {
         };
         let mut out = run(args, ctx).await?;
         out.warnings.extend(warnings);
+        // In diff mode Ansible's file module always registers a diff, at least the path.
+        if ctx.diff && !out.failed && !out.data.contains_key("diff") {
+            let path = out
+                .data
+                .get("path")
+                .or_else(|| out.data.get("dest"))
+                .cloned();
+            if let Some(path) = path {
+                let path = serde_json::to_value(&path).unwrap_or_default();
+                let side = json!({ "path": path });
+                out.set("diff", to_value(&json!({"before": side, "after": side})));
+            }
+        }
         Ok(out)
     }
 }
@@ -284,8 +297,20 @@ impl Job<'_, '_> {
         out
     }
 
-    /// Ansible's `{path, state}` before/after dicts plus the attributes that change.
+    /// Ansible's `{path, state}` before/after dicts plus the attributes that change, shown
+    /// and registered; `extra` adds module-specific entries (a link's old and new `src`).
     fn diff(&self, out: &mut Outcome, before: &FileStat, new_state: &str) {
+        self.diff_with(out, before, new_state, BTreeMap::new(), BTreeMap::new());
+    }
+
+    fn diff_with(
+        &self,
+        out: &mut Outcome,
+        before: &FileStat,
+        new_state: &str,
+        extra_before: BTreeMap<&'static str, serde_json::Value>,
+        extra_after: BTreeMap<&'static str, serde_json::Value>,
+    ) {
         if !self.ctx.diff || !out.changed {
             return;
         }
@@ -299,7 +324,10 @@ impl Job<'_, '_> {
             a.insert("state", json!(new_state));
         }
         attr_diff_entries(before, self.attrs, &mut b, &mut a);
+        b.extend(extra_before);
+        a.extend(extra_after);
         out.diff.push(dict_diff(&b, &a));
+        register_diff(out, &b, &a);
     }
 
     async fn op(&self, op: FileOp) -> Result<FileOpOutcome, ModuleError> {
@@ -309,6 +337,12 @@ impl Job<'_, '_> {
     async fn absent(&self) -> Result<Outcome, ModuleError> {
         let st = self.ctx.host.stat(self.path, NOFOLLOW).await?;
         let changed = st.exists;
+        // A directory's diff lists what would go, as Ansible's `path_content`.
+        let mut content = BTreeMap::new();
+        if changed && self.ctx.diff && st.kind == Some(FileKind::Directory) {
+            let (dirs, files) = self.tree(self.path).await?;
+            content.insert("path_content", json!({"directories": dirs, "files": files}));
+        }
         if changed {
             self.op(FileOp::Absent {
                 path: self.path.to_string(),
@@ -318,8 +352,28 @@ impl Job<'_, '_> {
         let mut out = Outcome::changed(changed)
             .with("path", self.path)
             .with("state", "absent");
-        self.diff(&mut out, &st, "absent");
+        self.diff_with(&mut out, &st, "absent", content, BTreeMap::new());
         Ok(out)
+    }
+
+    /// Every directory and file below `root` (full paths, depth first, as `os.walk` lists).
+    async fn tree(&self, root: &str) -> Result<(Vec<String>, Vec<String>), ModuleError> {
+        let (mut dirs, mut files) = (Vec::new(), Vec::new());
+        let mut pending = vec![root.to_string()];
+        while let Some(dir) = pending.pop() {
+            let mut entries = self.ctx.host.list_dir(&dir).await?;
+            entries.sort_by(|x, y| x.name.cmp(&y.name));
+            for e in entries {
+                let full = format!("{}/{}", dir.trim_end_matches('/'), e.name);
+                if e.stat.kind == Some(FileKind::Directory) {
+                    dirs.push(full.clone());
+                    pending.push(full);
+                } else {
+                    files.push(full);
+                }
+            }
+        }
+        Ok((dirs, files))
     }
 
     async fn directory(&self, recurse: bool) -> Result<Outcome, ModuleError> {
@@ -495,6 +549,7 @@ impl Job<'_, '_> {
                 a.extend(after);
                 out.diff.clear();
                 out.diff.push(dict_diff(&b, &a));
+                register_diff(&mut out, &b, &a);
             }
         }
         Ok(out)
@@ -638,7 +693,18 @@ impl Job<'_, '_> {
         if self.ctx.check {
             out.set("state", new_state);
         }
-        self.diff(&mut out, &st, new_state);
+        let (mut src_b, mut src_a) = (BTreeMap::new(), BTreeMap::new());
+        if !hard && st.link_target.as_deref() != Some(src) {
+            if let Some(old) = st
+                .link_target
+                .as_deref()
+                .filter(|_| st.kind == Some(FileKind::Symlink))
+            {
+                src_b.insert("src", json!(old));
+            }
+            src_a.insert("src", json!(src));
+        }
+        self.diff_with(&mut out, &st, new_state, src_b, src_a);
         Ok(out)
     }
 
@@ -649,6 +715,15 @@ impl Job<'_, '_> {
         add_file_info(&mut out, st);
         out
     }
+}
+
+/// The `diff` key of the registered result: the before/after dicts themselves.
+fn register_diff(
+    out: &mut Outcome,
+    before: &BTreeMap<&str, serde_json::Value>,
+    after: &BTreeMap<&str, serde_json::Value>,
+) {
+    out.set("diff", to_value(&json!({"before": before, "after": after})));
 }
 
 /// `_diff_peek`: whether the start of the file looks binary (a NUL byte in the first 8 KiB).

@@ -5,9 +5,10 @@ use regex::Regex;
 
 use crate::pyre::{self, Template};
 use crate::textfile::{
-    commit, read_text, split_lines_keep, strip_eol, with_attrs_msg, EditTarget, Original,
+    commit, read_text, registered_diff, split_lines_keep, strip_eol, with_attrs_msg, EditTarget,
+    Original,
 };
-use crate::util::{check_mode_arg, check_validate};
+use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
 pub struct LineInFile;
@@ -314,6 +315,9 @@ impl Module for LineInFile {
                 (Some(t.as_str()), text, msg)
             }
         };
+        if ctx.diff {
+            out.set("diff", to_value(&registered_diff(&path, before, &after)));
+        }
         let done = commit(ctx, &target, before, after).await?;
         out.changed = done.content_changed || done.attrs_changed;
         out.msg = Some(with_attrs_msg(&msg, done.attrs_changed));

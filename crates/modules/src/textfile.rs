@@ -162,3 +162,20 @@ pub(crate) fn strip_eol(line: &str) -> &str {
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .unwrap_or(line)
 }
+
+/// The `diff` a line-editing module registers in diff mode, shaped as Ansible's: the content's
+/// before and after, then the file attributes' headers.
+pub(crate) fn registered_diff(path: &str, before: Option<&str>, after: &str) -> serde_json::Value {
+    serde_json::json!([
+        {
+            "before": before.unwrap_or(""),
+            "after": after,
+            "before_header": format!("{path} (content)"),
+            "after_header": format!("{path} (content)"),
+        },
+        {
+            "before_header": format!("{path} (file attributes)"),
+            "after_header": format!("{path} (file attributes)"),
+        },
+    ])
+}
