@@ -396,7 +396,7 @@ pub(crate) fn extract(
 /// `subelements(subelement_path, skip_missing=False)`: `[item, subitem]` pairs.
 pub(crate) fn subelements(
     v: Value,
-    path: String,
+    path: Value,
     skip_missing: Option<bool>,
     kw: Kwargs,
 ) -> Result<Value, Error> {
@@ -405,39 +405,56 @@ pub(crate) fn subelements(
         None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
     };
     kw.assert_all_used()?;
-    let elements = match v.kind() {
+    let elements: Vec<Value> = match v.kind() {
         ValueKind::Map => to_map(&v).into_values().collect(),
-        _ => items(&v, "subelements")?,
+        ValueKind::Seq => v.try_iter()?.collect(),
+        _ => return Err(fail("obj must be a list of dicts or a nested dict")),
+    };
+    let keys: Vec<Value> = match path.kind() {
+        ValueKind::Seq => path.try_iter()?.collect(),
+        ValueKind::String => py_str(&path).split('.').map(Value::from).collect(),
+        _ => return Err(fail("subelements must be a list or a string")),
     };
     let mut out = Vec::new();
     for el in elements {
-        let mut sub = el.clone();
-        let mut missing = false;
-        for part in path.split('.') {
-            match sub.get_attr(part) {
-                Ok(x) if !x.is_undefined() => sub = x,
-                _ => {
-                    missing = true;
+        let mut values = el.clone();
+        let mut last = Value::from("");
+        let mut skipped = false;
+        for key in &keys {
+            last = key.clone();
+            if values.kind() != ValueKind::Map {
+                return Err(fail(format!(
+                    "the key {} should point to a dictionary, got '{}'",
+                    py_str(key),
+                    py_str(&values)
+                )));
+            }
+            match values.get_item(key) {
+                Ok(x) if !x.is_undefined() => values = x,
+                _ if skip_missing => {
+                    skipped = true;
                     break;
+                }
+                _ => {
+                    return Err(fail(format!(
+                        "could not find {} key in iterated item {}",
+                        py_repr(key),
+                        py_repr(&values)
+                    )))
                 }
             }
         }
-        if missing {
-            if skip_missing {
-                continue;
-            }
+        if skipped {
+            continue;
+        }
+        if values.kind() != ValueKind::Seq {
             return Err(fail(format!(
-                "could not find '{path}' key in iterated item '{}'",
-                py_repr(&el)
+                "the key {} should point to a list, got {}",
+                py_repr(&last),
+                py_repr(&values)
             )));
         }
-        if sub.kind() != ValueKind::Seq {
-            return Err(fail(format!(
-                "the key '{path}' should point to a list, got '{}'",
-                py_str(&sub)
-            )));
-        }
-        for s in sub.try_iter()? {
+        for s in values.try_iter()? {
             out.push(Value::from(vec![el.clone(), s]));
         }
     }
