@@ -31,7 +31,8 @@ python3 -c 'import yaml, jinja2' 2>/dev/null ||
 # --- the lab --------------------------------------------------------------------
 cleanup() { lab/lab down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-lab/lab up 4
+# compat targets that change a system run on node05 (file), node06 (copy), node09 (lineinfile)
+lab/lab up 9
 
 # --- the tests --------------------------------------------------------------------
 cargo build --workspace --all-targets
