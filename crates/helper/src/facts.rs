@@ -1,6 +1,7 @@
 //! Facts in one call, named and shaped as Ansible's `setup` names and shapes them (without the
 //! `ansible_` prefix). Everything comes from /proc, /sys, /etc and uname(2); `ip -j addr` is used
-//! for interface addresses when it exists, with a /proc fallback.
+//! for interface addresses when it exists, with a /proc fallback, and `systemctl --version` for
+//! the `systemd` fact on systemd hosts.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -52,10 +53,13 @@ pub fn gather() -> Facts {
         f.insert(k.into(), v);
     }
     f.insert("pkg_mgr".into(), json!(pkg_mgr(|p| Path::new(p).exists())));
-    f.insert(
-        "service_mgr".into(),
-        json!(service_mgr(read("/proc/1/comm").trim())),
-    );
+    let mgr = service_mgr(read("/proc/1/comm").trim());
+    f.insert("service_mgr".into(), json!(mgr));
+    if mgr == "systemd" {
+        if let Some(v) = systemd_version() {
+            f.insert("systemd".into(), v);
+        }
+    }
 
     for (k, v) in cpu_facts(&read("/proc/cpuinfo")) {
         f.insert(k, v);
@@ -296,6 +300,28 @@ pub(crate) fn pkg_mgr(exists: impl Fn(&str) -> bool) -> &'static str {
         .iter()
         .find(|(p, _)| exists(p))
         .map_or("unknown", |(_, n)| n)
+}
+
+/// `systemd.version`/`systemd.features` from `systemctl --version` (the one fact that needs a
+/// program: systemd publishes its feature list nowhere else).
+fn systemd_version() -> Option<Value> {
+    let out = std::process::Command::new("systemctl")
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    parse_systemd_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_systemd_version(text: &str) -> Option<Value> {
+    let mut lines = text.lines();
+    let version: u64 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let features = lines.next().unwrap_or_default();
+    Some(json!({"features": features, "version": version}))
 }
 
 fn service_mgr(comm: &str) -> &'static str {
@@ -772,6 +798,15 @@ mod tests {
         from_ip.sort_by_key(key);
         from_proc.sort_by_key(key);
         assert_eq!(from_proc, from_ip);
+    }
+
+    #[test]
+    fn systemd_version_output() {
+        let v = parse_systemd_version("systemd 252 (252.33-1~deb12u1)\n+PAM +AUDIT -APPARMOR\n")
+            .unwrap();
+        assert_eq!(v["version"], 252);
+        assert_eq!(v["features"], "+PAM +AUDIT -APPARMOR");
+        assert!(parse_systemd_version("garbage").is_none());
     }
 
     #[test]
