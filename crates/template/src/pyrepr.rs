@@ -50,16 +50,21 @@ fn write_repr(out: &mut String, v: &Value) {
             }
             out.push('\'');
         }
-        ValueKind::Seq if v.downcast_object_ref::<GroupTuple>().is_some() => {
-            // A Python tuple: `(a, b)`.
+        ValueKind::Seq if v.is_tuple() || v.downcast_object_ref::<GroupTuple>().is_some() => {
+            // A Python tuple: `(a, b)`, and `(a,)` for one item.
             out.push('(');
+            let mut count = 0;
             if let Ok(iter) = v.try_iter() {
                 for (i, item) in iter.enumerate() {
                     if i > 0 {
                         out.push_str(", ");
                     }
                     write_repr(out, &item);
+                    count += 1;
                 }
+            }
+            if count == 1 {
+                out.push(',');
             }
             out.push(')');
         }

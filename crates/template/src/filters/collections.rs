@@ -454,8 +454,12 @@ pub(crate) fn subelements(
                 py_repr(&values)
             )));
         }
+        // Python tuples, which compare unequal to lists, as in Ansible.
         for s in values.try_iter()? {
-            out.push(Value::from(vec![el.clone(), s]));
+            out.push(Value::from_object(minijinja::value::Tuple::from([
+                el.clone(),
+                s,
+            ])));
         }
     }
     Ok(Value::from(out))
