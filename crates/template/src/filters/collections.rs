@@ -164,21 +164,36 @@ pub(crate) fn items2dict(v: Value, kw: Kwargs) -> Result<Value, Error> {
         .get::<Option<String>>("value_name")?
         .unwrap_or_else(|| "value".into());
     kw.assert_all_used()?;
+    let list: Vec<Value> = match v.kind() {
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.collect(),
+        _ => {
+            return Err(fail(format!(
+                "items2dict requires a list, got <class '{}'> instead.",
+                super::type_name(&v)
+            )))
+        }
+    };
     let mut out = ValueMap::new();
-    for item in items(&v, "items2dict")? {
-        let k = item.get_attr(&key_name).ok().filter(|x| !x.is_undefined());
-        let val = item
-            .get_attr(&value_name)
-            .ok()
-            .filter(|x| !x.is_undefined());
-        match (k, val) {
+    for item in &list {
+        if item.kind() != ValueKind::Map {
+            return Err(fail(format!(
+                "items2dict requires a list of dictionaries, got {} instead.",
+                py_repr(&v)
+            )));
+        }
+        let field = |name: &str| {
+            item.get_item(&Value::from(name))
+                .ok()
+                .filter(|x| !x.is_undefined())
+        };
+        match (field(&key_name), field(&value_name)) {
             (Some(k), Some(val)) => {
                 out.insert(k, val);
             }
             _ => {
                 return Err(fail(format!(
-                    "items2dict requires each item to have the keys '{key_name}' and '{value_name}', got {}",
-                    py_repr(&item)
+                    "items2dict requires each dictionary in the list to contain the keys '{key_name}' and '{value_name}', got {} instead.",
+                    py_repr(&v)
                 )))
             }
         }
