@@ -1038,12 +1038,35 @@ pub fn template_args(
     let mut out = IndexMap::with_capacity(raw.len());
     // module_defaults apply under the task's own arguments.
     if let Some(module) = task.module() {
+        // `service` runs the host's service manager module, and Ansible's action applies that
+        // module's defaults too, under the task's (and `service`'s own) defaults.
+        let mut names = Vec::new();
+        if !task.keywords.module_defaults.is_empty()
+            && drover_modules::canonical_name(module) == "service"
+        {
+            let mgr = run
+                .templar
+                .render_str("{{ ansible_facts.service_mgr | default('') }}", &scope)
+                .map(|v| display_value(&v))
+                .unwrap_or_default();
+            if mgr == "systemd" {
+                names.push("systemd".to_string());
+            }
+        }
+        names.push(drover_modules::canonical_name(module).to_string());
         for md in &task.keywords.module_defaults {
             let md = run
                 .templar
                 .render_value(md, &scope)
                 .map_err(|e| e.to_string())?;
-            for key in [module.to_string(), format!("ansible.builtin.{module}")] {
+            let keys = names.iter().flat_map(|n| {
+                [
+                    n.clone(),
+                    format!("ansible.builtin.{n}"),
+                    format!("ansible.legacy.{n}"),
+                ]
+            });
+            for key in keys {
                 if let Ok(defaults) = md.get_attr(&key) {
                     if let Ok(keys) = defaults.try_iter() {
                         for k in keys {
