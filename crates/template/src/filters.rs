@@ -802,7 +802,13 @@ fn expanduser(p: &str) -> String {
 fn path_join(v: Value) -> Result<String, Error> {
     let parts: Vec<String> = match v.kind() {
         ValueKind::String => vec![py_str(&v)],
-        _ => v.try_iter()?.map(|x| py_str(&x)).collect(),
+        ValueKind::Seq | ValueKind::Iterable => v.try_iter()?.map(|x| py_str(&x)).collect(),
+        _ => {
+            return Err(fail(format!(
+                "|path_join expects string or sequence, got <class '{}'> instead.",
+                type_name(&v)
+            )))
+        }
     };
     let mut out = String::new();
     for part in parts {
