@@ -87,7 +87,14 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("d", default);
     env.add_filter("mandatory", mandatory);
     env.add_filter("ternary", ternary);
-    env.add_filter("quote", |v: Value| shell_quote(&py_str(&v)));
+    // None quotes as the empty string, as in Ansible.
+    env.add_filter("quote", |v: Value| {
+        shell_quote(&if v.is_none() {
+            String::new()
+        } else {
+            py_str(&v)
+        })
+    });
     env.add_filter("center", |v: Value, width: Option<usize>| {
         crate::methods::pad(&py_str(&v), width.unwrap_or(80), ' ', "center")
     });
