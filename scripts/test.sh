@@ -31,8 +31,9 @@ python3 -c 'import yaml, jinja2' 2>/dev/null ||
 # --- the lab --------------------------------------------------------------------
 cleanup() { lab/lab down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-# compat targets that change a system run on node05 (file), node06 (copy), node09 (lineinfile)
-lab/lab up 9
+# compat targets that change a system run on lab hosts: node05 (file), node06 (copy),
+# node07 (cron), node08 (systemd), node09 (lineinfile), node10 (service)
+lab/lab up 10
 
 # --- the tests --------------------------------------------------------------------
 cargo build --workspace --all-targets
