@@ -241,6 +241,14 @@ impl Printer {
                     }
                 }
                 let mut text = String::new();
+                // A module's warnings print on their own lines first and leave its result,
+                // as Ansible's callback handles them.
+                if let Some(Json::Array(warnings)) = result.get("warnings") {
+                    for w in warnings {
+                        let w = w.as_str().map_or_else(|| w.to_string(), str::to_string);
+                        text.push_str(&format!("[WARNING]: {w}\n"));
+                    }
+                }
                 if *status == Status::Failed {
                     text.push_str(&self.error_header(host, result));
                 }
@@ -573,7 +581,7 @@ fn clean(v: &Json) -> Json {
             let debug = o.get("_ansible_verbose_always") == Some(&Json::Bool(true));
             let mut keys: Vec<&String> = o
                 .keys()
-                .filter(|k| !k.starts_with("_ansible") && *k != "_verbosity")
+                .filter(|k| !k.starts_with("_ansible") && *k != "_verbosity" && *k != "warnings")
                 // Shown results carry `failed` only when true; `debug` output never shows
                 // `changed`, as Ansible's callback does.
                 .filter(|k| *k != "failed")
@@ -739,6 +747,15 @@ mod tests {
             dump(&serde_json::json!({"msg": "hi"}), true),
             "{\n    \"msg\": \"hi\"\n}"
         );
+    }
+
+    #[test]
+    fn warnings_print_before_the_result_and_leave_it() {
+        let p = Printer::new(Format::Human, 1, false, false);
+        let result = serde_json::json!({"changed": false, "warnings": ["mind the gap"], "rc": 0});
+        let line = p.result_line("h1", Status::Ok, None, None, &result);
+        assert!(!line.contains("mind the gap"), "{line}");
+        assert!(line.contains("\"rc\": 0"), "{line}");
     }
 
     #[test]
