@@ -1050,7 +1050,11 @@ impl Loader {
             }
             "include_tasks" => {
                 let (file, apply, params) = match &args {
-                    Args::Free(s) => (Value::from(s.trim()), Keywords::default(), Vars::new()),
+                    Args::Free(s) => (
+                        Value::from(free_file_arg(s).map_err(|e| src.err(args_node, e))?),
+                        Keywords::default(),
+                        Vars::new(),
+                    ),
                     Args::Map(m) => {
                         let mut file = None;
                         let mut apply = Keywords::default();
@@ -1505,9 +1509,22 @@ fn split_quoted(s: &str) -> std::result::Result<Vec<String>, String> {
     Ok(words)
 }
 
+/// The file of `include_tasks: x.yml` or of its k=v form `include_tasks: file=x.yml`.
+fn free_file_arg(s: &str) -> std::result::Result<String, String> {
+    let s = s.trim();
+    if !s.starts_with("file=") {
+        return Ok(s.to_string());
+    }
+    let kv = parse_kv_words(s)?;
+    if let Some(extra) = kv.keys().find(|k| k.as_str() != "file") {
+        return Err(format!("invalid option '{extra}' for a task include"));
+    }
+    Ok(kv.get("file").map(|v| v.to_string()).unwrap_or_default())
+}
+
 fn include_file_arg(src: &Src, at: &Node, args: &Args) -> Result<String> {
     let v = match args {
-        Args::Free(s) => return Ok(s.trim().to_string()),
+        Args::Free(s) => return free_file_arg(s).map_err(|e| src.err(at, e)),
         Args::Map(m) => m.get("file").or_else(|| m.get("_raw_params")),
     };
     match v.and_then(|v| v.as_str()) {
