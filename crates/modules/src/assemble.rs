@@ -145,7 +145,12 @@ impl Module for Assemble {
             for e in entries {
                 let name = e.file_name().to_string_lossy().into_owned();
                 if e.path().is_file() && keep(&name) {
-                    fragments.push(std::fs::read(e.path()).map_err(err)?);
+                    let decrypt = args.bool("decrypt", true);
+                    fragments.push(crate::util::read_controller_file(
+                        &e.path(),
+                        decrypt,
+                        "src",
+                    )?);
                 }
             }
         }

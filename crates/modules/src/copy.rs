@@ -37,7 +37,7 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("follow", ArgKind::Bool),
         ArgDef::new("local_follow", ArgKind::Bool),
         ArgDef::new("checksum", ArgKind::Str),
-        // Vault files are decrypted by the controller before modules see them.
+        // Vault-encrypted sources are decrypted on the controller unless this is false.
         ArgDef::new("decrypt", ArgKind::Bool),
         ArgDef::new("unsafe_writes", ArgKind::Bool),
     ],
@@ -90,7 +90,14 @@ impl Module for Copy {
         }
         let local = ctx.controller.find_file("files", &src)?;
         if local.is_dir() {
-            let tree = Tree::read_local(&local, args.bool("local_follow", true))?;
+            let mut tree = Tree::read_local(&local, args.bool("local_follow", true))?;
+            if args.bool("decrypt", true) {
+                for (name, content, _) in &mut tree.files {
+                    let file = local.join(&*name).display().to_string();
+                    *content = drover_vault::yaml::decrypt_bytes(std::mem::take(content), &file)
+                        .map_err(ModuleError::Controller)?;
+                }
+            }
             let root = if src.ends_with('/') {
                 dest.clone()
             } else {
@@ -98,9 +105,7 @@ impl Module for Copy {
             };
             return copy_tree(ctx, &opts, &root, &src, tree).await;
         }
-        let content = std::fs::read(&local).map_err(|e| {
-            ModuleError::Controller(format!("could not read src {}: {e}", local.display()))
-        })?;
+        let content = crate::util::read_controller_file(&local, args.bool("decrypt", true), "src")?;
         let mut p = opts;
         p.after_header = local.display().to_string();
         if p.attrs.mode.as_deref() == Some("preserve") {

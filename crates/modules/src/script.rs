@@ -19,7 +19,7 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("removes", ArgKind::Str),
         ArgDef::new("chdir", ArgKind::Str),
         ArgDef::new("executable", ArgKind::Str),
-        // Accepted for Ansible's playbooks; vault-encrypted scripts are not decrypted yet.
+        // Vault-encrypted scripts are decrypted on the controller unless this is false.
         ArgDef::new("decrypt", ArgKind::Bool),
     ],
     free_form: true,
@@ -117,9 +117,8 @@ impl Module for Script {
             return Ok(skipped("Check mode is not supported for this task."));
         }
 
-        let content = std::fs::read(&local).map_err(|e| {
-            ModuleError::Controller(format!("could not read script {}: {e}", local.display()))
-        })?;
+        let content =
+            crate::util::read_controller_file(&local, args.bool("decrypt", true), "script")?;
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -40,6 +40,17 @@ pub fn read_source(path: &Path) -> Result<String, SourceError> {
     String::from_utf8(bytes).map_err(|_| SourceError::whole_file(file, "not valid UTF-8"))
 }
 
+/// A controller file's bytes as modules use them (`copy`, `script`, `assemble` with their
+/// default `decrypt: true`): a vault file's plaintext, anything else unchanged. Errors name the
+/// file and never any secret.
+pub fn decrypt_bytes(bytes: Vec<u8>, file: &str) -> Result<Vec<u8>, String> {
+    if !is_encrypted_bytes(&bytes) {
+        return Ok(bytes);
+    }
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    decrypt(&text, keyring()).map_err(|e| e.in_file(file).to_string())
+}
+
 /// Replaces every `!vault`-tagged scalar under `node` by its plaintext (as a string).
 pub fn decrypt_tags(node: &mut Node, file: &str, src: &str) -> Result<(), SourceError> {
     if node.tag.as_deref() == Some("!vault") {

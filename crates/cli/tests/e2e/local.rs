@@ -268,6 +268,37 @@ fn argument_errors_of_a_handled_task_fail_it_at_run_time() {
 }
 
 #[test]
+fn vaulted_sources_are_decrypted_on_the_controller() {
+    let fixtures = workspace().join("crates/vault/tests/fixtures");
+    let vaulted = std::fs::read_to_string(fixtures.join("file_1_1.yml")).expect("fixture");
+    let dir = setup(&[
+        ("files/secrets.yml", &vaulted),
+        ("files/tree/inner.yml", &vaulted),
+        ("pass.txt", "test-password\n"),
+        (
+            "site.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - file: path={{ root }} state=directory\n    - copy: src=secrets.yml dest={{ root }}/plain.yml\n    - copy: src=secrets.yml dest={{ root }}/still.yml decrypt=false\n    - copy: src=tree dest={{ root }}/\n",
+        ),
+    ]);
+    let r = play(dir.path(), &["--vault-password-file", "pass.txt"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let out = dir.path().join("out");
+    let plain = std::fs::read_to_string(out.join("plain.yml")).expect("plain");
+    assert!(plain.contains("hunter2"), "{plain}");
+    let still = std::fs::read_to_string(out.join("still.yml")).expect("still");
+    assert!(still.starts_with("$ANSIBLE_VAULT;"), "{still}");
+    let inner = std::fs::read_to_string(out.join("tree/inner.yml")).expect("tree");
+    assert!(inner.contains("hunter2"), "{inner}");
+    assert!(!r.all().contains("hunter2"), "{}", r.all());
+    // Without the password the task fails naming the file, and nothing is written.
+    let _ = std::fs::remove_dir_all(&out);
+    let r = play(dir.path(), &[]);
+    assert_ne!(r.code, 0, "{}", r.all());
+    assert!(r.all().contains("secrets.yml"), "{}", r.all());
+    assert!(!out.join("plain.yml").exists());
+}
+
+#[test]
 fn exit_codes_follow_ansible() {
     let failing = setup(&[(
         "site.yml",
