@@ -5,12 +5,30 @@ use drover_inventory::Inventory;
 use drover_playbook::Vars;
 use indexmap::IndexMap;
 
-/// The inventory behind a lock: `add_host` and `group_by` change it during the run.
-pub struct InventoryAdapter(pub std::sync::RwLock<Inventory>);
+/// Reads the inventory sources again (`meta: refresh_inventory`).
+pub type Reload = Box<dyn Fn() -> Result<Inventory, String> + Send + Sync>;
+
+/// The inventory behind a lock: `add_host` and `group_by` change it during the run, and
+/// `meta: refresh_inventory` replaces it.
+pub struct InventoryAdapter(
+    pub std::sync::RwLock<Inventory>,
+    Option<Reload>,
+    /// Run-time memberships, kept across refreshes (as Ansible keeps `add_host` hosts).
+    std::sync::Mutex<Vec<(String, String)>>,
+);
 
 impl InventoryAdapter {
     pub fn new(inventory: Inventory) -> InventoryAdapter {
-        InventoryAdapter(std::sync::RwLock::new(inventory))
+        InventoryAdapter(
+            std::sync::RwLock::new(inventory),
+            None,
+            std::sync::Mutex::new(Vec::new()),
+        )
+    }
+
+    pub fn with_reload(mut self, reload: Reload) -> InventoryAdapter {
+        self.1 = Some(reload);
+        self
     }
 
     fn inv(&self) -> std::sync::RwLockReadGuard<'_, Inventory> {
@@ -47,6 +65,32 @@ impl InventorySource for InventoryAdapter {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         inv.add_host(host, group);
         inv.reconcile();
+        if let Ok(mut added) = self.2.lock() {
+            added.push((host.to_string(), group.to_string()));
+        }
+    }
+
+    fn refresh(&self) -> Result<(), String> {
+        let Some(reload) = &self.1 else {
+            return Ok(());
+        };
+        let mut fresh = reload()?;
+        if let Ok(added) = self.2.lock() {
+            // Hosts made by add_host (members of `all`) stay; a host the sources no longer
+            // have is gone, with its run-time groups.
+            let made = |h: &str| added.iter().any(|(x, g)| x == h && g == "all");
+            for (host, group) in added.iter() {
+                if made(host) || fresh.host(host).is_some() {
+                    fresh.add_host(host, group);
+                }
+            }
+        }
+        fresh.reconcile();
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+        Ok(())
     }
 
     fn limit(&self, hosts: &[String], limit: &str) -> Result<Vec<String>, String> {

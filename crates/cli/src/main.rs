@@ -253,11 +253,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_inventory(sources: &[String], config: &config::Config) -> Result<Inventory> {
-    let mut sources: Vec<String> = sources.to_vec();
+/// The inventory sources of a run: `-i`, else the configured ones.
+fn inventory_sources(sources: &[String], config: &config::Config) -> Vec<String> {
     if sources.is_empty() {
-        sources = config.inventory.clone();
+        config.inventory.clone()
+    } else {
+        sources.to_vec()
     }
+}
+
+fn load_inventory(sources: &[String], config: &config::Config) -> Result<Inventory> {
+    let sources = inventory_sources(sources, config);
     let inv = Inventory::load(&sources)?;
     for w in inv.warnings() {
         eprintln!("[WARNING]: {w}");
@@ -350,7 +356,7 @@ struct Wiring {
 }
 
 fn wire(
-    inventory: Inventory,
+    inventory: inventory::InventoryAdapter,
     extra_vars: Vars,
     playbook_dir: PathBuf,
     options: RunOptions,
@@ -377,7 +383,7 @@ fn wire(
             allow_broken_conditionals: settings.allow_broken_conditionals,
             ..TemplarConfig::default()
         }),
-        Arc::new(inventory::InventoryAdapter::new(inventory)),
+        Arc::new(inventory),
         extra_vars,
         playbook_dir,
         options,
@@ -497,8 +503,21 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let mut code = 0;
     for pb in &playbooks {
         let loader = Loader::new(&playbook_dir, loader_config.clone());
+        // `meta: refresh_inventory` reads the sources again, with the playbook's vars dirs.
+        let reload = {
+            let (sources, dir) = (
+                inventory_sources(&common.inventory, &config),
+                playbook_dir.clone(),
+            );
+            move || -> std::result::Result<Inventory, String> {
+                let mut inv = Inventory::load(&sources).map_err(|e| e.to_string())?;
+                inv.add_vars_dir(&dir, VarsDirKind::Playbook)
+                    .map_err(|e| e.to_string())?;
+                Ok(inv)
+            }
+        };
         let w = wire(
-            inventory.clone(),
+            inventory::InventoryAdapter::new(inventory.clone()).with_reload(Box::new(reload)),
             extra.clone(),
             playbook_dir.clone(),
             options.clone(),
@@ -613,7 +632,14 @@ fn list(
 ) -> Result<i32> {
     let printer = Arc::new(Printer::new(Format::Human, 0, false, false));
     let loader = Loader::new(&playbook_dir, LoaderConfig::default());
-    let w = wire(inventory, extra, playbook_dir, options, printer, loader)?;
+    let w = wire(
+        inventory::InventoryAdapter::new(inventory),
+        extra,
+        playbook_dir,
+        options,
+        printer,
+        loader,
+    )?;
     for (pb, path) in playbooks.iter().zip(&a.playbooks) {
         println!("\nplaybook: {}", path.display());
         for (i, play) in pb.plays.iter().enumerate() {
@@ -729,7 +755,7 @@ async fn exec(a: ExecArgs) -> Result<i32> {
     let printer =
         Arc::new(Printer::new(format, common.verbose.max(1), common.diff, false).ad_hoc());
     let w = wire(
-        inventory,
+        inventory::InventoryAdapter::new(inventory),
         extra,
         dir.clone(),
         options,

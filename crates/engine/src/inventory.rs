@@ -16,6 +16,11 @@ pub trait InventorySource: Send + Sync {
     /// Records a run-time group membership (`add_host`, `group_by`): `host` joins `group`, so
     /// the group's variables (`group_vars/`) apply to it from now on.
     fn add_membership(&self, _host: &str, _group: &str) {}
+    /// Reads the inventory sources again (`meta: refresh_inventory`), keeping run-time
+    /// memberships.
+    fn refresh(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Restricts a play's hosts to those `limit` (a pattern, `--limit`) selects.
     fn limit(&self, hosts: &[String], limit: &str) -> Result<Vec<String>, String> {
         let allowed = self.hosts_matching(limit)?;

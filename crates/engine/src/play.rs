@@ -646,7 +646,14 @@ async fn run_linear(
                     Meta::ResetConnection => run.connector.reset(&st.name).await,
                     // Ansible clears the facts of every host of the play.
                     Meta::ClearFacts => clear_facts = true,
-                    Meta::RefreshInventory | Meta::Noop => {}
+                    Meta::RefreshInventory => {
+                        if let Err(e) = run.refresh_inventory() {
+                            run.emit(Event::Warning {
+                                message: format!("refresh_inventory: {e}"),
+                            });
+                        }
+                    }
+                    Meta::Noop => {}
                 },
             }
             if st.cursor.take_failed_after_always() {
@@ -922,6 +929,13 @@ async fn run_free(
                     }
                     Flow::Meta(Meta::ClearFacts) => st.host.write().facts.clear(),
                     Flow::Meta(Meta::ResetConnection) => run.connector.reset(&st.name).await,
+                    Flow::Meta(Meta::RefreshInventory) => {
+                        if let Err(e) = run.refresh_inventory() {
+                            run.emit(Event::Warning {
+                                message: format!("refresh_inventory: {e}"),
+                            });
+                        }
+                    }
                     Flow::Meta(Meta::ClearHostErrors) => {
                         for h in &all_hosts {
                             ctx.clear_failed(h);

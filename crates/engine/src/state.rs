@@ -365,6 +365,17 @@ impl RunShared {
         true
     }
 
+    /// `meta: refresh_inventory`: the inventory is read again and every known host's
+    /// inventory variables follow.
+    pub fn refresh_inventory(&self) -> Result<(), String> {
+        self.inventory.refresh()?;
+        *write(&self.groups_cache) = None;
+        for (name, h) in read(&self.hosts).iter() {
+            h.write().inventory_refreshed = Some(self.inventory.host_vars(name));
+        }
+        Ok(())
+    }
+
     /// Hosts matching a pattern, including run-time groups and hosts.
     pub fn hosts_matching(&self, pattern: &str) -> Result<Vec<String>, String> {
         let added = read(&self.added_groups).clone();
@@ -374,6 +385,12 @@ impl RunShared {
         // Run-time groups: resolve simple names here, delegate the rest.
         let mut out: Vec<String> = Vec::new();
         for part in pattern.split([':', ',']).filter(|p| !p.is_empty()) {
+            // The inventory's hosts of the group first, then those added at run time.
+            for h in self.inventory.hosts_matching(part).unwrap_or_default() {
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
             if let Some(members) = added.get(part) {
                 for m in members {
                     if !out.contains(m) {
@@ -381,11 +398,6 @@ impl RunShared {
                     }
                 }
                 continue;
-            }
-            for h in self.inventory.hosts_matching(part).unwrap_or_default() {
-                if !out.contains(&h) {
-                    out.push(h);
-                }
             }
             if part
                 .chars()

@@ -141,3 +141,32 @@ fn group_by_and_add_host_groups_bring_their_group_vars() {
     assert_eq!(r.count("localhost", "failed"), 0, "{}", r.all());
     assert_eq!(r.count("extra_host", "failed"), 0, "{}", r.all());
 }
+
+#[test]
+fn refresh_inventory_reads_the_sources_again_and_keeps_added_hosts() {
+    let dir = setup(
+        r#"
+- hosts: local
+  gather_facts: false
+  tasks:
+    - add_host:
+        name: added
+        ansible_connection: local
+    - copy:
+        dest: "{{ playbook_dir }}/inventory.ini"
+        content: "[local]\nlocalhost ansible_connection=local\nfresh ansible_connection=local\n"
+    - meta: refresh_inventory
+- hosts: all
+  gather_facts: false
+  tasks:
+    - assert:
+        that:
+          - "'fresh' in ansible_play_hosts"
+          - "'added' in ansible_play_hosts"
+      run_once: true
+"#,
+    );
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(r.count("localhost", "failed"), 0, "{}", r.all());
+}
