@@ -92,7 +92,11 @@ impl Module for Copy {
         if local.is_dir() {
             let mut tree = Tree::read_local(&local, args.bool("local_follow", true))?;
             if args.bool("decrypt", true) {
-                for (name, content, _) in &mut tree.files {
+                // Shallow files first, as Ansible walks the tree (its error names the first).
+                let mut order: Vec<usize> = (0..tree.files.len()).collect();
+                order.sort_by_key(|&i| tree.files[i].0.matches('/').count());
+                for i in order {
+                    let (name, content, _) = &mut tree.files[i];
                     let file = local.join(&*name).display().to_string();
                     *content = drover_vault::yaml::decrypt_bytes(std::mem::take(content), &file)
                         .map_err(ModuleError::Controller)?;

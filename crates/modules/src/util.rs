@@ -340,6 +340,23 @@ pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
+/// A controller file read for a module, decrypted when it is a vault file and the task leaves
+/// `decrypt` on (Ansible's default).
+pub(crate) fn read_controller_file(
+    path: &std::path::Path,
+    decrypt: bool,
+    what: &str,
+) -> Result<Vec<u8>, ModuleError> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        ModuleError::Controller(format!("could not read {what} {}: {e}", path.display()))
+    })?;
+    if !decrypt {
+        return Ok(bytes);
+    }
+    drover_vault::yaml::decrypt_bytes(bytes, &path.display().to_string())
+        .map_err(ModuleError::Controller)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,21 +466,4 @@ mod tests {
             "{\n    \"path\": \"/x\",\n    \"state\": \"directory\"\n}\n"
         );
     }
-}
-
-/// A controller file read for a module, decrypted when it is a vault file and the task leaves
-/// `decrypt` on (Ansible's default).
-pub(crate) fn read_controller_file(
-    path: &std::path::Path,
-    decrypt: bool,
-    what: &str,
-) -> Result<Vec<u8>, ModuleError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        ModuleError::Controller(format!("could not read {what} {}: {e}", path.display()))
-    })?;
-    if !decrypt {
-        return Ok(bytes);
-    }
-    drover_vault::yaml::decrypt_bytes(bytes, &path.display().to_string())
-        .map_err(ModuleError::Controller)
 }

@@ -47,6 +47,11 @@ pub fn decrypt_bytes(bytes: Vec<u8>, file: &str) -> Result<Vec<u8>, String> {
     if !is_encrypted_bytes(&bytes) {
         return Ok(bytes);
     }
+    if keyring().is_empty() {
+        return Err(format!(
+            "A vault password or secret must be specified to decrypt {file}"
+        ));
+    }
     let text = String::from_utf8_lossy(&bytes).into_owned();
     decrypt(&text, keyring()).map_err(|e| e.in_file(file).to_string())
 }
