@@ -565,11 +565,23 @@ impl Inventory {
         } else {
             self.sorted_groups(host)
         };
+        // Ansible's documented order: group variables written in inventory sources (by
+        // depth), then group_vars/all (inventory's, then the playbook's), then every other
+        // group's group_vars/ (the inventory's layer, then the playbook's, each by depth).
         for g in &groups {
             if let Some(grp) = self.groups.get(g) {
                 merge(&mut out, &grp.vars);
             }
-            for kind in [VarsDirKind::Inventory, VarsDirKind::Playbook] {
+        }
+        for kind in [VarsDirKind::Inventory, VarsDirKind::Playbook] {
+            for layer in layers(kind) {
+                if let Some(v) = layer.groups.get("all") {
+                    merge(&mut out, v);
+                }
+            }
+        }
+        for kind in [VarsDirKind::Inventory, VarsDirKind::Playbook] {
+            for g in groups.iter().filter(|g| *g != "all") {
                 for layer in layers(kind) {
                     if let Some(v) = layer.groups.get(g) {
                         merge(&mut out, v);
