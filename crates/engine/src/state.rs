@@ -560,8 +560,9 @@ impl PlayCtx {
                 }
             }
         }
-        // Later roles win, as their variables were set last.
+        // Later roles win, as their variables (and defaults) were set last.
         role_vars.reverse();
+        role_defaults.reverse();
         PlayCtx {
             strategy: RwLock::new(play.strategy),
             play,
