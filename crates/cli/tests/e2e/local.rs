@@ -263,8 +263,16 @@ fn argument_errors_of_a_handled_task_fail_it_at_run_time() {
     )]);
     let r = play(dir.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert!(r.stdout.contains("missing required arguments: path"), "{}", r.all());
-    assert!(dir.path().join("out").is_dir(), "the rescue ran\n{}", r.all());
+    assert!(
+        r.stdout.contains("missing required arguments: path"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        dir.path().join("out").is_dir(),
+        "the rescue ran\n{}",
+        r.all()
+    );
 }
 
 #[test]
