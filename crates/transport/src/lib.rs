@@ -269,6 +269,8 @@ pub(crate) struct Shared {
     pub control_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     next: std::sync::atomic::AtomicU64,
+    /// The helper executable's content, read on the first upload of the run.
+    pub helper_bytes: tokio::sync::OnceCell<Arc<Vec<u8>>>,
 }
 
 impl Shared {
@@ -317,6 +319,7 @@ impl Transport {
                 control_dir,
                 _tmp: tmp,
                 next: std::sync::atomic::AtomicU64::new(0),
+                helper_bytes: tokio::sync::OnceCell::new(),
             }),
         })
     }

@@ -166,10 +166,11 @@ impl SshTarget {
             .spawn()
             .map_err(|e| HostError::Unreachable(format!("cannot run ssh: {e}")))?;
         let mut pipe = child.stdin.take();
-        let data = stdin.map(<[u8]>::to_vec);
+        // Borrowed, not copied: the helper upload feeds megabytes to every host at once.
+        let data = stdin;
         let feed = async move {
             if let (Some(p), Some(d)) = (pipe.as_mut(), data) {
-                let _ = p.write_all(&d).await;
+                let _ = p.write_all(d).await;
             }
             drop(pipe);
         };
@@ -255,16 +256,29 @@ impl SshTarget {
             .helper
             .as_ref()
             .ok_or_else(|| HostError::Unsupported("no helper".into()))?;
-        let content = tokio::fs::read(&helper.path)
-            .await
-            .map_err(|e| HostError::io(helper.path.to_string_lossy(), &e))?;
+        // Read once per run and shared by every host's upload (50 hosts would otherwise hold
+        // 50 copies of a ~10 MB executable at once).
+        let content = self
+            .shared
+            .helper_bytes
+            .get_or_try_init(|| async {
+                tokio::fs::read(&helper.path)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| HostError::io(helper.path.to_string_lossy(), &e))
+            })
+            .await?
+            .clone();
         let script = format!(
             "umask 077; d=\"{dir}\"; mkdir -p \"$d\" && t=\"$d/.upload-$$\" && cat > \"$t\" && chmod 0700 \"$t\" && mv -f \"$t\" \"$d/helper-{sha}\"",
             dir = Self::cache_dir_expr(),
             sha = helper.sha256
         );
         let out = self
-            .run(&format!("sh -c {}", shell_quote(&script)), Some(&content))
+            .run(
+                &format!("sh -c {}", shell_quote(&script)),
+                Some(content.as_slice()),
+            )
             .await?;
         self.uploads.fetch_add(1, Ordering::Relaxed);
         if out.rc != 0 {
