@@ -148,7 +148,13 @@ fn run_password_script(path: &Path, label: Option<&str>) -> Result<Secret, Vault
     let shown = path.display().to_string();
     let client = is_client_script(path);
     let label = label.unwrap_or(DEFAULT_VAULT_ID);
-    let mut command = Command::new(path);
+    // A bare file name is a file here, not a program to look up in PATH.
+    let program = if path.components().count() == 1 {
+        Path::new(".").join(path)
+    } else {
+        path.to_path_buf()
+    };
+    let mut command = Command::new(&program);
     if client {
         command.args(["--vault-id", label]);
     }

@@ -72,6 +72,28 @@ pub struct Document {
     pub warnings: Vec<Warning>,
 }
 
+/// What a mapping key given twice does (Ansible's `DUPLICATE_YAML_DICT_KEY`): a warning and
+/// the last value wins (the default), an error, or the last value silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    Warn,
+    Error,
+    Ignore,
+}
+
+static DUPLICATE_KEYS: std::sync::OnceLock<DuplicateKeys> = std::sync::OnceLock::new();
+
+/// Sets the duplicate-key policy for every document loaded afterwards. Like the vault keyring
+/// it is a setting of the whole run, set once by the binary before anything is loaded, so the
+/// many loaders need no extra parameter; later calls are ignored.
+pub fn set_duplicate_keys(policy: DuplicateKeys) {
+    let _ = DUPLICATE_KEYS.set(policy);
+}
+
+pub(crate) fn duplicate_keys() -> DuplicateKeys {
+    DUPLICATE_KEYS.get().copied().unwrap_or(DuplicateKeys::Warn)
+}
+
 /// A non-fatal problem found while loading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {

@@ -499,15 +499,22 @@ impl<'a> Loader<'a> {
             match index.get(&hk) {
                 Some(&i) => {
                     if is_own && from_own[i] {
-                        self.warnings.push(Warning {
-                            file: self.file.to_string(),
-                            span: key.span,
-                            message: format!(
-                                "duplicate mapping key {:?} (first at line {}); using the last value",
-                                key.scalar_text().unwrap_or_default(),
-                                out[i].0.span.start.line
-                            ),
-                        });
+                        let message = format!(
+                            "Found duplicate mapping key '{}' (first at line {})",
+                            key.scalar_text().unwrap_or_default(),
+                            out[i].0.span.start.line
+                        );
+                        match crate::duplicate_keys() {
+                            crate::DuplicateKeys::Error => {
+                                return Err(self.error_at(key.span.start, message));
+                            }
+                            crate::DuplicateKeys::Ignore => {}
+                            crate::DuplicateKeys::Warn => self.warnings.push(Warning {
+                                file: self.file.to_string(),
+                                span: key.span,
+                                message: format!("{message}; the last value is used"),
+                            }),
+                        }
                     }
                     // As a Python dict does: the first key stays, the value is replaced.
                     out[i].1 = value;
@@ -742,7 +749,7 @@ mod tests {
         assert_eq!(docs[0].warnings.len(), 1);
         assert_eq!(
             docs[0].warnings[0].to_string(),
-            "d.yml:3:1: duplicate mapping key \"a\" (first at line 1); using the last value"
+            "d.yml:3:1: Found duplicate mapping key 'a' (first at line 1); the last value is used"
         );
         // Overriding a merged key is what merges are for: no warning.
         let docs = parse_str("a: &a {x: 1}\nb: {<<: *a, x: 2}\n", "d.yml").unwrap();
