@@ -95,7 +95,7 @@ pub(crate) fn load(inv: &mut Inventory, file: &str, src: &str) -> Result<(), Inv
                         format!("invalid variable name {key:?} in [{group}:vars]"),
                     ));
                 }
-                inv.set_group_var(&group, key, Value::from(vars_value(v)));
+                inv.set_group_var(&group, key, vars_value(v));
             }
             Kind::Children => {
                 let tokens = tokenize(raw).map_err(|(col, m)| err(col, m))?;
@@ -142,9 +142,16 @@ fn section(line: &str) -> Result<(String, Kind), String> {
     Ok((name.to_string(), kind))
 }
 
-/// A `:vars` value: the rest of the line, trimmed, without a trailing ` # comment`, and
-/// without quotes around the whole value.
-fn vars_value(v: &str) -> String {
+/// A `:vars` value: the rest of the line, trimmed, without a trailing ` # comment`, read as a
+/// Python literal when it is one (`True`, `1`, `[1, 2]`, `'quoted'`), as Ansible's
+/// `ast.literal_eval` reads it; otherwise the text, without quotes around the whole value.
+fn vars_value(v: &str) -> Value {
+    let text = vars_text(v);
+    pyliteral::parse(&text).unwrap_or_else(|| Value::from(unquote(&text)))
+}
+
+/// The text of a `:vars` value, without a trailing ` # comment`.
+fn vars_text(v: &str) -> String {
     let mut v = v.trim();
     let mut quote: Option<char> = None;
     let mut prev_space = true;
@@ -160,6 +167,10 @@ fn vars_value(v: &str) -> String {
         }
         prev_space = c.is_whitespace();
     }
+    v.to_string()
+}
+
+fn unquote(v: &str) -> String {
     for q in ['"', '\''] {
         if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
             return v[1..v.len() - 1].to_string();
@@ -274,11 +285,19 @@ mod tests {
         assert!(section("[web:nope]").is_err());
         assert!(section("[web servers]").is_err());
         assert!(section("[web").is_err());
-        assert_eq!(vars_value(" FALSE "), "FALSE");
-        assert_eq!(vars_value(" 'quoted' "), "quoted");
-        assert_eq!(vars_value("a b # comment"), "a b");
-        assert_eq!(vars_value("'a # b'"), "a # b");
-        assert_eq!(vars_value("pa#ss"), "pa#ss");
+        assert_eq!(vars_value(" FALSE "), Value::from("FALSE"));
+        assert_eq!(vars_value(" 'quoted' "), Value::from("quoted"));
+        assert_eq!(vars_value("a b # comment"), Value::from("a b"));
+        assert_eq!(vars_value("'a # b'"), Value::from("a # b"));
+        assert_eq!(vars_value("pa#ss"), Value::from("pa#ss"));
+        // Python literals, as Ansible's literal_eval reads them.
+        assert_eq!(vars_value("True"), Value::from(true));
+        assert_eq!(vars_value("1"), Value::from(1));
+        assert_eq!(vars_value("[1, 2]"), Value::from(vec![1, 2]));
+        assert_eq!(
+            vars_value("host-01.internal"),
+            Value::from("host-01.internal")
+        );
     }
 
     #[test]

@@ -27,6 +27,7 @@
 //! - a missing source is an error (Ansible only warns), since running against fewer hosts than
 //!   meant is worse than stopping.
 
+mod constructed;
 mod ini;
 mod output;
 mod pattern;
@@ -49,6 +50,22 @@ pub use range::expand as expand_host_range;
 
 /// Variables by name, in definition order.
 pub type Vars = IndexMap<String, Value>;
+
+pub use constructed::Evaluate;
+
+/// The first executable `python3` on `PATH`.
+pub fn python3_on_path() -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| std::path::Path::new(d).join("python3"))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .map(|p| p.to_string_lossy().into_owned())
+}
 
 /// The names of the implicit localhost: used when a pattern names it and the inventory does
 /// not define it.
@@ -101,6 +118,8 @@ pub struct Inventory {
     groups: IndexMap<String, Group>,
     vars_dirs: Vec<vars::VarsDir>,
     warnings: Vec<String>,
+    /// `constructed` sources read, not yet applied (see [`Inventory::construct`]).
+    constructed: Vec<constructed::Spec>,
 }
 
 impl Default for Inventory {
@@ -117,6 +136,7 @@ impl Inventory {
             groups: IndexMap::new(),
             vars_dirs: Vec::new(),
             warnings: Vec::new(),
+            constructed: Vec::new(),
         };
         inv.ensure_group("all");
         inv.ensure_group("ungrouped");
@@ -554,12 +574,21 @@ impl Inventory {
     /// crate documentation). For the implicit localhost, `all`'s variables plus
     /// `ansible_connection: local`. Empty for unknown hosts.
     pub fn host_vars(&self, host: &str) -> Vars {
+        self.host_vars_with(host, true)
+    }
+
+    /// [`Inventory::host_vars`], with or without the `group_vars/`/`host_vars/` layers.
+    pub(crate) fn host_vars_with(&self, host: &str, dirs: bool) -> Vars {
         let implicit = self.is_implicit_localhost(host);
         if !implicit && !self.hosts.contains_key(host) {
             return Vars::new();
         }
         let mut out = Vars::new();
-        let layers = |kind: VarsDirKind| self.vars_dirs.iter().filter(move |d| d.kind == kind);
+        let layers = |kind: VarsDirKind| {
+            self.vars_dirs
+                .iter()
+                .filter(move |d| dirs && d.kind == kind)
+        };
         let groups = if implicit {
             vec!["all".to_string()]
         } else {
@@ -591,6 +620,11 @@ impl Inventory {
         }
         if implicit {
             out.insert("ansible_connection".to_string(), Value::from("local"));
+            // Ansible gives the implicit localhost its own interpreter; drover has none, so
+            // the controller's `python3` stands in when there is one.
+            if let Some(py) = python3_on_path() {
+                out.insert("ansible_python_interpreter".to_string(), Value::from(py));
+            }
         } else if let Some(h) = self.hosts.get(host) {
             merge(&mut out, &h.vars);
         }
@@ -662,6 +696,18 @@ fn ignored_in_directory(name: &str) -> bool {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_implicit_localhost_runs_python_from_path() {
+        let inv = Inventory::load::<&str>(&[]).unwrap();
+        let vars = inv.host_vars("localhost");
+        assert_eq!(vars.get("ansible_connection"), Some(&Value::from("local")));
+        assert_eq!(
+            vars.get("ansible_python_interpreter")
+                .map(ToString::to_string),
+            python3_on_path()
+        );
+    }
 
     #[test]
     fn ports_and_ignored_names() {

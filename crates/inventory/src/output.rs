@@ -32,8 +32,9 @@ fn vars_json(vars: &Vars) -> Json {
 
 impl Inventory {
     /// `ansible-inventory --list`: `_meta.hostvars` with each host's merged variables (hosts
-    /// without variables left out), then every group with its `hosts` and sorted `children`
-    /// (groups with neither left out, except `all`).
+    /// without variables left out) and ansible-core 2.19's `profile`, then every group with its
+    /// `hosts` and `children` in the order they were defined (`all` lists `ungrouped` first);
+    /// groups with neither are left out, except `all`.
     pub fn list_json(&self) -> Json {
         let mut top = Map::new();
         let mut hostvars = Map::new();
@@ -45,11 +46,15 @@ impl Inventory {
         }
         let mut meta = Map::new();
         meta.insert("hostvars".to_string(), Json::Object(hostvars));
+        meta.insert("profile".to_string(), Json::from("inventory_legacy"));
         top.insert("_meta".to_string(), Json::Object(meta));
         for g in self.groups.values() {
             let mut entry = Map::new();
             let mut children = g.children.clone();
-            children.sort();
+            if let Some(at) = children.iter().position(|c| c == "ungrouped") {
+                let ungrouped = children.remove(at);
+                children.insert(0, ungrouped);
+            }
             if !children.is_empty() {
                 entry.insert("children".to_string(), Json::from(children));
             }
@@ -86,15 +91,12 @@ impl Inventory {
             return;
         };
         lines.push(graph_line(&format!("@{name}:"), depth));
-        let mut children = g.children.clone();
-        children.sort();
-        for c in &children {
+        // In the order the inventory defined them, as ansible-core 2.19 prints them.
+        for c in &g.children {
             self.graph_group(c, depth + 1, lines);
         }
         if name != "all" {
-            let mut hosts = g.hosts.clone();
-            hosts.sort();
-            for h in &hosts {
+            for h in &g.hosts {
                 lines.push(graph_line(h, depth + 1));
             }
         }
@@ -140,11 +142,11 @@ mod tests {
     }
 
     #[test]
-    fn graph_of_one_group() {
+    fn graph_of_one_group_in_definition_order() {
         let (_dir, inv) = inventory("[a:children]\nb\n[b]\nh2\nh1\n[a]\nh3\n");
         assert_eq!(
             inv.graph(Some("a")).unwrap(),
-            "@a:\n  |--@b:\n  |  |--h1\n  |  |--h2\n  |--h3"
+            "@a:\n  |--@b:\n  |  |--h2\n  |  |--h1\n  |--h3"
         );
         assert!(inv.graph(Some("zzz")).is_err());
     }

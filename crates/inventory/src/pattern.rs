@@ -210,7 +210,9 @@ impl Inventory {
                 plain.push(t);
             }
         }
-        if plain.is_empty() && !(and.is_empty() && not.is_empty()) {
+        // Only `&`/`!` terms, or no terms at all (`,,`, an empty `--limit`): start from `all`,
+        // as Ansible does.
+        if plain.is_empty() {
             plain.push("all");
         }
         let mut sel = Selection::default();

@@ -77,6 +77,11 @@ impl P<'_> {
                 self.i += 1;
                 self.dict()?
             }
+            // Bytes and unicode prefixes: Ansible coerces bytes to text.
+            b'b' | b'B' | b'u' | b'U' if matches!(self.s.get(self.i + 1), Some(b'\'' | b'"')) => {
+                self.i += 1;
+                Value::from(self.string()?)
+            }
             b'\'' | b'"' => {
                 let mut out = self.string()?;
                 // Adjacent literals concatenate, as in Python.
@@ -122,7 +127,18 @@ impl P<'_> {
             }
             let key = self.value()?;
             if !self.eat(b':') {
-                return None; // a set, which has no JSON form; keep the text
+                // A set: shown as a list, as Ansible's inventory shows it.
+                if !map.is_empty() {
+                    return None;
+                }
+                let mut items = vec![key];
+                while self.eat(b',') {
+                    if self.eat(b'}') {
+                        return Some(Value::from(items));
+                    }
+                    items.push(self.value()?);
+                }
+                return self.eat(b'}').then(|| Value::from(items));
             }
             let value = self.value()?;
             map.insert(key, value);
@@ -183,6 +199,13 @@ impl P<'_> {
             "True" => Some(Value::from(true)),
             "False" => Some(Value::from(false)),
             "None" => Some(Value::from(())),
+            // Python values JSON has no form for, as Ansible coerces them: the ellipsis and
+            // complex numbers become their text, `set()` an empty list.
+            "..." => Some(Value::from("...")),
+            "set" if self.eat(b'(') => self.eat(b')').then(|| Value::from(Vec::<Value>::new())),
+            _ if word.ends_with(['j', 'J']) && number(&word[..word.len() - 1]).is_some() => {
+                Some(Value::from(word))
+            }
             _ => number(word),
         }
     }
@@ -275,7 +298,16 @@ mod tests {
         check("(1,)", "[1]");
         check("(1)", "1");
         check("{'a': 1, 'b': [True]}", "{\"a\":1,\"b\":[true]}");
-        check("{1, 2}", "\"{1, 2}\"");
+        // As ansible-core 2.19's inventory shows them: sets as lists, bytes as text, the
+        // ellipsis and complex numbers as their text.
+        check("{1, 2}", "[1,2]");
+        check("set()", "[]");
+        check("b'single'", "\"single\"");
+        check(
+            "[..., 1j, set(), {1, 2}, b'x']",
+            "[\"...\",\"1j\",[],[1,2],\"x\"]",
+        );
+        check("{1: 2, 3}", "\"{1: 2, 3}\"");
         check("192.168.1.10", "\"192.168.1.10\"");
         check("/usr/bin/python3", "\"/usr/bin/python3\"");
         check("1__0", "\"1__0\"");

@@ -29,6 +29,21 @@ pub(crate) fn load(inv: &mut Inventory, file: &str, src: &str) -> Result<(), Inv
             ),
         ));
     };
+    // An inventory plugin's configuration rather than groups.
+    if let Some((_, plugin)) = groups.iter().find(|(k, _)| k.as_str() == Some("plugin")) {
+        let name = plugin.scalar_text().unwrap_or_default();
+        if crate::constructed::is_constructed(&name) {
+            let spec = crate::constructed::parse(file, src, root)?;
+            inv.constructed.push(spec);
+            return Ok(());
+        }
+        return Err(ctx.err(
+            plugin,
+            format!(
+                "inventory plugin {name:?} is not supported: drover reads INI, YAML and script inventories, and the constructed plugin"
+            ),
+        ));
+    }
     for (key, body) in groups {
         let name = ctx.name(key)?;
         ctx.group(inv, &name, body, None)?;
@@ -109,6 +124,16 @@ impl Ctx<'_> {
     fn hosts(&self, inv: &mut Inventory, group: &str, value: &Node) -> Result<(), InventoryError> {
         let what = format!("\"hosts\" of group {group:?}");
         for (key, vars) in self.mapping(value, &what)? {
+            // As Ansible: a host written as a number would silently change (1234 vs 01234).
+            if matches!(key.kind, NodeKind::Int(_) | NodeKind::Float(_)) {
+                return Err(self.err(
+                    key,
+                    format!(
+                        "Host pattern {} must be a string. Enclose integers/floats in quotation marks.",
+                        key.scalar_text().unwrap_or_default()
+                    ),
+                ));
+            }
             let text = self.name(key)?;
             let (pattern, port) = split_port(&text);
             let names = range::expand(pattern).map_err(|m| self.err(key, m))?;
