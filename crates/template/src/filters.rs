@@ -118,7 +118,10 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         let (root, ext) = splitext(&py_str(&v));
         Value::from(vec![Value::from(root), Value::from(ext)])
     });
+    env.add_filter("urldecode", |v: Value| urldecode(&py_str(&v)));
+    env.add_filter("urlencode", urlencode);
     env.add_filter("path_join", path_join);
+    env.add_filter("commonpath", commonpath);
     env.add_filter("fileglob", |v: Value| fileglob(&py_str(&v)));
     env.add_filter("to_datetime", to_datetime);
     env.add_filter("strftime", strftime);
@@ -142,15 +145,23 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         },
     );
     env.add_filter("urlsplit", data::urlsplit);
-    env.add_filter("log", |x: f64, base: Option<f64>| match base {
-        Some(b) => x.ln() / b.ln(),
-        None => x.ln(),
+    env.add_filter("log", |x: Value, base: Option<Value>| {
+        let x = real("log", &x)?;
+        Ok::<_, Error>(match base {
+            Some(b) => x.ln() / real("log", &b)?.ln(),
+            None => x.ln(),
+        })
     });
-    env.add_filter("pow", |x: f64, y: f64| x.powf(y));
-    env.add_filter("root", |x: f64, base: Option<f64>| match base {
-        None | Some(2.0) => x.sqrt(),
-        Some(3.0) => x.cbrt(),
-        Some(b) => x.powf(1.0 / b),
+    env.add_filter("pow", |x: Value, y: Value| {
+        Ok::<_, Error>(real("pow", &x)?.powf(real("pow", &y)?))
+    });
+    env.add_filter("root", |x: Value, base: Option<Value>| {
+        let x = real("root", &x)?;
+        Ok::<_, Error>(match base.map(|b| real("root", &b)).transpose()? {
+            None | Some(2.0) => x.sqrt(),
+            Some(3.0) => x.cbrt(),
+            Some(b) => x.powf(1.0 / b),
+        })
     });
     env.add_filter("random", collections::random);
     env.add_filter("shuffle", collections::shuffle);
@@ -170,6 +181,8 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     env.add_filter("regex_escape", regex_filters::regex_escape);
     // collections
     env.add_filter("combine", collections::combine);
+    env.add_filter("unique", collections::unique);
+    env.add_filter("rekey_on_member", collections::rekey_on_member);
     env.add_filter("dict2items", collections::dict2items);
     env.add_filter("items2dict", collections::items2dict);
     env.add_filter("flatten", collections::flatten);
@@ -190,6 +203,35 @@ pub(crate) fn register(env: &mut Environment<'static>) {
 
 pub(crate) fn fail(msg: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, msg.into())
+}
+
+/// A filter argument given by position or by keyword, as Python calls allow either.
+pub(crate) fn or_kw<'a, T>(
+    positional: Option<T>,
+    kw: &'a Kwargs,
+    name: &'a str,
+) -> Result<Option<T>, Error>
+where
+    Option<T>: minijinja::value::ArgType<'a, Output = Option<T>>,
+{
+    match positional {
+        Some(v) => Ok(Some(v)),
+        None => kw.get::<Option<T>>(name),
+    }
+}
+
+/// A number for Ansible's math filters, which take only numbers (Python's `math` functions),
+/// failing with their message otherwise.
+fn real(filter: &str, v: &Value) -> Result<f64, Error> {
+    match v.kind() {
+        ValueKind::Number | ValueKind::Bool => {
+            f64::try_from(v.clone()).map_err(|e| fail(e.to_string()))
+        }
+        _ => Err(fail(format!(
+            "{filter}() can only be used on numbers: must be real number, not {}",
+            type_name(v)
+        ))),
+    }
 }
 
 /// Python's type name for a value, as Ansible prints it in messages and `type_debug`.
@@ -378,16 +420,8 @@ fn to_int(
     base: Option<u32>,
     kw: Kwargs,
 ) -> Result<Value, Error> {
-    let default = match default {
-        Some(d) => d,
-        None => kw
-            .get::<Option<Value>>("default")?
-            .unwrap_or(Value::from(0)),
-    };
-    let base = match base {
-        Some(b) => b,
-        None => kw.get::<Option<u32>>("base")?.unwrap_or(10),
-    };
+    let default = or_kw(default, &kw, "default")?.unwrap_or(Value::from(0));
+    let base = or_kw(base, &kw, "base")?.unwrap_or(10);
     kw.assert_all_used()?;
     if v.is_undefined() {
         let _: (String,) = minijinja::value::from_args(std::slice::from_ref(&v))?;
@@ -462,12 +496,7 @@ pub(crate) fn parse_py_float(s: &str) -> Option<f64> {
 }
 
 fn to_float(v: Value, default: Option<Value>, kw: Kwargs) -> Result<Value, Error> {
-    let default = match default {
-        Some(d) => d,
-        None => kw
-            .get::<Option<Value>>("default")?
-            .unwrap_or(Value::from(0.0)),
-    };
+    let default = or_kw(default, &kw, "default")?.unwrap_or(Value::from(0.0));
     kw.assert_all_used()?;
     if v.is_undefined() {
         let _: (String,) = minijinja::value::from_args(std::slice::from_ref(&v))?;
@@ -514,16 +543,8 @@ fn default(
     boolean: Option<bool>,
     kw: Kwargs,
 ) -> Result<Value, Error> {
-    let other = match other {
-        Some(o) => o,
-        None => kw
-            .get::<Option<Value>>("default_value")?
-            .unwrap_or(Value::from("")),
-    };
-    let boolean = match boolean {
-        Some(b) => b,
-        None => kw.get::<Option<bool>>("boolean")?.unwrap_or(false),
-    };
+    let other = or_kw(other, &kw, "default_value")?.unwrap_or(Value::from(""));
+    let boolean = or_kw(boolean, &kw, "boolean")?.unwrap_or(false);
     kw.assert_all_used()?;
     if v.is_undefined() || (boolean && !v.is_true()) {
         Ok(other)
@@ -552,10 +573,7 @@ fn undef(hint: Option<String>, kw: Kwargs) -> Result<Value, Error> {
 }
 
 fn mandatory(v: Value, msg: Option<String>, kw: Kwargs) -> Result<Value, Error> {
-    let msg = match msg {
-        Some(m) => Some(m),
-        None => kw.get::<Option<String>>("msg")?,
-    };
+    let msg = or_kw(msg, &kw, "msg")?;
     // Set by the template rewrite (safe_access) for `name | mandatory`.
     let name = kw.get::<Option<String>>(crate::safe_access::MANDATORY_NAME)?;
     kw.assert_all_used()?;
@@ -585,20 +603,9 @@ fn truncate(
     end: Option<String>,
     kw: Kwargs,
 ) -> Result<String, Error> {
-    let length = match length {
-        Some(l) => l,
-        None => kw.get::<Option<usize>>("length")?.unwrap_or(255),
-    };
-    let killwords = match killwords {
-        Some(k) => k,
-        None => kw.get::<Option<bool>>("killwords")?.unwrap_or(false),
-    };
-    let end = match end {
-        Some(e) => e,
-        None => kw
-            .get::<Option<String>>("end")?
-            .unwrap_or_else(|| "...".into()),
-    };
+    let length = or_kw(length, &kw, "length")?.unwrap_or(255);
+    let killwords = or_kw(killwords, &kw, "killwords")?.unwrap_or(false);
+    let end = or_kw(end, &kw, "end")?.unwrap_or_else(|| "...".into());
     let leeway = kw.get::<Option<usize>>("leeway")?.unwrap_or(5);
     kw.assert_all_used()?;
     let s = py_str(&v);
@@ -766,6 +773,128 @@ pub(crate) fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
+/// Jinja2's `urlencode`: a string (or any non-iterable) is quoted for a URL path (`/` kept); a
+/// mapping, or a sequence of pairs, becomes a query string with `+` for spaces.
+fn urlencode(v: Value) -> Result<String, Error> {
+    fn quote(text: &str, for_qs: bool) -> String {
+        let mut out = String::with_capacity(text.len());
+        for b in text.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                    out.push(char::from(b))
+                }
+                b'/' if !for_qs => out.push('/'),
+                b' ' if for_qs => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+    match v.kind() {
+        ValueKind::Map => {
+            let mut parts = Vec::new();
+            for k in v.try_iter()? {
+                let val = v.get_item(&k)?;
+                parts.push(format!(
+                    "{}={}",
+                    quote(&py_str(&k), true),
+                    quote(&py_str(&val), true)
+                ));
+            }
+            Ok(parts.join("&"))
+        }
+        ValueKind::Seq | ValueKind::Iterable => {
+            let mut parts = Vec::new();
+            for pair in v.try_iter()? {
+                let items: Vec<Value> = pair.try_iter()?.collect();
+                let [k, val] = items.as_slice() else {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        "urlencode: a sequence must hold (key, value) pairs",
+                    ));
+                };
+                parts.push(format!(
+                    "{}={}",
+                    quote(&py_str(k), true),
+                    quote(&py_str(val), true)
+                ));
+            }
+            Ok(parts.join("&"))
+        }
+        _ => Ok(quote(&py_str(&v), false)),
+    }
+}
+
+/// Python's `urllib.parse.unquote_plus`, which Ansible's `urldecode` is: `%XX` escapes are
+/// bytes of UTF-8 text and `+` is a space.
+fn urldecode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+                match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Python's `os.path.commonpath` over a list of paths.
+fn commonpath(v: Value) -> Result<String, Error> {
+    if !matches!(v.kind(), ValueKind::Seq | ValueKind::Iterable) {
+        return Err(fail(format!(
+            "|commonpath expects sequence, got <class '{}'> instead.",
+            type_name(&v)
+        )));
+    }
+    let paths: Vec<String> = v
+        .try_iter()
+        .map(|it| it.map(|p| py_str(&p)).collect())
+        .unwrap_or_default();
+    let Some(first) = paths.first() else {
+        return Err(fail("commonpath() arg is an empty sequence"));
+    };
+    let absolute = first.starts_with('/');
+    if paths.iter().any(|p| p.starts_with('/') != absolute) {
+        return Err(fail("Can't mix absolute and relative paths"));
+    }
+    let parts = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(str::to_string)
+            .collect()
+    };
+    let mut common = parts(first);
+    for p in &paths[1..] {
+        let other = parts(p);
+        let n = common
+            .iter()
+            .zip(&other)
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(n);
+    }
+    let joined = common.join("/");
+    Ok(if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    })
+}
+
 /// Python's `os.path.dirname`.
 pub(crate) fn dirname(p: &str) -> &str {
     match p.rfind('/') {
@@ -922,9 +1051,21 @@ const SIZE_UNITS: [(&str, u32); 9] = [
 ];
 
 /// Ansible's `human_readable(isbits=False, unit=None)`: `1.00 KB`, `10.00 Bytes`.
-fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Result<String, Error> {
-    let size = f64::try_from(v.clone())
-        .map_err(|_| fail(format!("human_readable() can't interpret {}", py_repr(&v))))?;
+fn human_readable(
+    v: Value,
+    isbits: Option<bool>,
+    unit: Option<String>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<String, Error> {
+    let isbits = or_kw(isbits, &kwargs, "isbits")?;
+    let unit = or_kw(unit, &kwargs, "unit")?;
+    kwargs.assert_all_used()?;
+    let size = f64::try_from(v.clone()).map_err(|_| {
+        fail(format!(
+            "human_readable() failed on bad input: could not convert string to float: {}",
+            py_repr(&v)
+        ))
+    })?;
     let isbits = isbits.unwrap_or(false);
     let (suffix, base_name) = if isbits {
         ("b", "bits")
@@ -956,8 +1097,12 @@ fn human_readable(v: Value, isbits: Option<bool>, unit: Option<String>) -> Resul
 fn human_to_bytes(
     v: Value,
     default_unit: Option<String>,
-    _isbits: Option<bool>,
+    isbits: Option<bool>,
+    kwargs: Kwargs,
 ) -> Result<i64, Error> {
+    let default_unit = or_kw(default_unit, &kwargs, "default_unit")?;
+    let isbits = or_kw(isbits, &kwargs, "isbits")?.unwrap_or(false);
+    kwargs.assert_all_used()?;
     let s = py_str(&v);
     let t = s.trim();
     let split = t
@@ -975,6 +1120,16 @@ fn human_to_bytes(
     } else {
         unit.to_string()
     };
+    // After the multiplier, the unit is a byte (`B`) or, with `isbits`, a bit (`b`).
+    let (class, class_name) = if isbits { ('b', "bit") } else { ('B', "byte") };
+    let mut rest = unit.chars().skip(1);
+    if let Some(second) = rest.next() {
+        if second != class && !unit.to_lowercase().contains(class_name) {
+            return Err(fail(format!(
+                "human_to_bytes() failed to convert {s}. Value is not a valid string (expect {class} or {class_name})"
+            )));
+        }
+    }
     let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
     let power = match letter {
         None | Some('B') => 0,

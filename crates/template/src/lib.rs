@@ -22,6 +22,7 @@
 mod context;
 mod error;
 mod filters;
+mod ini;
 mod lookups;
 mod methods;
 mod password;
@@ -155,6 +156,8 @@ pub struct TemplarConfig {
     /// literals inside `{{ }}` keep their backslashes as written. On by default, as in
     /// Ansible; off gives plain Jinja2 string literals.
     pub escape_backslashes: bool,
+    /// Ansible's `DEFAULT_PRIVATE_ROLE_VARS` (`private_role_vars`), for `lookup('config')`.
+    pub private_role_vars: bool,
 }
 
 impl Default for TemplarConfig {
@@ -163,6 +166,7 @@ impl Default for TemplarConfig {
             ansible_managed: "Ansible managed".into(),
             allow_broken_conditionals: false,
             escape_backslashes: true,
+            private_role_vars: false,
         }
     }
 }
@@ -336,6 +340,25 @@ impl Templar {
 }
 
 /// Ansible's error for text from data used as a template or expression.
+/// minijinja's "unable to calculate 5 / 0" as Python's ZeroDivisionError says it, which
+/// playbooks (and ansible-core's tests) look for; other messages unchanged.
+fn python_arithmetic_error(detail: &str) -> String {
+    let Some(expr) = detail.strip_prefix("unable to calculate ") else {
+        return detail.to_string();
+    };
+    let by_zero = |op: &str| {
+        expr.split_once(op)
+            .is_some_and(|(_, d)| d.trim().parse::<f64>().is_ok_and(|d| d == 0.0))
+    };
+    if by_zero(" // ") || by_zero(" % ") {
+        "integer division or modulo by zero".to_string()
+    } else if by_zero(" / ") {
+        "division by zero".to_string()
+    } else {
+        detail.to_string()
+    }
+}
+
 fn untrusted() -> TemplateError {
     TemplateError::new(
         TemplateErrorKind::Conditional,
@@ -497,14 +520,14 @@ impl Inner {
             },
             ValueKind::Seq => {
                 let mut out = Vec::new();
-                for item in value.try_iter().map_err(|e| convert(e, "", ctx))? {
+                for item in value.try_iter().map_err(|e| convert(&e, "", ctx))? {
                     out.push(self.render_value_in(ctx, &item)?);
                 }
                 Ok(Value::from(out))
             }
             ValueKind::Map if needs_templating(value) => {
                 let mut out = ValueMap::new();
-                for key in value.try_iter().map_err(|e| convert(e, "", ctx))? {
+                for key in value.try_iter().map_err(|e| convert(&e, "", ctx))? {
                     let item = value.get_item(&key).unwrap_or_default();
                     out.insert(
                         self.render_value_in(ctx, &key)?,
@@ -539,7 +562,7 @@ impl Inner {
             if let Ok(compiled) = self.env.compile_expression_owned(rewritten.into_owned()) {
                 let v = compiled
                     .eval(Value::from_dyn_object(ctx.clone()))
-                    .map_err(|e| convert(e, s, ctx))?;
+                    .map_err(|e| convert(&e, s, ctx))?;
                 if !v.is_undefined() {
                     if holds_undefined(&v) {
                         return Err(undefined_inside(expr, ctx));
@@ -563,7 +586,7 @@ impl Inner {
                 Value::from_dyn_object(ctx.clone()),
             )
             .map(Value::from)
-            .map_err(|e| convert(e, s, ctx))
+            .map_err(|e| convert(&e, s, ctx))
     }
 
     pub(crate) fn eval_expr_in(&self, ctx: &Arc<Ctx>, expr: &str) -> Result<Value, TemplateError> {
@@ -571,16 +594,16 @@ impl Inner {
         let compiled = self
             .env
             .compile_expression_owned(safe_access::rewrite_expr(expr).into_owned())
-            .map_err(|e| convert(e, expr, ctx))?;
+            .map_err(|e| convert(&e, expr, ctx))?;
         let v = compiled
             .eval(Value::from_dyn_object(ctx.clone()))
-            .map_err(|e| convert(e, expr, ctx))?;
+            .map_err(|e| convert(&e, expr, ctx))?;
         if v.is_undefined() {
             // Printing it in strict mode produces the error with the culprit's name.
             let template = format!("{{{{ {expr} }}}}");
             self.env
                 .render_str(&template, Value::from_dyn_object(ctx.clone()))
-                .map_err(|e| convert(e, &template, ctx))?;
+                .map_err(|e| convert(&e, &template, ctx))?;
             return Err(TemplateError::undefined(
                 expr,
                 format!("'{expr}' is undefined"),
@@ -706,7 +729,7 @@ fn plain(v: Value) -> Value {
 }
 
 /// Converts a minijinja error into ours, naming the undefined variable as Ansible does.
-pub(crate) fn convert(err: minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> TemplateError {
+pub(crate) fn convert(err: &minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> TemplateError {
     use minijinja::ErrorKind as K;
     use std::error::Error as _;
 
@@ -714,7 +737,15 @@ pub(crate) fn convert(err: minijinja::Error, source: &str, ctx: &Arc<Ctx>) -> Te
     if let Some(inner) = err.source().and_then(|s| s.downcast_ref::<TemplateError>()) {
         return inner.clone();
     }
-    let detail = err.detail().unwrap_or_default().to_string();
+    // An error inside an included or imported template: the inner error says what went wrong
+    // and where (the outer one only "error in <name>").
+    if let Some(inner) = err
+        .source()
+        .and_then(|s| s.downcast_ref::<minijinja::Error>())
+    {
+        return convert(inner, source, ctx);
+    }
+    let detail = python_arithmetic_error(err.detail().unwrap_or_default());
     let mut out = match err.kind() {
         K::UndefinedError => undefined_error(&detail, ctx),
         K::SyntaxError => TemplateError::new(

@@ -69,8 +69,9 @@ impl LookupCall<'_> {
         &self,
         path: &Path,
         locals: BTreeMap<String, Value>,
+        options: crate::TemplateOptions,
     ) -> Result<String, TemplateError> {
-        let source = std::fs::read_to_string(path).map_err(|e| {
+        let source = read_controller_text(path).map_err(|e| {
             lookup_error(
                 self.name,
                 format!("could not read template {}: {e}", path.display()),
@@ -78,6 +79,7 @@ impl LookupCall<'_> {
         })?;
         let mut extra = TemplateFileVars::for_path(path);
         extra.locals = locals;
+        extra.options = options;
         let inner = self.ctx.inner.clone();
         crate::template_file::render(
             &inner,
@@ -254,7 +256,7 @@ pub(crate) fn builtin() -> BTreeMap<String, LookupFn> {
     m.insert("first_found".into(), lookup!(first_found_lookup));
     m.insert("fileglob".into(), lookup!(fileglob_lookup));
     m.insert("subelements".into(), lookup!(subelements_lookup));
-    m.insert("ini".into(), lookup!(ini_lookup));
+    m.insert("ini".into(), lookup!(crate::ini::ini_lookup));
     m.insert("csvfile".into(), lookup!(csvfile_lookup));
     m.insert("config".into(), lookup!(config_lookup));
     m.insert("random_choice".into(), lookup!(random_choice_lookup));
@@ -287,7 +289,7 @@ fn file_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             let path = c.find_file(&name).ok_or_else(|| {
                 lookup_error("file", format!("could not locate file in lookup: {name}"))
             })?;
-            let mut text = std::fs::read_to_string(&path).map_err(|e| {
+            let mut text = read_controller_text(&path).map_err(|e| {
                 lookup_error("file", format!("could not read {}: {e}", path.display()))
             })?;
             if rstrip {
@@ -312,6 +314,36 @@ fn template_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             .unwrap_or_default(),
         _ => BTreeMap::new(),
     };
+    // The lookup's Jinja options, as the template module's `#jinja2:` header would give them.
+    let mut options = crate::TemplateOptions::default();
+    let text = |k: &str| c.kwarg(k).map(py_str);
+    if [
+        "variable_start_string",
+        "variable_end_string",
+        "comment_start_string",
+        "comment_end_string",
+    ]
+    .iter()
+    .any(|k| c.kwarg(k).is_some())
+    {
+        let mut d = crate::Delimiters::default();
+        if let Some(v) = text("variable_start_string") {
+            d.variable.0 = v;
+        }
+        if let Some(v) = text("variable_end_string") {
+            d.variable.1 = v;
+        }
+        if let Some(v) = text("comment_start_string") {
+            d.comment.0 = v;
+        }
+        if let Some(v) = text("comment_end_string") {
+            d.comment.1 = v;
+        }
+        options.delimiters = Some(d);
+    }
+    if let Some(v) = c.kwarg("trim_blocks") {
+        options.trim_blocks = v.is_true();
+    }
     c.terms
         .iter()
         .map(|t| {
@@ -322,23 +354,81 @@ fn template_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
                     format!("the template file {name} could not be found for the lookup"),
                 )
             })?;
-            c.render_template_file(&path, locals.clone())
-                .map(Value::from)
+            // As Ansible 2.19's native templating: a template that is one expression (macro
+            // definitions aside) yields that expression's value; anything else is text. The
+            // value is read back from its rendering, which is its Python repr.
+            let source = read_controller_text(&path).unwrap_or_default();
+            let single = single_expression_template(&source);
+            c.render_template_file(&path, locals.clone(), options.clone())
+                .map(|text| {
+                    // A template that renders nothing at all (only comments) is None.
+                    if text.trim().is_empty() && without_comments(&source).trim().is_empty() {
+                        return Value::from(());
+                    }
+                    match crate::pylit::parse(text.trim()) {
+                        Ok(v) if single && v.kind() != ValueKind::String => v,
+                        _ => Value::from(text),
+                    }
+                })
         })
         .collect()
+}
+
+/// A template's text without its `{# ... #}` comments.
+fn without_comments(source: &str) -> String {
+    let mut out = String::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{#") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("#}") {
+            Some(end) => rest = &rest[start + end + 2..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a template file's output is a single `{{ expression }}`: without its `#jinja2:`
+/// header, macro definitions and surrounding whitespace, nothing else is left.
+fn single_expression_template(source: &str) -> bool {
+    let mut rest = match source.strip_prefix("#jinja2:") {
+        Some(r) => r.split_once('\n').map_or("", |(_, body)| body),
+        None => source,
+    }
+    .to_string();
+    while let Some(start) = rest.find("{% macro") {
+        let Some(end) = rest[start..].find("{% endmacro %}") else {
+            return false;
+        };
+        rest.replace_range(start..start + end + "{% endmacro %}".len(), "");
+    }
+    let t = rest.trim();
+    t.starts_with("{{")
+        && t.ends_with("}}")
+        && t[2..t.len() - 2].find("{{").is_none()
+        && !t.contains("{%")
 }
 
 fn vars_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     c.terms
         .iter()
         .map(|t| {
-            let name = py_str(t);
-            match (c.var(&name), c.kwarg("default")) {
+            let Some(name) = t.as_str() else {
+                return Err(lookup_error(
+                    "vars",
+                    format!(
+                        "Variable name must be 'str' not '{}'",
+                        crate::filters::type_name(t)
+                    ),
+                ));
+            };
+            match (c.var(name), c.kwarg("default")) {
                 (Some(v), _) => Ok(v),
                 (None, Some(d)) => Ok(d.clone()),
                 (None, None) => Err(lookup_error(
                     "vars",
-                    format!("No variable found with this name: {name}"),
+                    format!("No variable named '{name}' was found"),
                 )),
             }
         })
@@ -348,15 +438,35 @@ fn vars_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
 fn varnames_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     let names = c.var_names();
     let mut out = Vec::new();
+    let err = |e: drover_pyre::PyReError| lookup_error("varnames", e.to_string());
     for t in &c.terms {
-        let re =
-            regex::Regex::new(&py_str(t)).map_err(|e| lookup_error("varnames", e.to_string()))?;
-        out.extend(
-            names
-                .iter()
-                .filter(|n| re.find(n).is_some_and(|m| m.start() == 0))
-                .map(|n| Value::from(n.as_str())),
-        );
+        let Some(term) = t.as_str() else {
+            return Err(lookup_error(
+                "varnames",
+                format!(
+                    "Invalid setting identifier, \"{}\" is not a string, it is a <class '{}'>",
+                    py_str(t),
+                    crate::filters::type_name(t)
+                ),
+            ));
+        };
+        // Python's `re.match`: anchored at the start of the name.
+        let re = drover_pyre::compile(term, drover_pyre::Flags::NONE)
+            .and_then(|_| drover_pyre::compile(&format!(r"\A(?:{term})"), drover_pyre::Flags::NONE))
+            .map_err(|e| {
+                lookup_error(
+                    "varnames",
+                    format!(
+                        "Unable to use \"{term}\" as a search parameter: {}",
+                        e.reason
+                    ),
+                )
+            })?;
+        for n in names.iter() {
+            if re.is_match(n).map_err(err)? {
+                out.push(Value::from(n.as_str()));
+            }
+        }
     }
     Ok(out)
 }
@@ -734,30 +844,42 @@ fn fileglob_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
             Some(i) => (&pattern[..i.max(1)], &pattern[i + 1..]),
             None => ("", pattern.as_str()),
         };
-        let dir_path = if Path::new(dir).is_absolute() {
-            Some(PathBuf::from(dir))
+        // As Ansible: a bare pattern is tried in every search path in turn (the role's and
+        // the play's `files/` and directories) until one has matches; a pattern with a
+        // directory looks in the first search path that has that directory.
+        let candidates: Vec<PathBuf> = if Path::new(dir).is_absolute() {
+            vec![PathBuf::from(dir)]
+        } else if dir.is_empty() {
+            c.context().file_paths.clone()
         } else {
             c.context()
                 .file_paths
                 .iter()
                 .map(|b| b.join(dir))
                 .find(|p| p.is_dir())
+                .into_iter()
+                .collect()
         };
-        let Some(dir_path) = dir_path else { continue };
         let glob = globset::GlobBuilder::new(file_pat)
             .literal_separator(true)
             .build()
             .map_err(|e| lookup_error("fileglob", e.to_string()))?
             .compile_matcher();
-        let mut found: Vec<String> = std::fs::read_dir(&dir_path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().is_file() && glob.is_match(e.file_name()))
-            .map(|e| e.path().to_string_lossy().into_owned())
-            .collect();
-        found.sort();
-        out.extend(found.into_iter().map(Value::from));
+        for dir_path in candidates {
+            let dir_path = std::path::absolute(&dir_path).unwrap_or(dir_path);
+            let mut found: Vec<String> = std::fs::read_dir(&dir_path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().is_file() && glob.is_match(e.file_name()))
+                .map(|e| e.path().to_string_lossy().into_owned())
+                .collect();
+            if !found.is_empty() {
+                found.sort();
+                out.extend(found.into_iter().map(Value::from));
+                break;
+            }
+        }
     }
     Ok(out)
 }
@@ -908,63 +1030,55 @@ fn subelements_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
     Ok(out)
 }
 
-fn read_lookup_file(c: &LookupCall<'_>, name: &str) -> Result<String, TemplateError> {
+/// A controller file's bytes, decrypted when it is a vault file (as Ansible's loader reads
+/// files for lookups and templates).
+pub(crate) fn read_controller_bytes(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    drover_vault::yaml::decrypt_bytes(bytes, &path.display().to_string())
+}
+
+/// [`read_controller_bytes`] as UTF-8 text.
+pub(crate) fn read_controller_text(path: &Path) -> Result<String, String> {
+    String::from_utf8(read_controller_bytes(path)?).map_err(|_| "not valid UTF-8".to_string())
+}
+
+pub(crate) fn read_lookup_file(
+    c: &LookupCall<'_>,
+    name: &str,
+    encoding: Option<&str>,
+) -> Result<String, TemplateError> {
     let path = c
         .find_file(name)
         .ok_or_else(|| lookup_error(c.name, format!("could not locate file in lookup: {name}")))?;
-    std::fs::read_to_string(&path)
+    let bytes = read_controller_bytes(&path)
+        .map_err(|e| lookup_error(c.name, format!("could not read {}: {e}", path.display())))?;
+    decode(&bytes, encoding.unwrap_or("utf-8"))
         .map_err(|e| lookup_error(c.name, format!("could not read {}: {e}", path.display())))
 }
 
-fn ini_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
-    let mut out = Vec::new();
-    for t in &c.terms {
-        let (key, mut kv) = parse_kv(&py_str(t));
-        for (k, v) in &c.kwargs {
-            kv.insert(k.clone(), py_str(v));
-        }
-        let key = key.unwrap_or_default();
-        let file = kv
-            .get("file")
-            .cloned()
-            .unwrap_or_else(|| "ansible.ini".into());
-        let section = kv
-            .get("section")
-            .cloned()
-            .unwrap_or_else(|| "global".into());
-        let is_properties = kv.get("type").is_some_and(|t| t == "properties");
-        let text = read_lookup_file(c, &file)?;
-        let mut current = if is_properties {
-            section.clone()
-        } else {
-            String::new()
-        };
-        let mut found = None;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with(['#', ';']) {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                current = name.trim().to_string();
-                continue;
-            }
-            if current != section {
-                continue;
-            }
-            if let Some((k, v)) = line.split_once(['=', ':']) {
-                if k.trim() == key {
-                    found = Some(v.trim().to_string());
-                }
-            }
-        }
-        match (found, kv.get("default")) {
-            (Some(v), _) => out.push(Value::from(v)),
-            (None, Some(d)) => out.push(Value::from(d.as_str())),
-            (None, None) => out.push(Value::from("")),
-        }
+/// Text in the encodings lookups accept (`encoding=`): UTF-8, ASCII, Latin-1 and Latin-9.
+fn decode(bytes: &[u8], encoding: &str) -> Result<String, String> {
+    let name = encoding.to_ascii_lowercase().replace(['-', '_'], "");
+    match name.as_str() {
+        "utf8" | "ascii" | "usascii" => String::from_utf8(bytes.to_vec())
+            .map_err(|_| format!("the file is not valid {encoding}")),
+        "latin1" | "iso88591" | "l1" => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+        "latin9" | "iso885915" => Ok(bytes
+            .iter()
+            .map(|&b| match b {
+                0xA4 => '€',
+                0xA6 => 'Š',
+                0xA8 => 'š',
+                0xB4 => 'Ž',
+                0xB8 => 'ž',
+                0xBC => 'Œ',
+                0xBD => 'œ',
+                0xBE => 'Ÿ',
+                b => char::from(b),
+            })
+            .collect()),
+        _ => Err(format!("unsupported encoding {encoding:?}")),
     }
-    Ok(out)
 }
 
 /// `random_choice`: one of the terms, chosen with the system's random source (Ansible uses
@@ -1005,6 +1119,7 @@ fn config_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
         let value = match name.as_str() {
             "ALLOW_BROKEN_CONDITIONALS" => Some(Value::from(config.allow_broken_conditionals)),
             "DEFAULT_MANAGED_STR" => Some(Value::from(config.ansible_managed.as_str())),
+            "DEFAULT_PRIVATE_ROLE_VARS" => Some(Value::from(config.private_role_vars)),
             _ => None,
         };
         match value {
@@ -1244,7 +1359,7 @@ fn csvfile_lookup(c: &LookupCall<'_>) -> Result<Vec<Value>, TemplateError> {
                 format!("could not locate file in lookup: {file} (No such file or directory)"),
             )
         })?;
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read_controller_text(&path).map_err(|e| {
             lookup_error("csvfile", format!("could not read {}: {e}", path.display()))
         })?;
         // Python indexes from the end for negative columns.

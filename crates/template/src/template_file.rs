@@ -200,16 +200,31 @@ pub(crate) fn render(
         dirs.push(parent.to_path_buf());
     }
     dirs.extend(extra.search_paths.iter().cloned());
+    // Included and imported templates lose their final newline (Jinja2's default, which
+    // Ansible keeps for them) unless the template's `#jinja2:` header asks to keep it; only
+    // the template itself has its trailing newlines restored.
+    let header_keeps = source
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("#jinja2:") && l.contains("keep_trailing_newline"))
+        && opts.keep_trailing_newline;
     env.set_loader(move |name| {
         for d in &dirs {
             let p = d.join(name);
             if p.is_file() {
-                return std::fs::read_to_string(&p).map(Some).map_err(|e| {
-                    minijinja::Error::new(
-                        minijinja::ErrorKind::TemplateNotFound,
-                        format!("could not read {}: {e}", p.display()),
-                    )
-                });
+                return std::fs::read_to_string(&p)
+                    .map(|mut text| {
+                        if !header_keeps && text.ends_with('\n') {
+                            text.pop();
+                        }
+                        Some(text)
+                    })
+                    .map_err(|e| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::TemplateNotFound,
+                            format!("could not read {}: {e}", p.display()),
+                        )
+                    });
             }
         }
         Ok(None)
@@ -266,10 +281,10 @@ pub(crate) fn render(
     };
     let template = env
         .get_template(name)
-        .map_err(|e| with_name(convert(e, body, &ctx), name))?;
+        .map_err(|e| with_name(convert(&e, body, &ctx), name))?;
     let mut out = template
         .render(Value::from_dyn_object(ctx.clone()))
-        .map_err(|e| with_name(convert(e, body, &ctx), name))?;
+        .map_err(|e| with_name(convert(&e, body, &ctx), name))?;
     // Ansible tops the result up to the template's own number of trailing newlines, which
     // trim_blocks may have eaten after a final block tag.
     let trailing = |s: &str| s.len() - s.trim_end_matches('\n').len();

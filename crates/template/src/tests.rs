@@ -59,13 +59,26 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     for name in ["version", "version_compare"] {
         env.add_test(name, crate::filters::version_test);
     }
-    env.add_test("subset", |a: Value, b: Value| {
-        let bv: Vec<Value> = b.try_iter()?.collect();
-        Ok::<_, Error>(a.try_iter()?.all(|x| bv.contains(&x)))
-    });
-    env.add_test("superset", |a: Value, b: Value| {
-        let av: Vec<Value> = a.try_iter()?.collect();
-        Ok::<_, Error>(b.try_iter()?.all(|x| av.contains(&x)))
+    for name in ["subset", "issubset"] {
+        env.add_test(name, |a: Value, b: Value| {
+            let bv: Vec<Value> = b.try_iter()?.collect();
+            Ok::<_, Error>(a.try_iter()?.all(|x| bv.contains(&x)))
+        });
+    }
+    for name in ["superset", "issuperset"] {
+        env.add_test(name, |a: Value, b: Value| {
+            let av: Vec<Value> = a.try_iter()?.collect();
+            Ok::<_, Error>(b.try_iter()?.all(|x| av.contains(&x)))
+        });
+    }
+    // A task result that the task keyword `timeout` ended.
+    env.add_test("timedout", |v: Value| {
+        let t = v.get_attr("timedout").unwrap_or(Value::UNDEFINED);
+        Ok::<_, Error>(
+            t.is_true()
+                && t.get_attr("period")
+                    .is_ok_and(|p| !p.is_undefined() && p.is_true()),
+        )
     });
     // Python's `in`: substring for strings, key for mappings, element otherwise.
     env.add_test("contains", |seq: Value, item: Value| {
@@ -82,40 +95,53 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     });
     env.add_test("truthy", |v: Value, kw: Kwargs| truthy(&v, &kw));
     env.add_test("falsy", |v: Value, kw: Kwargs| truthy(&v, &kw).map(|t| !t));
-    env.add_test("nan", |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
+    for name in ["nan", "isnan"] {
+        env.add_test(name, |v: Value| f64::try_from(v).is_ok_and(f64::is_nan));
+    }
     for name in ["abs", "is_abs"] {
         env.add_test(name, |v: Value| py_str(&v).starts_with('/'));
     }
     env.add_test("exists", |v: Value| {
         std::path::Path::new(&py_str(&v)).exists()
     });
-    env.add_test("file", |v: Value| {
-        std::path::Path::new(&py_str(&v)).is_file()
+    // Each path test also answers to its `is_` name, as in Ansible.
+    for name in ["file", "is_file"] {
+        env.add_test(name, |v: Value| std::path::Path::new(&py_str(&v)).is_file());
+    }
+    for name in ["directory", "is_dir"] {
+        env.add_test(name, |v: Value| std::path::Path::new(&py_str(&v)).is_dir());
+    }
+    // A symbolic link, whether or not its target exists.
+    env.add_test("link_exists", |v: Value| {
+        std::fs::symlink_metadata(py_str(&v)).is_ok()
     });
-    env.add_test("directory", |v: Value| {
-        std::path::Path::new(&py_str(&v)).is_dir()
-    });
-    env.add_test("link", |v: Value| {
-        std::path::Path::new(&py_str(&v)).is_symlink()
-    });
-    env.add_test("same_file", |a: Value, b: Value| {
-        match (
-            std::fs::canonicalize(py_str(&a)),
-            std::fs::canonicalize(py_str(&b)),
-        ) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => false,
-        }
-    });
-    env.add_test("mount", |v: Value| {
-        let p = py_str(&v);
-        std::fs::read_to_string("/proc/self/mounts")
-            .map(|m| {
-                m.lines()
-                    .any(|l| l.split_whitespace().nth(1) == Some(p.as_str()))
-            })
-            .unwrap_or(false)
-    });
+    for name in ["link", "is_link"] {
+        env.add_test(name, |v: Value| {
+            std::path::Path::new(&py_str(&v)).is_symlink()
+        });
+    }
+    for name in ["same_file", "is_same_file"] {
+        env.add_test(name, |a: Value, b: Value| {
+            match (
+                std::fs::canonicalize(py_str(&a)),
+                std::fs::canonicalize(py_str(&b)),
+            ) {
+                (Ok(x), Ok(y)) => x == y,
+                _ => false,
+            }
+        });
+    }
+    for name in ["mount", "is_mount"] {
+        env.add_test(name, |v: Value| {
+            let p = py_str(&v);
+            std::fs::read_to_string("/proc/self/mounts")
+                .map(|m| {
+                    m.lines()
+                        .any(|l| l.split_whitespace().nth(1) == Some(p.as_str()))
+                })
+                .unwrap_or(false)
+        });
+    }
 }
 
 fn check_result(v: &Value, test: &str) -> Result<(), Error> {

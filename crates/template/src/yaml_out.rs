@@ -17,6 +17,14 @@ pub struct YamlStyle {
     pub sort_keys: bool,
     /// PyYAML `width`.
     pub width: usize,
+    /// PyYAML `default_style`: every scalar in this style (`|`, `>`, `"` or `'`).
+    pub scalar_style: Option<char>,
+    /// PyYAML `canonical`: every node tagged, scalars double-quoted, collections in flow style.
+    pub canonical: bool,
+    /// PyYAML `allow_unicode`; without it non-ASCII text is written as escapes.
+    pub allow_unicode: bool,
+    /// PyYAML `explicit_start`: the document starts with `---`.
+    pub explicit_start: bool,
 }
 
 impl Default for YamlStyle {
@@ -26,6 +34,10 @@ impl Default for YamlStyle {
             flow: None,
             sort_keys: true,
             width: 80,
+            scalar_style: None,
+            canonical: false,
+            allow_unicode: true,
+            explicit_start: false,
         }
     }
 }
@@ -36,6 +48,16 @@ pub fn to_yaml_string(v: &Value, style: &YamlStyle) -> String {
         out: String::new(),
         style: style.clone(),
     };
+    if style.canonical {
+        e.out.push_str("---\n");
+        e.canonical(v, 0);
+        e.out.push('\n');
+        return e.out;
+    }
+    if style.explicit_start {
+        let block = is_collection(v) && !e.flow_for(v);
+        e.out.push_str(if block { "---\n" } else { "--- " });
+    }
     if is_collection(v) && !e.flow_for(v) {
         e.block(v, 0, Ctx::Root);
         if !e.out.ends_with('\n') {
@@ -46,12 +68,14 @@ pub fn to_yaml_string(v: &Value, style: &YamlStyle) -> String {
             let indent = e.style.indent;
             e.flow(v, indent);
         } else {
-            let text = e.scalar(v, 0, false);
+            let indent = e.style.indent;
+            let text = e.scalar_at(v, indent, false, false);
             e.out.push_str(&text);
         }
         e.out.push('\n');
         if !is_collection(v)
-            && plain_allowed(&scalar_text(v), false)
+            && e.style.scalar_style.is_none()
+            && e.plain_ok(&scalar_text(v), false)
             && v.kind() == ValueKind::String
         {
             // PyYAML ends a document holding a bare plain scalar explicitly.
@@ -113,6 +137,9 @@ impl Emitter {
     fn flow_for(&self, v: &Value) -> bool {
         match self.style.flow {
             Some(f) => f || is_empty_collection(v),
+            // A styled scalar is never plain, and PyYAML writes a collection inline by default
+            // only when all its items are plain scalars.
+            None if self.style.scalar_style.is_some() => is_empty_collection(v),
             None => {
                 is_empty_collection(v)
                     || match v.kind() {
@@ -131,7 +158,7 @@ impl Emitter {
                     if i > 0 || ctx == Ctx::MapValue {
                         self.newline(indent);
                     }
-                    let key = self.scalar(&k, indent + self.style.indent, false);
+                    let key = self.scalar_at(&k, indent + self.style.indent, false, true);
                     self.out.push_str(&key);
                     self.out.push(':');
                     self.value(&val, indent, Ctx::MapValue);
@@ -210,7 +237,7 @@ impl Emitter {
                 self.out.push(' ');
             }
             if let Some(k) = key {
-                let text = self.scalar(k, indent, true);
+                let text = self.scalar_at(k, indent, true, true);
                 self.out.push_str(&text);
                 self.out.push_str(": ");
             }
@@ -224,15 +251,23 @@ impl Emitter {
         self.out.push(if is_map { '}' } else { ']' });
     }
 
-    /// A scalar's text; long strings are folded at `width` with continuation lines at `indent`.
+    /// A scalar's text (a value, not a key, outside flow collections unless `in_flow`).
     fn scalar(&self, v: &Value, indent: usize, in_flow: bool) -> String {
+        self.scalar_at(v, indent, in_flow, false)
+    }
+
+    /// A scalar's text; long strings are folded at `width` with continuation lines at `indent`.
+    fn scalar_at(&self, v: &Value, indent: usize, in_flow: bool, key: bool) -> String {
+        if let Some(style) = self.style.scalar_style {
+            return self.styled_scalar(v, style, indent, in_flow || key);
+        }
         match v.kind() {
             ValueKind::String => {
                 let s = v.as_str().unwrap_or_default();
                 let start_col = self.column();
-                if needs_double_quotes(s) {
-                    double_quoted(s)
-                } else if plain_allowed(s, in_flow) {
+                if self.needs_double(s) {
+                    double_quoted(s, self.style.allow_unicode)
+                } else if self.plain_ok(s, in_flow) {
                     fold(s, start_col, indent, self.style.width, false)
                 } else {
                     fold(s, start_col, indent, self.style.width, true)
@@ -241,6 +276,109 @@ impl Emitter {
             _ => scalar_text(v),
         }
     }
+
+    /// A scalar in `default_style`: strings untagged, other scalars tagged (quoted, they would
+    /// read back as strings); block styles, impossible in keys and flow collections, fall back
+    /// to double quotes there as in PyYAML.
+    fn styled_scalar(&self, v: &Value, style: char, indent: usize, simple: bool) -> String {
+        let text = scalar_text(v);
+        let tag = match v.kind() {
+            ValueKind::String => "",
+            ValueKind::None | ValueKind::Undefined => "!!null ",
+            ValueKind::Bool => "!!bool ",
+            ValueKind::Number if v.is_integer() => "!!int ",
+            ValueKind::Number => "!!float ",
+            _ => "!!str ",
+        };
+        let body = match style {
+            '|' | '>' if !simple => block_scalar(&text, style, indent),
+            '\'' if !self.needs_double(&text) => {
+                fold(&text, self.column(), indent, self.style.width, true)
+            }
+            _ => double_quoted(&text, self.style.allow_unicode),
+        };
+        format!("{tag}{body}")
+    }
+
+    fn needs_double(&self, s: &str) -> bool {
+        needs_double_quotes(s) || (!self.style.allow_unicode && !s.is_ascii())
+    }
+
+    fn plain_ok(&self, s: &str, in_flow: bool) -> bool {
+        (self.style.allow_unicode || s.is_ascii()) && plain_allowed(s, in_flow)
+    }
+
+    /// PyYAML's canonical form of a node whose first line continues the current line.
+    fn canonical(&mut self, v: &Value, indent: usize) {
+        let pad = " ".repeat(indent + 2);
+        match v.kind() {
+            ValueKind::Map if !is_empty_collection(v) => {
+                self.out.push_str("!!map {\n");
+                for (k, x) in entries(v, self.style.sort_keys) {
+                    self.out.push_str(&pad);
+                    self.out.push_str("? ");
+                    self.canonical(&k, indent + 2);
+                    self.out.push('\n');
+                    self.out.push_str(&pad);
+                    self.out.push_str(": ");
+                    self.canonical(&x, indent + 2);
+                    self.out.push_str(",\n");
+                }
+                self.out.push_str(&" ".repeat(indent));
+                self.out.push('}');
+            }
+            ValueKind::Map => self.out.push_str("!!map {}"),
+            _ if is_collection(v) && !is_empty_collection(v) => {
+                self.out.push_str("!!seq [\n");
+                for x in items(v) {
+                    self.out.push_str(&pad);
+                    self.canonical(&x, indent + 2);
+                    self.out.push_str(",\n");
+                }
+                self.out.push_str(&" ".repeat(indent));
+                self.out.push(']');
+            }
+            _ if is_collection(v) => self.out.push_str("!!seq []"),
+            kind => {
+                let tag = match kind {
+                    ValueKind::None | ValueKind::Undefined => "null",
+                    ValueKind::Bool => "bool",
+                    ValueKind::Number if v.is_integer() => "int",
+                    ValueKind::Number => "float",
+                    _ => "str",
+                };
+                let text = double_quoted(&scalar_text(v), self.style.allow_unicode);
+                self.out.push_str(&format!("!!{tag} {text}"));
+            }
+        }
+    }
+}
+
+/// A literal (`|`) or folded (`>`) block scalar with its chomping indicator, content lines at
+/// `indent`; in folded style a line break is written as an empty line.
+fn block_scalar(text: &str, style: char, indent: usize) -> String {
+    let body = text.trim_end_matches('\n');
+    let chomp = match text.len() - body.len() {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    };
+    let mut out = format!("{style}{chomp}");
+    let pad = " ".repeat(indent);
+    for (i, line) in body.split('\n').enumerate() {
+        if i > 0 && style == '>' {
+            out.push('\n');
+        }
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    for _ in 1..(text.len() - body.len()) {
+        out.push('\n');
+    }
+    out
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -380,7 +518,8 @@ fn fold(s: &str, start_col: usize, indent: usize, width: usize, quoted: bool) ->
     out
 }
 
-fn double_quoted(s: &str) -> String {
+/// A double-quoted scalar; without `allow_unicode`, non-ASCII characters as escapes.
+fn double_quoted(s: &str, allow_unicode: bool) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
@@ -401,6 +540,15 @@ fn double_quoted(s: &str) -> String {
                 out.push_str(&format!("\\x{:02X}", c as u32));
             }
             '\u{feff}' => out.push_str("\\uFEFF"),
+            c if !allow_unicode && (c as u32) <= 0xff && !c.is_ascii() => {
+                out.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c if !allow_unicode && (c as u32) <= 0xffff && !c.is_ascii() => {
+                out.push_str(&format!("\\u{:04X}", c as u32));
+            }
+            c if !allow_unicode && !c.is_ascii() => {
+                out.push_str(&format!("\\U{:08X}", c as u32));
+            }
             c => out.push(c),
         }
     }

@@ -142,6 +142,14 @@ pub(crate) fn dict2items(v: Value, kw: Kwargs) -> Result<Value, Error> {
         .get::<Option<String>>("value_name")?
         .unwrap_or_else(|| "value".into());
     kw.assert_all_used()?;
+    if v.is_undefined() {
+        // An undefined input is an undefined-variable error (so a false `when` can still skip
+        // a task whose loop uses it), not a type error.
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::UndefinedError,
+            "dict2items requires a dictionary, got an undefined value",
+        ));
+    }
     if v.kind() != ValueKind::Map {
         return Err(fail(format!(
             "dict2items requires a dictionary, got {} instead.",
@@ -216,10 +224,7 @@ fn flatten_into(out: &mut Vec<Value>, v: &Value, levels: Option<usize>, skip_nul
 
 /// `flatten(levels=None, skip_nulls=True)`.
 pub(crate) fn flatten(v: Value, levels: Option<usize>, kw: Kwargs) -> Result<Value, Error> {
-    let levels = match levels {
-        Some(l) => Some(l),
-        None => kw.get::<Option<usize>>("levels")?,
-    };
+    let levels = super::or_kw(levels, &kw, "levels")?;
     let skip_nulls = kw.get::<Option<bool>>("skip_nulls")?.unwrap_or(true);
     kw.assert_all_used()?;
     let mut out = Vec::new();
@@ -415,10 +420,7 @@ pub(crate) fn subelements(
     skip_missing: Option<bool>,
     kw: Kwargs,
 ) -> Result<Value, Error> {
-    let skip_missing = match skip_missing {
-        Some(s) => s,
-        None => kw.get::<Option<bool>>("skip_missing")?.unwrap_or(false),
-    };
+    let skip_missing = super::or_kw(skip_missing, &kw, "skip_missing")?.unwrap_or(false);
     kw.assert_all_used()?;
     let elements: Vec<Value> = match v.kind() {
         ValueKind::Map => to_map(&v).into_values().collect(),
@@ -568,4 +570,75 @@ fn fnv(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h | 1
+}
+
+/// Ansible's `unique`: Jinja2's, whose case folding or `attribute` cannot compare unhashable
+/// items (mappings, lists); Ansible's fallback handles those only without either option.
+pub(crate) fn unique(state: &State, values: Value, kwargs: Kwargs) -> Result<Value, Error> {
+    if !matches!(
+        values.kind(),
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable | ValueKind::String
+    ) {
+        return Err(fail(format!(
+            "'{}' object is not iterable",
+            super::type_name(&values)
+        )));
+    }
+    let explicit_insensitive = kwargs.get::<Option<bool>>("case_sensitive")? == Some(false);
+    let attribute = kwargs.get::<Option<Value>>("attribute")?.is_some();
+    if explicit_insensitive || attribute {
+        let unhashable = values
+            .try_iter()?
+            .any(|v| matches!(v.kind(), ValueKind::Seq | ValueKind::Map));
+        if unhashable && !attribute {
+            return Err(fail(
+                "Jinja2's unique filter failed and we cannot fall back to Ansible's version as it does not support the parameters supplied",
+            ));
+        }
+    }
+    minijinja::filters::unique(state, values, kwargs)
+}
+
+/// `rekey_on_member(key, duplicates='error')`: a list (or a mapping's values) of mappings as a
+/// mapping keyed by each one's `key`.
+pub(crate) fn rekey_on_member(
+    data: Value,
+    key: Value,
+    duplicates: Option<String>,
+    kwargs: Kwargs,
+) -> Result<Value, Error> {
+    let duplicates =
+        super::or_kw(duplicates, &kwargs, "duplicates")?.unwrap_or_else(|| "error".into());
+    kwargs.assert_all_used()?;
+    if duplicates != "error" && duplicates != "overwrite" {
+        return Err(fail(format!(
+            "duplicates parameter to rekey_on_member has unknown value: {duplicates}"
+        )));
+    }
+    let items: Vec<Value> = match data.kind() {
+        ValueKind::Map => data
+            .try_iter()?
+            .map(|k| data.get_item(&k))
+            .collect::<Result<_, _>>()?,
+        ValueKind::Seq | ValueKind::Iterable => data.try_iter()?.collect(),
+        _ => return Err(fail("Type is not a valid list, set, or dict")),
+    };
+    let mut out = ValueMap::new();
+    for item in items {
+        if item.kind() != ValueKind::Map {
+            return Err(fail("List item is not a valid dict"));
+        }
+        let elem = item.get_item(&key)?;
+        if elem.is_undefined() {
+            return Err(fail(format!("Key {} was not found", py_str(&key))));
+        }
+        if out.contains_key(&elem) && duplicates == "error" {
+            return Err(fail(format!(
+                "Key {} is not unique, cannot convert to dict",
+                py_str(&elem)
+            )));
+        }
+        out.insert(elem, item);
+    }
+    Ok(Value::from_object(out))
 }

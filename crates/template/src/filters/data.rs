@@ -190,7 +190,22 @@ pub(crate) fn from_json(v: Value) -> Result<Value, Error> {
     Ok(crate::from_serde(&parsed))
 }
 
+/// An argument error named after its filter, as Python's `TypeError` names the function.
+fn named_error(filter: &str, e: Error) -> Error {
+    let detail = e.detail().map_or_else(|| e.to_string(), str::to_string);
+    fail(format!("{filter}: {detail}"))
+}
+
 fn yaml_style(kw: &Kwargs, indent: usize, flow: Option<bool>) -> Result<YamlStyle, Error> {
+    let scalar_style = match kw.get::<Option<Value>>("default_style")? {
+        None => None,
+        Some(v) if v.is_none() => None,
+        Some(v) => match v.as_str() {
+            Some(s @ ("|" | ">" | "\"" | "'")) => s.chars().next(),
+            // PyYAML treats any other style as plain.
+            _ => None,
+        },
+    };
     let style = YamlStyle {
         indent: kw.get::<Option<usize>>("indent")?.unwrap_or(indent),
         flow: match kw.get::<Option<Value>>("default_flow_style")? {
@@ -198,23 +213,34 @@ fn yaml_style(kw: &Kwargs, indent: usize, flow: Option<bool>) -> Result<YamlStyl
             Some(v) => Some(v.is_true()),
             None => flow,
         },
-        sort_keys: kw.get::<Option<bool>>("sort_keys")?.unwrap_or(true),
+        sort_keys: kw
+            .get::<Option<Value>>("sort_keys")?
+            .is_none_or(|v| v.is_true()),
         width: kw.get::<Option<usize>>("width")?.unwrap_or(80),
+        scalar_style,
+        canonical: kw
+            .get::<Option<Value>>("canonical")?
+            .is_some_and(|v| v.is_true()),
+        allow_unicode: kw
+            .get::<Option<Value>>("allow_unicode")?
+            .is_none_or(|v| v.is_true()),
+        explicit_start: kw
+            .get::<Option<Value>>("explicit_start")?
+            .is_some_and(|v| v.is_true()),
     };
-    // PyYAML options without an effect on plain data.
-    for ignored in ["allow_unicode", "explicit_start", "encoding"] {
-        let _ = kw.get::<Option<Value>>(ignored)?;
-    }
+    // PyYAML's `encoding` has no effect on text output.
+    let _ = kw.get::<Option<Value>>("encoding")?;
     kw.assert_all_used()?;
     Ok(style)
 }
 
 pub(crate) fn to_yaml(v: Value, kw: Kwargs) -> Result<String, Error> {
-    Ok(to_yaml_string(&v, &yaml_style(&kw, 2, None)?))
+    let style = yaml_style(&kw, 2, None).map_err(|e| named_error("to_yaml", e))?;
+    Ok(to_yaml_string(&v, &style))
 }
 
 pub(crate) fn to_nice_yaml(v: Value, indent: Option<usize>, kw: Kwargs) -> Result<String, Error> {
-    let mut style = yaml_style(&kw, 4, Some(false))?;
+    let mut style = yaml_style(&kw, 4, Some(false)).map_err(|e| named_error("to_nice_yaml", e))?;
     if let Some(i) = indent {
         style.indent = i;
     }

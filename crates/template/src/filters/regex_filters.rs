@@ -1,25 +1,22 @@
 //! `regex_*` filters and the `match`/`search`/`regex` tests, with Python `re` conventions.
 //!
-//! Patterns go to the `regex` crate, whose syntax covers what playbooks use (no look-around or
-//! backreferences inside patterns). Python replacement syntax (`\1`, `\g<name>`) is translated.
+//! Patterns and replacement strings go through `drover_pyre`, so they mean what they mean in
+//! Python (backreferences and lookaround included) and the same as in the modules' `regexp`.
 
+use drover_pyre::{Flags, Regex, Template};
 use minijinja::value::{Kwargs, Rest, Value};
 use minijinja::Error;
-use regex::{Regex, RegexBuilder};
 
 use super::fail;
 use crate::pyrepr::py_str;
 
-pub(crate) fn build_regex(
-    pattern: &str,
-    ignorecase: bool,
-    multiline: bool,
-) -> Result<Regex, Error> {
-    RegexBuilder::new(pattern)
-        .case_insensitive(ignorecase)
-        .multi_line(multiline)
-        .build()
-        .map_err(|e| fail(format!("invalid regular expression {pattern:?}: {e}")))
+fn build_regex(pattern: &str, ignorecase: bool, multiline: bool) -> Result<Regex, Error> {
+    let flags = Flags {
+        ignorecase,
+        multiline,
+        dotall: false,
+    };
+    drover_pyre::compile(pattern, flags).map_err(|e| fail(e.to_string()))
 }
 
 fn flags(kw: &Kwargs) -> Result<(bool, bool), Error> {
@@ -29,69 +26,14 @@ fn flags(kw: &Kwargs) -> Result<(bool, bool), Error> {
     ))
 }
 
-/// Translates a Python replacement string into the `regex` crate's syntax.
-fn translate_replacement(repl: &str) -> String {
-    let mut out = String::new();
-    let mut chars = repl.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '$' => out.push_str("$$"),
-            '\\' => match chars.peek().copied() {
-                Some(d) if d.is_ascii_digit() => {
-                    let mut num = String::new();
-                    while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                        num.push(d);
-                        chars.next();
-                        if num.len() == 2 {
-                            break;
-                        }
-                    }
-                    out.push_str(&format!("${{{num}}}"));
-                }
-                Some('g') => {
-                    chars.next();
-                    if chars.peek() == Some(&'<') {
-                        chars.next();
-                        let name: String = chars.by_ref().take_while(|c| *c != '>').collect();
-                        out.push_str(&format!("${{{name}}}"));
-                    } else {
-                        out.push_str("\\g");
-                    }
-                }
-                Some('n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('t') => {
-                    chars.next();
-                    out.push('\t');
-                }
-                Some('\\') => {
-                    chars.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            },
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 pub(crate) fn regex_replace(
     value: Value,
     pattern: Option<String>,
     replacement: Option<String>,
     kw: Kwargs,
 ) -> Result<String, Error> {
-    let pattern = match pattern {
-        Some(p) => p,
-        None => kw.get::<Option<String>>("pattern")?.unwrap_or_default(),
-    };
-    let replacement = match replacement {
-        Some(r) => r,
-        None => kw.get::<Option<String>>("replacement")?.unwrap_or_default(),
-    };
+    let pattern = super::or_kw(pattern, &kw, "pattern")?.unwrap_or_default();
+    let replacement = super::or_kw(replacement, &kw, "replacement")?.unwrap_or_default();
     let (ic, ml) = flags(&kw)?;
     let count = kw.get::<Option<usize>>("count")?.unwrap_or(0);
     let mandatory = kw.get::<Option<usize>>("mandatory_count")?.unwrap_or(0);
@@ -99,16 +41,16 @@ pub(crate) fn regex_replace(
     let re = build_regex(&pattern, ic, ml)?;
     let text = py_str(&value);
     if mandatory > 0 {
-        let found = re.find_iter(&text).count();
+        let found = re.count_matches(&text).map_err(|e| fail(e.to_string()))?;
         if found != mandatory {
             return Err(fail(format!(
                 "'{pattern}' should match {mandatory} times, but matches {found} times in '{text}'"
             )));
         }
     }
-    Ok(re
-        .replacen(&text, count, translate_replacement(&replacement).as_str())
-        .into_owned())
+    let tpl = Template::parse(&replacement, &re).map_err(|e| fail(e.to_string()))?;
+    let (out, _) = drover_pyre::subn(&re, &text, &tpl, count).map_err(|e| fail(e.to_string()))?;
+    Ok(out)
 }
 
 /// `regex_search(regex, *groups, ignorecase=, multiline=)`: the match, or a list of the
@@ -123,7 +65,7 @@ pub(crate) fn regex_search(
     kw.assert_all_used()?;
     let re = build_regex(&pattern, ic, ml)?;
     let text = py_str(&value);
-    let Some(caps) = re.captures(&text) else {
+    let Some(caps) = re.captures(&text).map_err(|e| fail(e.to_string()))? else {
         return Ok(Value::from(()));
     };
     if groups.is_empty() {
@@ -157,7 +99,7 @@ pub(crate) fn regex_findall(value: Value, pattern: String, kw: Kwargs) -> Result
     let text = py_str(&value);
     let groups = re.captures_len() - 1;
     let mut out = Vec::new();
-    for caps in re.captures_iter(&text) {
+    for caps in re.captures_all(&text).map_err(|e| fail(e.to_string()))? {
         let get = |i: usize| Value::from(caps.get(i).map_or("", |m| m.as_str()));
         out.push(match groups {
             0 => get(0),
@@ -222,8 +164,8 @@ pub(crate) fn regex_test(
         Some("match") => true,
         Some("search") => false,
         Some("fullmatch") => {
-            let re = build_regex(&format!("^(?:{pattern})$"), ic, ml)?;
-            return Ok(re.is_match(&py_str(value)));
+            let re = build_regex(&format!("\\A(?:{pattern})\\Z"), ic, ml)?;
+            return re.is_match(&py_str(value)).map_err(|e| fail(e.to_string()));
         }
         _ => anchored,
     };
@@ -231,20 +173,10 @@ pub(crate) fn regex_test(
     if anchored {
         // `\A` keeps the anchor at the string start even with the multiline flag, like re.match.
         let re = build_regex(&format!("\\A(?:{pattern})"), ic, ml)?;
-        Ok(re.is_match(&text))
+        re.is_match(&text).map_err(|e| fail(e.to_string()))
     } else {
-        Ok(build_regex(pattern, ic, ml)?.is_match(&text))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::translate_replacement;
-
-    #[test]
-    fn replacement_translation() {
-        assert_eq!(translate_replacement(r"\1-\2"), "${1}-${2}");
-        assert_eq!(translate_replacement(r"\g<name>x"), "${name}x");
-        assert_eq!(translate_replacement("cost $5"), "cost $$5");
+        build_regex(pattern, ic, ml)?
+            .is_match(&text)
+            .map_err(|e| fail(e.to_string()))
     }
 }

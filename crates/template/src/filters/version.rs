@@ -123,9 +123,88 @@ pub(crate) fn compare_versions(a: &str, b: &str, version_type: &str) -> Result<O
                 }
             })
         }
-        "loose" | "pep440" | "" => Ok(loose(a).cmp(&loose(b))),
+        "pep440" => match (pep440_key(a), pep440_key(b)) {
+            (Some(x), Some(y)) => Ok(x.cmp(&y)),
+            _ => Err(fail(format!("Invalid version string for pep440: {a} or {b}"))),
+        },
+        "loose" | "" => Ok(loose(a).cmp(&loose(b))),
         other => Err(fail(format!("Invalid version type ({other}). Must be one of loose, strict, semver, semantic, pep440"))),
     }
+}
+
+/// PEP 440's ordering key (packaging's `_cmpkey`): epoch, release without trailing zeros,
+/// pre-release (a dev-only release sorts before every pre-release, a final release after),
+/// post-release, dev-release (after everything but nothing). `(0, ..)` is "less than any",
+/// `(2, ..)` "greater than any". Local version labels are ignored.
+type Pep440Key = (u64, Vec<u64>, (u8, u8, u64), (u8, u64), (u8, u64));
+
+fn pep440_key(v: &str) -> Option<Pep440Key> {
+    let v = v.trim().to_ascii_lowercase();
+    let v = v.strip_prefix('v').unwrap_or(&v);
+    let v = v.split('+').next().unwrap_or(v);
+    let (epoch, rest) = match v.split_once('!') {
+        Some((e, r)) => (e.parse().ok()?, r),
+        None => (0, v),
+    };
+    let chars: Vec<char> = rest.chars().collect();
+    let mut i = 0;
+    let number = |i: &mut usize| -> Option<u64> {
+        let start = *i;
+        while *i < chars.len() && chars[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        (start < *i).then(|| chars[start..*i].iter().collect::<String>().parse().ok())?
+    };
+    let mut release = vec![number(&mut i)?];
+    while i + 1 < chars.len() && chars[i] == '.' && chars[i + 1].is_ascii_digit() {
+        i += 1;
+        release.push(number(&mut i)?);
+    }
+    while release.len() > 1 && release.last() == Some(&0) {
+        release.pop();
+    }
+    let word = |i: &mut usize, words: &[(&str, u8)]| -> Option<u8> {
+        let mut j = *i;
+        while j < chars.len() && matches!(chars[j], '.' | '-' | '_') {
+            j += 1;
+        }
+        let rest: String = chars[j..].iter().collect();
+        for (w, rank) in words {
+            if rest.starts_with(w) {
+                *i = j + w.len();
+                while *i < chars.len() && matches!(chars[*i], '.' | '-' | '_') {
+                    *i += 1;
+                }
+                return Some(*rank);
+            }
+        }
+        None
+    };
+    const PRE: &[(&str, u8)] = &[
+        ("alpha", 0),
+        ("beta", 1),
+        ("preview", 2),
+        ("pre", 2),
+        ("rc", 2),
+        ("a", 0),
+        ("b", 1),
+        ("c", 2),
+    ];
+    let pre = word(&mut i, PRE).map(|rank| (rank, number(&mut i).unwrap_or(0)));
+    let post =
+        word(&mut i, &[("post", 0), ("rev", 0), ("r", 0)]).map(|_| number(&mut i).unwrap_or(0));
+    let dev = word(&mut i, &[("dev", 0)]).map(|_| number(&mut i).unwrap_or(0));
+    if i != chars.len() {
+        return None;
+    }
+    let pre_key = match (pre, post, dev) {
+        (None, None, Some(_)) => (0, 0, 0),
+        (None, _, _) => (2, 0, 0),
+        (Some((rank, n)), _, _) => (1, rank, n),
+    };
+    let post_key = post.map_or((0, 0), |n| (1, n));
+    let dev_key = dev.map_or((2, 0), |n| (1, n));
+    Some((epoch, release, pre_key, post_key, dev_key))
 }
 
 pub(crate) fn version_check(
@@ -151,29 +230,57 @@ pub(crate) fn version_filter(
     a: Value,
     b: Value,
     op: Option<String>,
+    strict: Option<bool>,
     kw: Kwargs,
 ) -> Result<bool, Error> {
-    let op = match op {
-        Some(o) => o,
-        None => kw
-            .get::<Option<String>>("operator")?
-            .unwrap_or_else(|| "eq".into()),
-    };
-    let strict = kw.get::<Option<bool>>("strict")?.unwrap_or(false);
+    let op = super::or_kw(op, &kw, "operator")?.unwrap_or_else(|| "eq".into());
+    // `strict` may come third, positionally, as in Ansible's signature; given at all (even
+    // false) it excludes `version_type`.
+    let strict = super::or_kw(strict, &kw, "strict")?;
     let vt = kw.get::<Option<String>>("version_type")?;
     kw.assert_all_used()?;
     let vt = match (vt, strict) {
-        (Some(t), false) => t,
-        (Some(_), true) => return Err(fail("Cannot specify both 'strict' and 'version_type'")),
-        (None, true) => "strict".into(),
-        (None, false) => "loose".into(),
+        (Some(_), Some(_)) => return Err(fail("Cannot specify both 'strict' and 'version_type'")),
+        (Some(t), None) => t,
+        (None, Some(true)) => "strict".into(),
+        (None, _) => "loose".into(),
     };
+    if py_str(&a).is_empty() {
+        return Err(fail("Input version value cannot be empty"));
+    }
+    if py_str(&b).is_empty() {
+        return Err(fail("Version parameter to compare against cannot be empty"));
+    }
     version_check(&a, &b, &op, &vt)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pep440_order() {
+        let lt = |a: &str, b: &str| {
+            assert_eq!(
+                compare_versions(a, b, "pep440").unwrap(),
+                Ordering::Less,
+                "{a} < {b}"
+            )
+        };
+        lt("2.14.0rc1", "2.14.0");
+        lt("1.0.dev1", "1.0a1");
+        lt("1.0a1", "1.0b1");
+        lt("1.0b2", "1.0rc1");
+        lt("1.0", "1.0.post1");
+        lt("1.0.post1.dev1", "1.0.post1");
+        lt("1!0.1", "1!1.0");
+        lt("0!9", "1!0");
+        assert_eq!(
+            compare_versions("1.0", "1.0.0", "pep440").unwrap(),
+            Ordering::Equal
+        );
+        assert!(compare_versions("1.0-bogus!", "1.0", "pep440").is_err());
+    }
 
     fn check(a: &str, b: &str, t: &str, expected: Ordering) {
         assert_eq!(
