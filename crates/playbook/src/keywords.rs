@@ -117,6 +117,8 @@ pub const PLAY_KEYWORDS: &[&str] = &[
     "no_log",
     "connection",
     "remote_user",
+    // The old spelling of remote_user, still accepted by Ansible in plays.
+    "user",
     "port",
     "module_defaults",
     "collections",
@@ -160,4 +162,26 @@ pub fn strip_builtin(name: &str) -> &str {
     name.strip_prefix("ansible.builtin.")
         .or_else(|| name.strip_prefix("ansible.legacy."))
         .unwrap_or(name)
+}
+
+/// Names Ansible reserves for itself: the keywords of plays, roles, blocks and tasks and the
+/// globals of its Jinja2 environment (ansible-core 2.19's `get_reserved_names()`). A variable
+/// so named gets a warning.
+pub const RESERVED_NAMES: &[&str] = &[
+    "action", "always", "any_errors_fatal", "args", "async", "async_val", "become", "become_exe",
+    "become_flags", "become_method", "become_user", "block", "changed_when", "check_mode",
+    "collections", "connection", "cycler", "debugger", "delay", "delegate_facts", "delegate_to",
+    "dict", "diff", "environment", "fact_path", "failed_when", "force_handlers", "gather_facts",
+    "gather_timeout", "handlers", "hosts", "ignore_errors", "ignore_unreachable", "joiner",
+    "lipsum", "local_action", "lookup", "loop", "loop_control", "loop_with",
+    "max_fail_percentage", "module_defaults", "name", "namespace", "no_log", "notify", "now",
+    "omit", "order", "poll", "port", "post_tasks", "pre_tasks", "q", "query", "range",
+    "register", "remote_user", "rescue", "retries", "roles", "run_once", "serial", "strategy",
+    "tags", "tasks", "throttle", "timeout", "undef", "until", "vars", "vars_files",
+    "vars_prompt", "when", "with_",
+];
+
+/// Whether a variable name is one of [`RESERVED_NAMES`] (`vars` aside, which Ansible allows).
+pub fn is_reserved_name(name: &str) -> bool {
+    name != "vars" && RESERVED_NAMES.contains(&name)
 }

@@ -7,6 +7,7 @@
 //! [`TaskKind::IncludeRole`]; the engine loads them per host through [`Loader`].
 
 mod keywords;
+pub use keywords::is_reserved_name;
 mod load;
 mod model;
 

@@ -23,6 +23,10 @@ pub enum LoadError {
     /// A file or role that cannot be found or read.
     #[error("{message}")]
     Missing { message: String },
+    /// A construct Ansible refuses where it stands, reported as Ansible 2.19 reports it: the
+    /// message, then where.
+    #[error("{message}\nOrigin: {loc}")]
+    Refused { message: String, loc: Loc },
 }
 
 type Result<T> = std::result::Result<T, LoadError>;
@@ -31,6 +35,10 @@ type Result<T> = std::result::Result<T, LoadError>;
 pub struct LoaderConfig {
     /// Extra directories to search for roles (`roles_path`), after `<playbook dir>/roles`.
     pub roles_path: Vec<PathBuf>,
+    /// Where collection roles (`ns.col.role`) are looked for, after `<playbook dir>/collections`:
+    /// each entry holds `ansible_collections/<ns>/<col>/roles/<role>` (or is itself an
+    /// `ansible_collections` directory).
+    pub collections_path: Vec<PathBuf>,
     /// Templates what Ansible templates while loading (`import_playbook` file names), given
     /// the variables in scope there; without it such templates are an error.
     pub templater: Option<LoadTemplater>,
@@ -78,6 +86,8 @@ pub struct Loader {
     roles: Mutex<HashMap<PathBuf, Arc<Role>>>,
     /// Handlers of roles imported with `import_role` while a play loads; the play takes them.
     imported_handlers: Mutex<Vec<Task>>,
+    /// What the YAML of the files read so far warned about (duplicate keys), for the caller.
+    warnings: Mutex<Vec<String>>,
     /// The `vars` of the play being loaded, for what is templated while loading.
     play_vars: Mutex<Arc<Vars>>,
 }
@@ -98,6 +108,7 @@ impl Loader {
             base_dir: base_dir.into(),
             roles: Mutex::new(HashMap::new()),
             imported_handlers: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
             play_vars: Mutex::new(Arc::new(Vars::new())),
         }
     }
@@ -117,6 +128,43 @@ impl Loader {
             vars.extend(scope.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         (templater.0)(text, &vars)
+    }
+
+    /// What the YAML of the files loaded so far warned about, once each; drained.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// [`read_yaml`], keeping its warnings for [`Loader::take_warnings`].
+    fn read_yaml(&self, path: &Path) -> Result<(Src, Node)> {
+        let (src, root, warnings) = read_yaml_warning(path)?;
+        for warning in warnings {
+            self.warn(warning);
+        }
+        Ok((src, root))
+    }
+
+    fn warn(&self, warning: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            if !w.contains(&warning) {
+                w.push(warning);
+            }
+        }
+    }
+
+    /// Ansible warns about `vars:` entries named like a playbook keyword or a Jinja2 global.
+    fn warn_reserved(&self, src: &Src, vars: &Node) {
+        for (k, _) in vars.as_map().unwrap_or_default() {
+            if let Some(name) = k.as_str().filter(|n| crate::keywords::is_reserved_name(n)) {
+                self.warn(format!(
+                    "Found variable using reserved name '{name}'.\nOrigin: {}:{}:{}",
+                    src.file, k.span.start.line, k.span.start.column
+                ));
+            }
+        }
     }
 
     /// Loads a playbook given as text (ad-hoc runs), as if it were the file `path`.
@@ -148,6 +196,14 @@ impl Loader {
     pub fn load_playbook(&self, path: &Path) -> Result<Playbook> {
         let mut plays = Vec::new();
         self.load_playbook_into(path, &Keywords::default(), &mut plays, 0)?;
+        if plays.is_empty() {
+            return Err(LoadError::Missing {
+                message: format!(
+                    "{}: A playbook must contain at least one play",
+                    path.display()
+                ),
+            });
+        }
         let dir = path
             .parent()
             .map(Path::to_path_buf)
@@ -174,7 +230,7 @@ impl Loader {
                 ),
             });
         }
-        let (src, root) = read_yaml(path)?;
+        let (src, root) = self.read_yaml(path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let entries = match &root.kind {
             NodeKind::Seq(items) => items,
@@ -277,6 +333,12 @@ impl Loader {
         } else if let Ok(mut current) = self.play_vars.lock() {
             *current = Arc::new(Vars::new());
         }
+        if let (Some(user), true) = (node.get("user"), node.get("remote_user").is_some()) {
+            return Err(src.err(
+                user,
+                "both 'user' and 'remote_user' are set for this play. The use of 'user' is deprecated, and should be removed",
+            ));
+        }
         for (k, v) in map {
             let key = k.as_str().unwrap_or_default();
             if !PLAY_KEYWORDS.contains(&key) {
@@ -284,8 +346,13 @@ impl Loader {
             }
             match key {
                 "name" => play.name = Some(scalar_string(src, v, "name")?),
+                "user" => set_keyword(src, &mut kw, "remote_user", v)?,
                 "hosts" => {
                     play.hosts = match &v.kind {
+                        NodeKind::Seq(items) if items.is_empty() => {
+                            return Err(src
+                                .err(v, "Hosts list cannot be empty. Please check your playbook"));
+                        }
                         NodeKind::Seq(items) => {
                             let parts: Vec<String> = items
                                 .iter()
@@ -294,12 +361,16 @@ impl Loader {
                             Value::from(parts.join(","))
                         }
                         NodeKind::Null => {
-                            return Err(src.err(v, "hosts cannot be empty"));
+                            return Err(src
+                                .err(v, "Hosts list cannot be empty. Please check your playbook"));
                         }
                         _ => Value::from(scalar_string(src, v, "hosts")?),
                     }
                 }
-                "vars" => play.vars = Arc::new(vars_map(src, v)?),
+                "vars" => {
+                    self.warn_reserved(src, v);
+                    play.vars = Arc::new(vars_map(src, v)?)
+                }
                 "vars_files" => {
                     play.vars_files = match &v.kind {
                         NodeKind::Seq(items) => items.iter().map(Node::to_value).collect(),
@@ -364,7 +435,12 @@ impl Loader {
             let entries = match &roles.kind {
                 NodeKind::Seq(items) => items.as_slice(),
                 NodeKind::Null => &[],
-                _ => return Err(src.err(roles, "roles must be a list")),
+                _ => {
+                    return Err(src.err(
+                        roles,
+                        "A malformed role declaration was encountered. roles must be a list",
+                    ))
+                }
             };
             for entry in entries {
                 self.play_role(
@@ -385,6 +461,15 @@ impl Loader {
             ("post_tasks", &mut play.post_tasks),
         ] {
             if let Some(n) = node.get(field) {
+                if !matches!(n.kind, NodeKind::Seq(_) | NodeKind::Null) {
+                    return Err(src.err(
+                        n,
+                        format!(
+                            "A malformed block was encountered while loading {field}: {} should be a list or None",
+                            n.to_value()
+                        ),
+                    ));
+                }
                 *list = Arc::new(self.task_list(src, n, &ctx, false)?);
             }
         }
@@ -409,8 +494,16 @@ impl Loader {
     ) -> Result<()> {
         let (name_node, kw, params) = self.role_entry(src, entry, &ctx.inherited)?;
         let name = scalar_string(src, name_node, "role")?;
+        // `role,version` was the pre-1.x requirement syntax Ansible still recognises to refuse.
+        if name.contains(',') {
+            return Err(src.err(
+                name_node,
+                format!("Invalid old style role requirement: {name}"),
+            ));
+        }
         let role = self.role(src, name_node, &name, &ctx.dir)?;
         self.push_role(role, params, kw, src.loc(entry), None, seen, out, handlers)
+            .map(|_| ())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -424,7 +517,7 @@ impl Loader {
         seen: &mut Vec<(PathBuf, String)>,
         out: &mut Vec<Task>,
         handlers: &mut Vec<Task>,
-    ) -> Result<()> {
+    ) -> Result<Vars> {
         let key = (role.path.clone(), format!("{params:?}"));
         // Repeats are left to the engine, which runs a role once per play and host once it
         // completed (a role skipped by its condition may run later); a role among its own
@@ -443,13 +536,17 @@ impl Loader {
             role: role.clone(),
             params: Arc::new(params),
             parent,
-            once: true,
+            // `allow_duplicates: true` in the role's meta lets it run again.
+            once: !self.role_allows_duplicates(&role)?,
+            public: None,
+            dep_vars: std::sync::OnceLock::new(),
         });
+        let mut dep_vars = Vars::new();
         for (dep_node_src, dep) in self.role_dependencies(&role)? {
             let (name_node, dep_kw, dep_params) = self.role_entry(&dep_node_src, &dep, &kw)?;
             let dep_name = scalar_string(&dep_node_src, name_node, "role")?;
             let dep_role = self.role(&dep_node_src, name_node, &dep_name, &role.path)?;
-            self.push_role(
+            dep_vars.extend(self.push_role(
                 dep_role,
                 dep_params,
                 dep_kw,
@@ -458,8 +555,13 @@ impl Loader {
                 seen,
                 out,
                 handlers,
-            )?;
+            )?);
         }
+        let _ = scope.dep_vars.set(Arc::new(dep_vars.clone()));
+        // What this role exports to the role that depends on it: its dependencies' vars, then
+        // its own, as Ansible's Role.get_vars(only_exports) combines them.
+        let mut exported = dep_vars;
+        exported.extend(role.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
         let (tasks, role_handlers) = self.role_body(&scope, "main", "main", kw)?;
         // A role's handlers are listed once however often the role appears.
         if !seen.contains(&key) {
@@ -469,7 +571,7 @@ impl Loader {
         let mut marker = role_marker(scope, tasks, loc);
         marker.keywords.when = when;
         out.push(marker);
-        Ok(())
+        Ok(exported)
     }
 
     /// Splits a `roles:` / `dependencies:` entry into the role name node, keywords and params.
@@ -533,9 +635,9 @@ impl Loader {
             role: Some(scope.clone()),
             inherited: kw,
         };
-        let tasks = match find_yaml(&scope.role.path.join("tasks"), tasks_from) {
+        let tasks = match find_role_file(scope, "tasks", tasks_from)? {
             Some(path) => {
-                let (src, root) = read_yaml(&path)?;
+                let (src, root) = self.read_yaml(&path)?;
                 self.task_list(&src, &root, &ctx, false)?
             }
             None if tasks_from == "main" => Vec::new(),
@@ -553,9 +655,9 @@ impl Loader {
             dir: scope.role.path.join("handlers"),
             ..ctx
         };
-        let handlers = match find_yaml(&scope.role.path.join("handlers"), handlers_from) {
+        let handlers = match find_role_file(scope, "handlers", handlers_from)? {
             Some(path) => {
-                let (src, root) = read_yaml(&path)?;
+                let (src, root) = self.read_yaml(&path)?;
                 self.task_list(&src, &root, &handler_ctx, true)?
             }
             None if handlers_from == "main" => Vec::new(),
@@ -572,11 +674,24 @@ impl Loader {
         Ok((tasks, handlers))
     }
 
+    /// Whether the role's meta says `allow_duplicates: true` (it may then run more than once
+    /// per play, like an included role).
+    fn role_allows_duplicates(&self, role: &Role) -> Result<bool> {
+        let Some(path) = find_yaml(&role.path.join("meta"), "main") else {
+            return Ok(false);
+        };
+        let (_, root) = self.read_yaml(&path)?;
+        Ok(root
+            .get("allow_duplicates")
+            .and_then(|v| bool_value(&v.to_value()))
+            .unwrap_or(false))
+    }
+
     fn role_dependencies(&self, role: &Role) -> Result<Vec<(Src, Node)>> {
         let Some(path) = find_yaml(&role.path.join("meta"), "main") else {
             return Ok(Vec::new());
         };
-        let (src, root) = read_yaml(&path)?;
+        let (src, root) = self.read_yaml(&path)?;
         let Some(deps) = root.get("dependencies") else {
             return Ok(Vec::new());
         };
@@ -611,12 +726,17 @@ impl Loader {
         }
         let defaults = load_vars_file_opt(&canonical.join("defaults"), "main")?;
         let vars = load_vars_file_opt(&canonical.join("vars"), "main")?;
-        let role_name = Path::new(name)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| name.to_string());
+        let fqcn = collection_role(name).map(|_| name.to_string());
+        let role_name = match collection_role(name) {
+            Some((_, _, short)) => short.to_string(),
+            None => Path::new(name)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| name.to_string()),
+        };
         let role = Arc::new(Role {
             name: role_name,
+            fqcn,
             path: canonical.clone(),
             defaults: Arc::new(defaults),
             vars: Arc::new(vars),
@@ -645,7 +765,22 @@ impl Loader {
             let p = resolve_relative(&self.base_dir, name);
             return p.is_dir().then_some(p);
         }
-        // Collection-style names (`ns.coll.role`) are not supported; plain names only.
+        if let Some((ns, col, role)) = collection_role(name) {
+            let roots = std::iter::once(self.base_dir.join("collections"))
+                .chain(self.config.collections_path.iter().cloned());
+            for root in roots {
+                let base = if root.ends_with("ansible_collections") {
+                    root
+                } else {
+                    root.join("ansible_collections")
+                };
+                let p = base.join(ns).join(col).join("roles").join(role);
+                if p.is_dir() {
+                    return Some(p);
+                }
+            }
+            return None;
+        }
         self.role_search_dirs(from_dir)
             .into_iter()
             .map(|d| d.join(name))
@@ -653,19 +788,25 @@ impl Loader {
     }
 
     /// Loads a task file for `include_tasks` at run time, with the include's keywords and role.
+    /// `handlers`: the file is included by a handler, so handler rules apply to it.
     pub fn load_tasks_file(
         &self,
         path: &Path,
         role: Option<Arc<RoleScope>>,
         inherited: Keywords,
+        handlers: bool,
     ) -> Result<Vec<Task>> {
-        let (src, root) = read_yaml(path)?;
+        let (src, root) = self.read_yaml(path)?;
         let ctx = Ctx {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             role,
             inherited,
         };
-        self.task_list(&src, &root, &ctx, false)
+        let mut tasks = self.task_list(&src, &root, &ctx, handlers)?;
+        if !ctx.inherited.notify.is_empty() {
+            add_notify(&mut tasks, &ctx.inherited.notify);
+        }
+        Ok(tasks)
     }
 
     /// Builds the role scope and tasks for `include_role`/`import_role`, returning the
@@ -692,16 +833,19 @@ impl Loader {
             role,
             params: Arc::new(params),
             parent,
-            once: false,
+            once: from.allow_duplicates == Some(false),
+            public: from.public,
+            dep_vars: std::sync::OnceLock::new(),
         });
         let mut out = Vec::new();
         let mut handlers = Vec::new();
         let mut seen = Vec::new();
+        let mut dep_vars = Vars::new();
         for (dep_src, dep) in self.role_dependencies(&scope.role)? {
             let (name_node, dep_kw, dep_params) = self.role_entry(&dep_src, &dep, &inherited)?;
             let dep_name = scalar_string(&dep_src, name_node, "role")?;
             let dep_role = self.role(&dep_src, name_node, &dep_name, &scope.role.path)?;
-            self.push_role(
+            dep_vars.extend(self.push_role(
                 dep_role,
                 dep_params,
                 dep_kw,
@@ -710,8 +854,9 @@ impl Loader {
                 &mut seen,
                 &mut out,
                 &mut handlers,
-            )?;
+            )?);
         }
+        let _ = scope.dep_vars.set(Arc::new(dep_vars));
         let (tasks, role_handlers) = self.role_body(
             &scope,
             tasks_from.unwrap_or("main"),
@@ -719,6 +864,8 @@ impl Loader {
             inherited,
         )?;
         handlers.extend(role_handlers);
+        // Roles the included role imports statically bring their handlers along.
+        handlers.extend(self.imported_handlers.lock().map_err(poisoned)?.drain(..));
         out.push(role_marker(scope, tasks, loc.clone()));
         let block = Task {
             loc,
@@ -886,7 +1033,12 @@ impl Loader {
                 "async" => task.async_ = Some(v.to_value()),
                 "poll" => task.poll = Some(v.to_value()),
                 "collections" | "debugger" | "port" => {}
-                _ => set_keyword(src, &mut own, key, v)?,
+                _ => {
+                    if key == "vars" {
+                        self.warn_reserved(src, v);
+                    }
+                    set_keyword(src, &mut own, key, v)?
+                }
             }
         }
         let Some((action_key, action_value)) = action else {
@@ -902,7 +1054,12 @@ impl Loader {
             match &action_value.kind {
                 NodeKind::Str(s) => {
                     let s = s.trim();
-                    let (m, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+                    // The module may itself be a template (`action: "{{ mod }} msg=x"`): it
+                    // runs to the end of its `}}`, spaces inside included.
+                    let (m, rest) = match s.strip_prefix("{{").and_then(|r| r.find("}}")) {
+                        Some(end) => s.split_at(end + 4),
+                        None => s.split_once(char::is_whitespace).unwrap_or((s, "")),
+                    };
                     module = strip_builtin(m).to_string();
                     Args::Free(rest.trim().to_string())
                 }
@@ -1038,13 +1195,17 @@ impl Loader {
                 if !params.is_empty() {
                     kw.vars.push(Arc::new(params));
                 }
-                let (isrc, root) = read_yaml(&path)?;
+                let (isrc, root) = self.read_yaml(&path)?;
                 let ictx = Ctx {
                     dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
                     role: ctx.role.clone(),
                     inherited: kw,
                 };
-                let tasks = self.task_list(&isrc, &root, &ictx, handler)?;
+                let mut tasks = self.task_list(&isrc, &root, &ictx, handler)?;
+                // `notify` on the import reaches every imported task.
+                if !task.notify.is_empty() {
+                    add_notify(&mut tasks, &task.notify);
+                }
                 out.extend(tasks);
                 Ok(())
             }
@@ -1090,6 +1251,10 @@ impl Loader {
                 out.push(task);
                 Ok(())
             }
+            "import_role" | "include_role" if handler => Err(src.err(
+                node,
+                format!("Using '{module}' as a handler is not supported."),
+            )),
             "import_role" | "include_role" => {
                 // `include_role: name=x tasks_from=y` is the k=v form of the same mapping.
                 let kv_args;
@@ -1106,7 +1271,8 @@ impl Loader {
                     vars_from: None,
                     defaults_from: None,
                     handlers_from: None,
-                    public: module == "import_role",
+                    public: None,
+                    allow_duplicates: None,
                     apply: Keywords::default(),
                     params: Arc::new(Vars::new()),
                 };
@@ -1117,8 +1283,20 @@ impl Loader {
                         "vars_from" => inc.vars_from = Some(v.clone()),
                         "defaults_from" => inc.defaults_from = Some(v.clone()),
                         "handlers_from" => inc.handlers_from = Some(v.clone()),
-                        "public" => inc.public = v.is_true(),
-                        "allow_duplicates" | "rolespec_validate" => {}
+                        "public" => {
+                            inc.public = Some(bool_value(v).ok_or_else(|| {
+                                src.err(args_node, format!("{module}: public must be a boolean"))
+                            })?)
+                        }
+                        "allow_duplicates" => {
+                            inc.allow_duplicates = Some(bool_value(v).ok_or_else(|| {
+                                src.err(
+                                    args_node,
+                                    format!("{module}: allow_duplicates must be a boolean"),
+                                )
+                            })?)
+                        }
+                        "rolespec_validate" => {}
                         "apply" if module == "include_role" => {
                             inc.apply = apply_keywords(src, args_node, v)?
                         }
@@ -1178,6 +1356,8 @@ impl Loader {
                             RoleFiles {
                                 tasks: tasks_from.as_deref(),
                                 handlers: handlers_from.as_deref(),
+                                public: inc.public,
+                                allow_duplicates: inc.allow_duplicates,
                             },
                             kw,
                             task.loc.clone(),
@@ -1199,6 +1379,20 @@ impl Loader {
                 task.keywords = kw;
                 out.push(task);
                 Ok(())
+            }
+            "meta"
+                if (handler || ctx.role.is_none())
+                    && matches!(&args, Args::Free(a) if a.trim() == "end_role") =>
+            {
+                let message = if handler {
+                    "Cannot execute 'end_role' from a handler"
+                } else {
+                    "Cannot execute 'end_role' from outside of a role"
+                };
+                Err(LoadError::Refused {
+                    message: message.into(),
+                    loc: task.loc.clone(),
+                })
             }
             _ => {
                 task.kind = TaskKind::Action {
@@ -1235,7 +1429,12 @@ impl Loader {
                 "name" => name = Some(scalar_string(src, v, "name")?),
                 "notify" => notify = string_list(src, v, "notify")?,
                 "collections" | "debugger" | "port" => {}
-                _ => set_keyword(src, &mut own, key, v)?,
+                _ => {
+                    if key == "vars" {
+                        self.warn_reserved(src, v);
+                    }
+                    set_keyword(src, &mut own, key, v)?
+                }
             }
         }
         let mut kw = ctx.inherited.clone();
@@ -1247,6 +1446,16 @@ impl Loader {
         let mut lists: [Vec<Task>; 3] = Default::default();
         for (i, field) in ["block", "rescue", "always"].iter().enumerate() {
             if let Some(n) = node.get(field) {
+                // A block in handlers is only a way to group them; a block inside it would be
+                // a handler made of tasks, which Ansible refuses.
+                if handler {
+                    if let Some(nested) = n
+                        .as_seq()
+                        .and_then(|items| items.iter().find(|item| item.get("block").is_some()))
+                    {
+                        return Err(src.err(nested, "Using a block as a handler is not supported."));
+                    }
+                }
                 lists[i] = self.task_list(src, n, &inner, handler)?;
                 if !notify.is_empty() {
                     add_notify(&mut lists[i], &notify);
@@ -1465,6 +1674,12 @@ fn apply_keywords(src: &Src, at: &Node, v: &Value) -> Result<Keywords> {
             "delegate_to" => kw.delegate_to = Some(val),
             "run_once" => kw.run_once = Some(val),
             "remote_user" => kw.remote_user = Some(val),
+            "notify" => match val.as_str() {
+                Some(s) => kw.notify.push(s.to_string()),
+                None => kw
+                    .notify
+                    .extend(val.try_iter().into_iter().flatten().map(|t| t.to_string())),
+            },
             other => return Err(src.err(at, format!("'{other}' cannot be used in 'apply'"))),
         }
     }
@@ -1653,6 +1868,12 @@ fn vars_prompt(src: &Src, v: &Node) -> Result<Vec<VarPrompt>> {
                 "a vars_prompt entry must be a mapping with at least 'name'",
             ));
         };
+        if item.get("name").is_none() {
+            return Err(src.err(
+                item,
+                "Invalid vars_prompt data structure, missing 'name' key",
+            ));
+        }
         let mut p = VarPrompt {
             loc: src.loc(item),
             name: String::new(),
@@ -1675,7 +1896,10 @@ fn vars_prompt(src: &Src, v: &Node) -> Result<Vec<VarPrompt>> {
             }
         }
         if p.name.is_empty() {
-            return Err(src.err(item, "a vars_prompt entry needs a 'name'"));
+            return Err(src.err(
+                item,
+                "Invalid vars_prompt data structure, missing 'name' key",
+            ));
         }
         check_var_name(src, item, &p.name)?;
         out.push(p);
@@ -1739,6 +1963,11 @@ fn find_yaml(dir: &Path, name: &str) -> Option<PathBuf> {
 /// Reads a YAML file; vault-encrypted files and `!vault` values are decrypted with the run's
 /// keyring.
 fn read_yaml(path: &Path) -> Result<(Src, Node)> {
+    read_yaml_warning(path).map(|(src, root, _)| (src, root))
+}
+
+/// [`read_yaml`], with what the YAML warned about.
+fn read_yaml_warning(path: &Path) -> Result<(Src, Node, Vec<String>)> {
     if !path.exists() {
         return Err(LoadError::Missing {
             message: format!("{}: cannot read: file not found", path.display()),
@@ -1748,12 +1977,23 @@ fn read_yaml(path: &Path) -> Result<(Src, Node)> {
     let file: Arc<str> = Arc::from(path.display().to_string());
     let mut doc = drover_yaml::parse_one(&text, &file)?;
     drover_vault::yaml::decrypt_tags(&mut doc.root, &file, &text)?;
+    let warnings = doc
+        .warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "{}.\nOrigin: {}:{}:{}",
+                w.message, w.file, w.span.start.line, w.span.start.column
+            )
+        })
+        .collect();
     Ok((
         Src {
             file,
             text: Arc::from(text),
         },
         doc.root,
+        warnings,
     ))
 }
 
@@ -1801,12 +2041,15 @@ pub fn load_play_vars_file(path: &Path) -> Result<Vars> {
     }
 }
 
-/// Which files of a role `include_role`/`import_role` read (`tasks_from`, `handlers_from`);
-/// `None` means `main`.
+/// How `include_role`/`import_role` use a role: which files they read (`tasks_from`,
+/// `handlers_from`; `None` means `main`) and its `public` option as written.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RoleFiles<'a> {
     pub tasks: Option<&'a str>,
     pub handlers: Option<&'a str>,
+    pub public: Option<bool>,
+    /// `allow_duplicates: false` makes the role run once per play and host, like `roles:`.
+    pub allow_duplicates: Option<bool>,
 }
 
 /// The spellings of `import_playbook` a playbook may use.
@@ -1816,9 +2059,92 @@ const IMPORT_PLAYBOOK: [&str; 3] = [
     "ansible.legacy.import_playbook",
 ];
 
-fn load_vars_file_opt(dir: &Path, name: &str) -> Result<Vars> {
-    match find_yaml(dir, name) {
-        Some(p) => load_vars_file(&p),
-        None => Ok(Vars::new()),
+/// A boolean option written as YAML or as a `k=v` string (`yes`, `no`, `true`, `0`, ...).
+fn bool_value(v: &Value) -> Option<bool> {
+    if v.kind() == minijinja::value::ValueKind::Bool {
+        return Some(v.is_true());
     }
+    match v.as_str()?.trim().to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" | "y" => Some(true),
+        "no" | "false" | "off" | "0" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// `ns.col.role` split in three, for a role named by its collection (its fully qualified name).
+fn collection_role(name: &str) -> Option<(&str, &str, &str)> {
+    if name.contains('/') {
+        return None;
+    }
+    let mut parts = name.splitn(3, '.');
+    let (ns, col, role) = (parts.next()?, parts.next()?, parts.next()?);
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (word(ns) && word(col) && word(role)).then_some((ns, col, role))
+}
+
+/// A role's `<kind>/<name>` file (`tasks_from`, `handlers_from`, ...), which must stay inside
+/// the role's `<kind>` directory: `../` or an absolute path out of it is refused, as Ansible
+/// refuses it.
+fn find_role_file(scope: &RoleScope, kind: &str, name: &str) -> Result<Option<PathBuf>> {
+    let dir = scope.role.path.join(kind);
+    let Some(found) = find_yaml(&dir, name) else {
+        return Ok(None);
+    };
+    let inside = match (std::fs::canonicalize(&found), std::fs::canonicalize(&dir)) {
+        (Ok(f), Ok(d)) => f.starts_with(d),
+        _ => false,
+    };
+    if !inside {
+        return Err(LoadError::Missing {
+            message: format!(
+                "Failed loading '{}' for role ({}) as it is not inside the expected role path: '{}'",
+                found.display(),
+                scope.role.name,
+                dir.display()
+            ),
+        });
+    }
+    Ok(Some(found))
+}
+
+fn load_vars_file_opt(dir: &Path, name: &str) -> Result<Vars> {
+    if let Some(p) = find_yaml(dir, name) {
+        return load_vars_file(&p);
+    }
+    // A role's `defaults/main/` or `vars/main/` directory: every vars file in it, in sorted
+    // order (subdirectories included), later files overriding earlier ones, as Ansible does.
+    let mut out = Vars::new();
+    for file in vars_dir_files(&dir.join(name)) {
+        out.extend(load_vars_file(&file)?);
+    }
+    Ok(out)
+}
+
+/// The vars files under `dir` in Ansible's order: names sorted, each subdirectory's files at
+/// its place; hidden files and names with other extensions left out.
+fn vars_dir_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(vars_dir_files(&p));
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            None | Some("yml" | "yaml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+    out
 }

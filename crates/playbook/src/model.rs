@@ -106,9 +106,18 @@ pub struct Play {
 #[derive(Debug)]
 pub struct Role {
     pub name: String,
+    /// `ns.col.name` for a role from a collection.
+    pub fqcn: Option<String>,
     pub path: PathBuf,
     pub defaults: Arc<Vars>,
     pub vars: Arc<Vars>,
+}
+
+impl Role {
+    /// The name in task titles: the fully qualified one for a collection role.
+    pub fn shown_name(&self) -> &str {
+        self.fqcn.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// The role context of a task: which role (and with which parameters) it belongs to.
@@ -123,6 +132,18 @@ pub struct RoleScope {
     /// Runs at most once per play and host (with the same parameters): roles from `roles:`
     /// and dependencies. Roles named by `import_role`/`include_role` run each time.
     pub once: bool,
+    /// `import_role`/`include_role`'s `public` option, when given.
+    pub public: Option<bool>,
+    /// The variables the role's dependencies export (their `vars/`, recursively), which rank
+    /// between its own vars and its parents'. Set once the dependencies are loaded.
+    pub dep_vars: std::sync::OnceLock<Arc<Vars>>,
+}
+
+impl RoleScope {
+    /// The variables of this role's dependencies (empty until they are loaded).
+    pub fn dependency_vars(&self) -> Option<&Vars> {
+        self.dep_vars.get().map(|v| v.as_ref())
+    }
 }
 
 /// A `loop:` or `with_<lookup>:`.
@@ -140,6 +161,8 @@ pub struct Keywords {
     pub tags: Vec<String>,
     /// Variable scopes, outermost first (block vars, then the task's own `vars`).
     pub vars: Vec<Arc<Vars>>,
+    /// Handlers every included task notifies (`include_tasks`/`include_role` `apply: notify`).
+    pub notify: Vec<String>,
     pub become_: Option<Value>,
     pub become_user: Option<Value>,
     pub become_method: Option<Value>,
@@ -226,7 +249,10 @@ pub struct RoleInclude {
     pub vars_from: Option<Value>,
     pub defaults_from: Option<Value>,
     pub handlers_from: Option<Value>,
-    pub public: bool,
+    /// `public` as written (`None`: the default, which `private_role_vars` decides).
+    pub public: Option<bool>,
+    /// `allow_duplicates` as written.
+    pub allow_duplicates: Option<bool>,
     pub apply: Keywords,
     pub params: Arc<Vars>,
 }
@@ -257,11 +283,15 @@ impl Task {
             (None, TaskKind::Action { module, .. }) => module.clone(),
             (None, TaskKind::Block { .. }) => "block".to_string(),
             (None, TaskKind::IncludeTasks { .. }) => "include_tasks".to_string(),
-            (None, TaskKind::IncludeRole(_)) => "include_role".to_string(),
+            // As Ansible's IncludeRole.get_name: the action and the role as written.
+            (None, TaskKind::IncludeRole(inc)) => match inc.name.as_str() {
+                Some(name) => format!("include_role : {name}"),
+                None => format!("include_role : {}", inc.name),
+            },
             (None, TaskKind::RoleTasks { scope, .. }) => scope.role.name.clone(),
         };
         match &self.role {
-            Some(scope) => format!("{} : {}", scope.role.name, base),
+            Some(scope) => format!("{} : {}", scope.role.shown_name(), base),
             None => base,
         }
     }
