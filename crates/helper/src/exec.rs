@@ -81,7 +81,10 @@ pub fn exec(req: &ExecRequest) -> HostResult<ExecOutput> {
         }
         _ => None,
     };
-    let (stdout, stderr, status) = collect(&mut child)?;
+    let deadline = req
+        .timeout_ms
+        .map(|ms| std::time::Instant::now() + Duration::from_millis(ms));
+    let (stdout, stderr, status) = collect(&mut child, deadline)?;
     if let Some(f) = feeder {
         let _ = f.join();
     }
@@ -129,8 +132,13 @@ fn pump(mut pipe: impl Read + Send + 'static, tx: mpsc::Sender<Chunk>, wrap: fn(
 }
 
 /// Waits for the child and gathers its output: everything until both pipes close, or until
-/// they stay quiet for [`QUIET_AFTER_EXIT`] once the child itself has exited.
-fn collect(child: &mut Child) -> HostResult<(Vec<u8>, Vec<u8>, ExitStatus)> {
+/// they stay quiet for [`QUIET_AFTER_EXIT`] once the child itself has exited. Past `deadline`
+/// the child's process group (it leads one) is killed.
+fn collect(
+    child: &mut Child,
+    deadline: Option<std::time::Instant>,
+) -> HostResult<(Vec<u8>, Vec<u8>, ExitStatus)> {
+    let mut killed = false;
     let (tx, rx) = mpsc::channel();
     let mut open = 0;
     if let Some(out) = child.stdout.take() {
@@ -153,8 +161,25 @@ fn collect(child: &mut Child) -> HostResult<(Vec<u8>, Vec<u8>, ExitStatus)> {
         if let Some(status) = child.try_wait().map_err(|e| HostError::io("wait", &e))? {
             break status;
         }
+        if !killed && deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            if let Some(pid) = i32::try_from(child.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill();
+            killed = true;
+        }
         if open == 0 {
-            break child.wait().map_err(|e| HostError::io("wait", &e))?;
+            match deadline {
+                // Pipes closed early (the program closed them): still bound the wait.
+                Some(_) if !killed => {
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                _ => break child.wait().map_err(|e| HostError::io("wait", &e))?,
+            }
         }
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(chunk) => take(chunk, &mut open),

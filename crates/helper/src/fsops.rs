@@ -303,6 +303,12 @@ pub fn write(req: &WriteRequest) -> HostResult<WriteOutcome> {
             .map_err(|e| HostError::io(p, &e))?;
         f.write_all(&req.content)
             .map_err(|e| HostError::io(&tmp_s, &e))?;
+        // The kernel stamps writes with a coarse clock (a few milliseconds): a file written
+        // right after another would look no newer. The precise time of the write is set
+        // instead, so "written later" always reads as a later mtime.
+        let now = std::time::SystemTime::now();
+        f.set_times(fs::FileTimes::new().set_accessed(now).set_modified(now))
+            .map_err(|e| HostError::io(&tmp_s, &e))?;
         f.sync_all().map_err(|e| HostError::io(&tmp_s, &e))?;
         drop(f);
         // Only what differs from the new file's owner: a no-op chown to a group we are not a
@@ -545,6 +551,38 @@ fn replace_with(path: &Path, make: impl FnOnce(&Path) -> std::io::Result<()>) ->
     Ok(())
 }
 
+/// Sets a file's times to now: precisely where the caller owns the file, else as the
+/// kernel's `UTIME_NOW`, which write permission alone allows (a user touching a
+/// world-writable file of someone else's, as Ansible's `os.utime(path, None)` may).
+fn touch_now(path: &str) -> HostResult<()> {
+    let now = std::time::SystemTime::now();
+    let precise = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .or_else(|_| fs::File::open(path))
+        .and_then(|f| f.set_times(fs::FileTimes::new().set_accessed(now).set_modified(now)));
+    match precise {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let now = rustix::fs::Timespec {
+                tv_sec: 0,
+                tv_nsec: rustix::fs::UTIME_NOW,
+            };
+            rustix::fs::utimensat(
+                rustix::fs::CWD,
+                path,
+                &rustix::fs::Timestamps {
+                    last_access: now,
+                    last_modification: now,
+                },
+                rustix::fs::AtFlags::empty(),
+            )
+            .map_err(|e| HostError::io(path, &std::io::Error::from(e)))
+        }
+        Err(e) => Err(HostError::io(path, &e)),
+    }
+}
+
 pub fn file_op(op: &FileOp, check: bool) -> HostResult<FileOpOutcome> {
     let accounts = Accounts::load();
     match op {
@@ -604,10 +642,7 @@ pub fn file_op(op: &FileOp, check: bool) -> HostResult<FileOpOutcome> {
             let before = followed(path, &accounts)?;
             if !check {
                 if before.exists {
-                    let f = fs::File::open(path).map_err(|e| HostError::io(path, &e))?;
-                    let now = std::time::SystemTime::now();
-                    f.set_times(fs::FileTimes::new().set_accessed(now).set_modified(now))
-                        .map_err(|e| HostError::io(path, &e))?;
+                    touch_now(path)?;
                 } else {
                     fs::OpenOptions::new()
                         .write(true)

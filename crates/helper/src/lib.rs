@@ -11,6 +11,8 @@
 mod exec;
 pub mod facts;
 mod fsops;
+mod http;
+pub mod jobs;
 pub mod users;
 
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -74,6 +76,11 @@ pub fn execute(req: &Request) -> Response {
             }
             Err(e) => Response::Error(e),
         },
+        Request::JobStart(job) => wrap(jobs::start(job), Response::JobStart),
+        Request::JobStatus { dir, jid, cleanup } => {
+            wrap(jobs::status(dir, jid, *cleanup), Response::JobStatus)
+        }
+        Request::Http(r) => wrap(http::request(r), Response::Http),
     }
 }
 

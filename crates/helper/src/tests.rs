@@ -346,6 +346,30 @@ fn exec_does_not_wait_for_background_children_holding_the_pipes() {
 }
 
 #[test]
+fn exec_past_its_timeout_kills_the_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late");
+    let started = std::time::Instant::now();
+    let out = exec(ExecRequest {
+        timeout_ms: Some(300),
+        ..ExecRequest::shell(format!(
+            "(sleep 1; touch {0}) & sleep 1; touch {0}",
+            late.display()
+        ))
+    });
+    assert_eq!(out.rc, -9, "{out:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!late.exists(), "the background child survived");
+    // A program done in time is not touched.
+    let out = exec(ExecRequest {
+        timeout_ms: Some(5000),
+        ..ExecRequest::shell("echo quick")
+    });
+    assert_eq!((out.rc, out.stdout.as_slice()), (0, &b"quick\n"[..]));
+}
+
+#[test]
 fn stat_mime_asks_file() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("a:b.txt");

@@ -212,6 +212,9 @@ pub struct ExecRequest {
     pub env: BTreeMap<String, String>,
     pub cwd: Option<String>,
     pub stdin: Option<Vec<u8>>,
+    /// Milliseconds after which the program's process group is killed (what is left of a
+    /// task's `timeout`).
+    pub timeout_ms: Option<u64>,
 }
 
 impl ExecRequest {
@@ -225,6 +228,7 @@ impl ExecRequest {
             env: BTreeMap::new(),
             cwd: None,
             stdin: None,
+            timeout_ms: None,
         }
     }
 
@@ -237,6 +241,7 @@ impl ExecRequest {
             env: BTreeMap::new(),
             cwd: None,
             stdin: None,
+            timeout_ms: None,
         }
     }
 }
@@ -297,6 +302,61 @@ pub struct FileOpOutcome {
     pub after: FileStat,
 }
 
+/// An HTTP request made from the host (the `uri` and `get_url` modules), as the target itself
+/// reaches the network.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+    /// Seconds for the whole exchange.
+    pub timeout_secs: u64,
+    pub validate_certs: bool,
+    /// How many redirects to follow; 0 returns the redirect itself.
+    pub max_redirects: u32,
+    /// Stream the body into this new file (mode 0600) instead of answering it.
+    pub body_to: Option<String>,
+    /// A digest of the body to compute besides SHA-1 (`md5`, `sha224`, `sha256`, `sha384`,
+    /// `sha512`): `get_url`'s `checksum`.
+    pub digest: Option<String>,
+}
+
+/// What came back. A request that got no HTTP answer at all has `status == -1` and `error`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: i32,
+    pub reason: String,
+    /// The URL answered last (after redirects).
+    pub url: String,
+    pub redirected: bool,
+    /// Names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// Empty when the body went to `body_to`.
+    pub body: Vec<u8>,
+    pub size: u64,
+    /// Hex SHA-1 of the body (Ansible's checksum).
+    pub sha1: String,
+    /// Hex digest of the requested `digest` algorithm.
+    pub digest: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A module run started detached on the host (`async`), as Ansible's async wrapper runs one:
+/// it outlives the connection and the controller, and leaves its result in `dir/jid`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JobStart {
+    /// The job id, a plain file name.
+    pub jid: String,
+    /// Where job files live; a leading `~` is the home of the user the host runs as.
+    pub dir: String,
+    /// Seconds after which the job is killed and recorded as timed out.
+    pub timeout: u64,
+    /// What to run, as the job runner reads it (JSON). It may hold secrets: it travels on the
+    /// runner's stdin, never on a command line.
+    pub spec: String,
+}
+
 /// Facts about the host, gathered in one round trip. Keys are Ansible's fact names without the
 /// `ansible_` prefix (`hostname`, `distribution`, `default_ipv4`, ...), values shaped as Ansible
 /// shapes them.
@@ -346,6 +406,33 @@ pub trait Host: Send + Sync {
     async fn list_dir(&self, path: &str) -> HostResult<Vec<DirEntry>>;
 
     async fn facts(&self) -> HostResult<Facts>;
+
+    /// Makes an HTTP request from the host. `Unsupported` where the host cannot (the shell
+    /// fallback).
+    async fn http(&self, req: &HttpRequest) -> HostResult<HttpResponse> {
+        let _ = req;
+        Err(HostError::Unsupported(
+            "HTTP requests from the host need drover's helper".into(),
+        ))
+    }
+
+    /// Starts a detached job (see [`JobStart`]); answers the path of its result file.
+    /// `Unsupported` where the host has no job runner (the shell fallback, simulations).
+    async fn job_start(&self, job: &JobStart) -> HostResult<String> {
+        let _ = job;
+        Err(HostError::Unsupported(
+            "this connection cannot start jobs on the host".into(),
+        ))
+    }
+
+    /// The content of job `jid`'s result file under `dir`, `None` when there is none. With
+    /// `cleanup`, the file is removed (and its last content answered).
+    async fn job_status(&self, dir: &str, jid: &str, cleanup: bool) -> HostResult<Option<Vec<u8>>> {
+        let _ = (dir, jid, cleanup);
+        Err(HostError::Unsupported(
+            "this connection cannot read jobs on the host".into(),
+        ))
+    }
 
     /// `stat`, plus what the host's `file` utility says of the path (Ansible's stat module runs
     /// `file --mime-type --mime-encoding` without following links). `None` when the path is

@@ -41,6 +41,14 @@ pub fn resolve_mode(spec: &str, current: u32, is_dir: bool) -> Result<u32, ModeE
         let bytes = clause.as_bytes();
         let mut i = 0;
         let mut who = 0u32;
+        // As Ansible reads it, `a` stands alone: `ao=r` is refused, not taken as `a`.
+        let who_end = bytes
+            .iter()
+            .position(|b| !matches!(b, b'u' | b'g' | b'o' | b'a'))
+            .unwrap_or(bytes.len());
+        if who_end > 1 && bytes[..who_end].contains(&b'a') {
+            return Err(err("`a` cannot be combined with u, g or o"));
+        }
         while i < bytes.len() && matches!(bytes[i], b'u' | b'g' | b'o' | b'a') {
             who |= match bytes[i] {
                 b'u' => USER,
@@ -158,5 +166,12 @@ mod tests {
         check("rwx", 0, false, None);
         check("u=rwq", 0, false, None);
         check("u+x,", 0, false, None);
+        // Ansible's own refusals (its unarchive target): `a` only alone, letters only rwxXst
+        // and ugo.
+        check("ao=r", 0, false, None);
+        check("oa=r", 0, false, None);
+        check("u=foo", 0, false, None);
+        check("foo=r", 0, false, None);
+        check("a=r", 0, false, Some(0o444));
     }
 }

@@ -15,13 +15,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 use drover_host::{
-    DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, HostError, MimeInfo,
-    StatOptions, WriteOutcome, WriteRequest,
+    DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, HostError,
+    HttpRequest, HttpResponse, JobStart, MimeInfo, StatOptions, WriteOutcome, WriteRequest,
 };
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape; both sides must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Frames above this size are refused before anything is allocated for them.
 pub const MAX_FRAME: u32 = 1 << 30;
@@ -70,6 +70,15 @@ pub enum Request {
         path: String,
         opts: StatOptions,
     },
+    /// Starts a detached job (`async`); see `Host::job_start`.
+    JobStart(JobStart),
+    /// Reads (and with `cleanup`, removes) a job's result file; see `Host::job_status`.
+    JobStatus {
+        dir: String,
+        jid: String,
+        cleanup: bool,
+    },
+    Http(HttpRequest),
 }
 
 /// Information the helper gives about itself.
@@ -100,6 +109,10 @@ pub enum Response {
     Shutdown,
     Error(HostError),
     StatMime(FileStat, Option<MimeInfo>),
+    /// The started job's result file.
+    JobStart(String),
+    JobStatus(Option<Vec<u8>>),
+    Http(HttpResponse),
 }
 
 impl Response {
@@ -131,6 +144,9 @@ impl Response {
             Response::Shutdown => "Shutdown",
             Response::Error(_) => "Error",
             Response::StatMime(..) => "StatMime",
+            Response::JobStart(_) => "JobStart",
+            Response::JobStatus(_) => "JobStatus",
+            Response::Http(_) => "Http",
         }
     }
 }
@@ -357,6 +373,7 @@ mod tests {
                 env: BTreeMap::from([("A".to_string(), "b".to_string())]),
                 cwd: Some("/".into()),
                 stdin: Some(b"in".to_vec()),
+                timeout_ms: Some(1500),
             }),
             Request::FileOp {
                 op: FileOp::Symlink {

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use drover_host::{
     DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, Host, HostError,
-    HostResult, MimeInfo, StatOptions, WriteOutcome, WriteRequest,
+    HostResult, HttpRequest, HttpResponse, JobStart, MimeInfo, StatOptions, WriteOutcome,
+    WriteRequest,
 };
 use drover_proto::{
     encode, read_frame_async, Envelope, HelperInfo, Request, Response, HELLO_ID, PROTOCOL_VERSION,
@@ -54,10 +55,6 @@ impl StderrBuf {
             .lock()
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .unwrap_or_default()
-    }
-
-    fn count(&self, needle: &str) -> usize {
-        self.text().matches(needle).count()
     }
 }
 
@@ -106,12 +103,12 @@ impl Spawned {
     }
 
     /// Waits for the helper's greeting. Feeds `password` once if `prompt` shows up on stderr
-    /// (sudo -S); a second prompt means the password was wrong. `Ok(None)`: the stream ended
+    /// (sudo -S, or su reading from a pipe); a second prompt means the password was wrong. `Ok(None)`: the stream ended
     /// before any greeting (the helper did not start).
     pub async fn await_hello(
         &mut self,
         password: Option<&str>,
-        prompt: &str,
+        prompt: &crate::PasswordPrompt,
         timeout: Duration,
     ) -> HostResult<Option<HelperInfo>> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -140,7 +137,7 @@ impl Spawned {
                     };
                 }
                 _ = self.stderr.notify.notified(), if password.is_some() => {
-                    let prompts = self.stderr.count(prompt);
+                    let prompts = prompt.count(&self.stderr.text());
                     if prompts >= 2 || (prompts == 1 && sent && self.stderr.text().contains("Sorry")) {
                         return Err(HostError::Io {
                             path: None,
@@ -382,6 +379,32 @@ impl Host for RpcHost {
             .await?
         {
             Response::StatMime(s, m) => Ok((s, m)),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn http(&self, req: &HttpRequest) -> HostResult<HttpResponse> {
+        match self.channel.call(Request::Http(req.clone())).await? {
+            Response::Http(r) => Ok(r),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn job_start(&self, job: &JobStart) -> HostResult<String> {
+        match self.channel.call(Request::JobStart(job.clone())).await? {
+            Response::JobStart(path) => Ok(path),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn job_status(&self, dir: &str, jid: &str, cleanup: bool) -> HostResult<Option<Vec<u8>>> {
+        let req = Request::JobStatus {
+            dir: dir.into(),
+            jid: jid.into(),
+            cleanup,
+        };
+        match self.channel.call(req).await? {
+            Response::JobStatus(c) => Ok(c),
             r => Err(unexpected(&r)),
         }
     }

@@ -181,7 +181,8 @@ impl BecomeSpec {
     }
 
     /// The words before the helper command: `sudo -n -u USER --` (with `prompt` and `-S` when a
-    /// password will be fed on stdin). `su` cannot take a password without a terminal.
+    /// password will be fed on stdin), or `su -s /bin/sh USER -c` (which reads a password from
+    /// stdin when that is not a terminal, as util-linux's su does).
     pub(crate) fn prefix(&self, prompt: &str) -> Result<BecomeWords, HostError> {
         let flags = match &self.flags {
             Some(f) => shlex::split(f).ok_or_else(|| {
@@ -202,11 +203,6 @@ impl BecomeSpec {
                 Ok(BecomeWords::Prefix(w))
             }
             BecomeMethod::Su => {
-                if self.password.is_some() {
-                    return Err(HostError::Unsupported(
-                        "become_method su with a password needs a terminal; use sudo".into(),
-                    ));
-                }
                 let mut w = vec![self.exe.clone().unwrap_or_else(|| "su".into())];
                 w.extend(flags);
                 w.extend([
@@ -219,6 +215,122 @@ impl BecomeSpec {
             }
         }
     }
+
+    /// How this method's password request shows on stderr: sudo prints our own `prompt`; su
+    /// prints PAM's, which is localized.
+    pub(crate) fn password_prompt(&self, prompt: &str) -> PasswordPrompt {
+        match self.method {
+            BecomeMethod::Sudo => PasswordPrompt::Exact(prompt.to_string()),
+            BecomeMethod::Su => PasswordPrompt::Su,
+        }
+    }
+}
+
+/// A password request to recognise on a become command's stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PasswordPrompt {
+    Exact(String),
+    /// PAM's `Password:` in the languages su is commonly run in (`Passwort:`, `Mot de passe :`,
+    /// `密码：`, ...), optionally after `user's `.
+    Su,
+}
+
+/// The word PAM's password prompt starts with, per language (lower-case).
+const SU_PROMPT_WORDS: &[&str] = &[
+    "password",
+    "passwort",
+    "mot de passe",
+    "contraseña",
+    "contrasenya",
+    "senha",
+    "parola",
+    "wachtwoord",
+    "lösenord",
+    "passord",
+    "adgangskode",
+    "salasana",
+    "hasło",
+    "heslo",
+    "jelszó",
+    "пароль",
+    "парола",
+    "密码",
+    "密碼",
+    "口令",
+    "パスワード",
+    "암호",
+];
+
+impl PasswordPrompt {
+    /// Where the password requests in `text` are: (start, end) byte ranges, end past the colon
+    /// and the spaces after it.
+    fn find(&self, text: &str) -> Vec<(usize, usize)> {
+        match self {
+            PasswordPrompt::Exact(p) => text
+                .match_indices(p.as_str())
+                .map(|(i, m)| (i, i + m.len()))
+                .collect(),
+            PasswordPrompt::Su => {
+                let mut found = Vec::new();
+                for w in SU_PROMPT_WORDS {
+                    let mut from = 0;
+                    while let Some(pos) = find_ci(&text[from..], w) {
+                        let start = from + pos.0;
+                        let after = from + pos.1;
+                        let rest = &text[after..];
+                        let spaces = rest.len() - rest.trim_start_matches(' ').len();
+                        let rest = &rest[spaces..];
+                        let colon = [":", "："].iter().find(|c| rest.starts_with(**c));
+                        if let Some(c) = colon {
+                            let end = after + spaces + c.len();
+                            let tail = &text[end..];
+                            found.push((
+                                start,
+                                end + tail.len() - tail.trim_start_matches(' ').len(),
+                            ));
+                        }
+                        from = after;
+                    }
+                }
+                found.sort_unstable();
+                found
+            }
+        }
+    }
+
+    /// How many password requests `text` holds.
+    pub(crate) fn count(&self, text: &str) -> usize {
+        self.find(text).len()
+    }
+
+    /// `text` without its password requests (su's prompt lands in the stderr of what it runs).
+    pub(crate) fn strip(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in self.find(text) {
+            if start >= at {
+                out.push_str(&text[at..start]);
+                at = end;
+            }
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+}
+
+/// The byte range of the first case-insensitive occurrence of the lower-case `word` in `text`.
+fn find_ci(text: &str, word: &str) -> Option<(usize, usize)> {
+    text.char_indices().find_map(|(i, _)| {
+        let mut chars = text[i..].char_indices();
+        for w in word.chars() {
+            let (_, c) = chars.next()?;
+            if !c.to_lowercase().eq(std::iter::once(w)) {
+                return None;
+            }
+        }
+        let end = chars.next().map_or(text.len(), |(j, _)| i + j);
+        Some((i, end))
+    })
 }
 
 /// How a become method wraps a command.
@@ -355,6 +467,12 @@ enum Kind {
     Sim(Arc<SimHost>),
 }
 
+/// This machine as a host, as the current user, with no connection around it (what a job
+/// runner on a managed host works on).
+pub fn local_host(name: &str) -> Arc<dyn Host> {
+    Arc::new(local::LocalHost::new(name))
+}
+
 /// One host's connection; hands out a [`Host`] per become user, started lazily and reused.
 pub struct Connection {
     name: String,
@@ -477,11 +595,37 @@ mod tests {
             password: Some("x".into()),
             ..BecomeSpec::sudo("a")
         };
-        assert!(matches!(su_pw.prefix("p"), Err(HostError::Unsupported(_))));
+        assert!(matches!(
+            su_pw.prefix("p"),
+            Ok(BecomeWords::CommandString(_))
+        ));
+        assert_eq!(su_pw.password_prompt("p"), PasswordPrompt::Su);
         assert!(
             !format!("{su_pw:?}").contains("\"x\""),
             "password must not be in Debug"
         );
+    }
+
+    #[test]
+    fn su_prompts_are_pams_in_several_languages() {
+        let su = PasswordPrompt::Su;
+        assert_eq!(su.count("Password: "), 1);
+        assert_eq!(su.count("root's Password:"), 1);
+        assert_eq!(su.count("Passwort: "), 1);
+        assert_eq!(su.count("Mot de passe : "), 1);
+        assert_eq!(su.count("密码："), 1);
+        assert_eq!(su.count("Password: \nPassword: "), 2);
+        assert_eq!(su.count("password reset required"), 0);
+        assert_eq!(su.count("motd: welcome"), 0);
+        assert_eq!(
+            su.strip("Password: su: Authentication failure"),
+            "su: Authentication failure"
+        );
+        assert_eq!(su.strip("Password: "), "");
+        let sudo = PasswordPrompt::Exact("[p] password:".into());
+        assert_eq!(sudo.count("[p] password:"), 1);
+        assert_eq!(sudo.count("Password: "), 0);
+        assert_eq!(sudo.strip("[p] password:Sorry"), "Sorry");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use drover_host::{
     DirEntry, ExecOutput, ExecRequest, Facts, FileOp, FileOpOutcome, FileStat, Host, HostError,
-    HostResult, MimeInfo, StatOptions, WriteOutcome, WriteRequest,
+    HostResult, HttpRequest, HttpResponse, JobStart, MimeInfo, StatOptions, WriteOutcome,
+    WriteRequest,
 };
 use drover_proto::{Request, Response};
 
@@ -97,6 +98,32 @@ impl Host for LocalHost {
         }
     }
 
+    async fn http(&self, req: &HttpRequest) -> HostResult<HttpResponse> {
+        match run(Request::Http(req.clone())).await? {
+            Response::Http(r) => Ok(r),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn job_start(&self, job: &JobStart) -> HostResult<String> {
+        match run(Request::JobStart(job.clone())).await? {
+            Response::JobStart(path) => Ok(path),
+            r => Err(unexpected(&r)),
+        }
+    }
+
+    async fn job_status(&self, dir: &str, jid: &str, cleanup: bool) -> HostResult<Option<Vec<u8>>> {
+        let req = Request::JobStatus {
+            dir: dir.into(),
+            jid: jid.into(),
+            cleanup,
+        };
+        match run(req).await? {
+            Response::JobStatus(c) => Ok(c),
+            r => Err(unexpected(&r)),
+        }
+    }
+
     async fn read(&self, path: &str) -> HostResult<Vec<u8>> {
         match run(Request::Read { path: path.into() }).await? {
             Response::Read(d) => Ok(d),
@@ -165,6 +192,20 @@ pub(crate) fn become_prompt() -> String {
     format!("[drover-become-{}] password:", nonce())
 }
 
+/// A copy of the helper any user can run, in the temporary directory; deleted when dropped.
+fn stage_helper(path: &std::path::Path) -> HostResult<tempfile::TempPath> {
+    let tmp = tempfile::Builder::new()
+        .prefix("drover-helper.")
+        .tempfile()
+        .map_err(|e| HostError::io("temporary helper copy", &e))?
+        // Closed before it runs: an executable open for writing cannot be executed.
+        .into_temp_path();
+    std::fs::copy(path, &tmp).map_err(|e| HostError::io(path.to_string_lossy(), &e))?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| HostError::io(tmp.to_string_lossy(), &e))?;
+    Ok(tmp)
+}
+
 /// Starts the helper executable locally as another user.
 pub(crate) async fn become_host(
     shared: &Shared,
@@ -175,7 +216,18 @@ pub(crate) async fn become_host(
         HostError::Unsupported("become on a local connection needs the helper executable".into())
     })?;
     let prompt = become_prompt();
-    let mut helper_argv = vec![helper.path.to_string_lossy().into_owned()];
+    // A become user other than root may not reach the controller's own copy of the helper (in
+    // a home or build directory it cannot enter): it runs a world-readable copy instead, which
+    // goes away once the helper has started (or failed to).
+    let staged = if matches!(become_.user.as_str(), "root" | "0") {
+        None
+    } else {
+        Some(stage_helper(&helper.path)?)
+    };
+    let exe = staged
+        .as_ref()
+        .map_or_else(|| helper.path.clone(), |t| t.to_path_buf());
+    let mut helper_argv = vec![exe.to_string_lossy().into_owned()];
     helper_argv.extend(helper.args.iter().cloned());
     let argv = become_.prefix(&prompt)?.wrap(&helper_argv);
     let mut cmd = tokio::process::Command::new(&argv[0]);
@@ -191,7 +243,11 @@ pub(crate) async fn become_host(
     let mut spawned = Spawned::new(child)?;
     let timeout = shared.config.connect_timeout + std::time::Duration::from_secs(20);
     match spawned
-        .await_hello(become_.password.as_deref(), &prompt, timeout)
+        .await_hello(
+            become_.password.as_deref(),
+            &become_.password_prompt(&prompt),
+            timeout,
+        )
         .await?
     {
         Some(info) => Ok(HostHandle::rpc(RpcHost {
@@ -201,6 +257,11 @@ pub(crate) async fn become_host(
         })),
         None => {
             let (_, msg) = spawned.exit_message(&argv[0]).await;
+            let msg = become_
+                .password_prompt(&prompt)
+                .strip(&msg)
+                .trim()
+                .to_string();
             Err(HostError::Io {
                 path: None,
                 kind: drover_host::IoKind::PermissionDenied,

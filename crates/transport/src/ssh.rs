@@ -231,7 +231,12 @@ impl SshTarget {
         };
         let exec = if copy {
             format!(
-                "t=$(mktemp \"${{TMPDIR:-/tmp}}/drover-helper.XXXXXX\") && cp \"$h\" \"$t\" && chmod 0755 \"$t\" || exit 126; \
+                // A copy the become user can run, in the first temporary directory that
+                // allows executing it (/tmp is often mounted noexec; /var/tmp less often).
+                "t=; for d in \"${{TMPDIR:-/tmp}}\" /var/tmp /dev/shm; do \
+                 t=$(mktemp \"$d/drover-helper.XXXXXX\" 2>/dev/null) || {{ t=; continue; }}; \
+                 if cp \"$h\" \"$t\" && chmod 0755 \"$t\" && \"$t\" {args} </dev/null >/dev/null 2>&1; then break; fi; \
+                 rm -f \"$t\"; t=; done; [ -n \"$t\" ] || exit 126; \
                  echo \"{marker} exec\"; {run}; rc=$?; rm -f \"$t\"; exit $rc"
             )
         } else {
@@ -375,7 +380,11 @@ impl SshTarget {
                 }
                 Boot::Exec => {
                     let password = become_.and_then(|b| b.password.as_deref());
-                    match spawned.await_hello(password, &prompt, limit).await? {
+                    let asks = match become_ {
+                        Some(b) => b.password_prompt(&prompt),
+                        None => crate::PasswordPrompt::Exact(prompt.clone()),
+                    };
+                    match spawned.await_hello(password, &asks, limit).await? {
                         Some(info) => {
                             return Ok(HostHandle::rpc(RpcHost {
                                 name: self.name.clone(),
@@ -385,6 +394,7 @@ impl SshTarget {
                                         target: self.clone(),
                                         words: w.clone(),
                                         password: b.password.clone(),
+                                        prompt: b.password_prompt(&prompt),
                                     }),
                                     _ => self.clone(),
                                 },
@@ -392,6 +402,8 @@ impl SshTarget {
                         }
                         None => {
                             let (code, msg) = spawned.exit_message("ssh").await;
+                            // su's prompt precedes its verdict on the same line.
+                            let msg = asks.strip(&msg).trim().to_string();
                             return match code {
                                 Some(255) => Err(HostError::Unreachable(msg)),
                                 _ if become_.is_some() && become_refused(&msg) => {
@@ -506,6 +518,8 @@ pub(crate) struct BecomeRaw {
     target: Arc<SshTarget>,
     words: BecomeWords,
     password: Option<String>,
+    /// The password request to take out of the command's stderr.
+    prompt: crate::PasswordPrompt,
 }
 
 #[async_trait::async_trait]
@@ -518,9 +532,17 @@ impl RawExec for BecomeRaw {
             .password
             .as_ref()
             .map(|p| format!("{p}\n").into_bytes());
-        self.target
+        let mut out = self
+            .target
             .run(&crate::shell_join(&argv), stdin.as_deref())
-            .await
+            .await?;
+        if self.password.is_some() {
+            out.stderr = self
+                .prompt
+                .strip(&String::from_utf8_lossy(&out.stderr))
+                .into_bytes();
+        }
+        Ok(out)
     }
 }
 

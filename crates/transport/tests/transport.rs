@@ -646,3 +646,29 @@ async fn stat_round_trip_latency() {
     conn.close().await;
     let _: PathBuf = sshd.dir.path().to_path_buf();
 }
+
+#[tokio::test]
+async fn local_become_to_an_unprivileged_user_runs_a_copy_of_the_helper_it_can_reach() {
+    if !Path::new("/usr/bin/sudo").exists() || id("-u") != "0" {
+        return;
+    }
+    // The controller's helper sits in a directory `nobody` cannot enter.
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        private.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let exe = private.path().join("drover-helper");
+    std::fs::copy(env!("CARGO_BIN_EXE_drover-helper"), &exe).unwrap();
+    let helper = HelperBinary::from_path(&exe, vec!["__helper".into()]).unwrap();
+    let t = Transport::new(TransportConfig::new(Some(helper))).unwrap();
+    let conn = t.connection("localhost", ConnectionSpec::Local);
+    let nobody = conn.host(Some(&BecomeSpec::sudo("nobody"))).await.unwrap();
+    let out = nobody
+        .exec(&ExecRequest::argv(["id", "-un"]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, b"nobody\n");
+    conn.close().await;
+}
