@@ -653,15 +653,6 @@ async fn install_deb(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indexmap::IndexMap;
-
-    fn args(pairs: &[(&str, Value)]) -> Args {
-        let raw: IndexMap<String, Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        SPEC.validate(&raw).unwrap()
-    }
 
     fn db() -> Vec<(String, Installed)> {
         parse_dpkg_query(
@@ -710,7 +701,7 @@ mod tests {
 
     #[test]
     fn options_and_messages() {
-        let a = args(&[
+        let a = SPEC.test_args(&[
             ("name", "sl,cowsay".into()),
             ("install_recommends", false.into()),
             ("default_release", "bookworm-backports".into()),

@@ -117,6 +117,16 @@ pub enum ArgsError {
 }
 
 impl ModuleSpec {
+    /// Validated arguments from literal pairs, for unit tests of a module's logic.
+    #[cfg(test)]
+    pub(crate) fn test_args(&self, pairs: &[(&str, Value)]) -> Args {
+        let raw: indexmap::IndexMap<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        self.validate(&raw).expect("test arguments are valid")
+    }
+
     pub fn arg(&self, name: &str) -> Option<&'static ArgDef> {
         self.args
             .iter()
@@ -393,6 +403,21 @@ impl Args {
     }
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
         self.values.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// The arguments as a module result's `invocation.module_args` shows them: the values of
+    /// secret arguments (`no_log` in Ansible's argument specs) replaced, as Ansible does.
+    pub fn invocation(&self, spec: &ModuleSpec) -> Value {
+        let args = self.values.iter().map(|(k, v)| {
+            let secret = spec.arg(k).is_some_and(|a| a.secret);
+            let v = if secret && !v.is_none() {
+                Value::from("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER")
+            } else {
+                v.clone()
+            };
+            (Value::from(*k), v)
+        });
+        Value::from_pairs([(Value::from("module_args"), Value::from_pairs(args))])
     }
 }
 

@@ -1,7 +1,8 @@
 //! `assemble`: concatenates the fragment files of a directory into one file.
 
+use drover_pyre::{self as pyre, Flags};
+
 use crate::copy::{place, Placement};
-use crate::pyre;
 use crate::util::{check_validate, join, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
@@ -101,13 +102,18 @@ impl Module for Assemble {
         }
         let filter = args
             .str("regexp")
-            .map(|r| pyre::compile(r, false, false))
+            .map(|r| pyre::compile(r, Flags::NONE))
             .transpose()
             .map_err(|e| ModuleError::Controller(format!("{src}: regexp: {e}")))?;
         let ignore_hidden = args.bool("ignore_hidden", false);
-        let keep = |name: &str| {
-            filter.as_ref().is_none_or(|re| re.is_match(name))
-                && !(ignore_hidden && name.starts_with('.'))
+        let keep = |name: &str| -> Result<bool, ModuleError> {
+            let wanted = match &filter {
+                Some(re) => re
+                    .is_match(name)
+                    .map_err(|e| ModuleError::Controller(format!("{src}: regexp: {e}")))?,
+                None => true,
+            };
+            Ok(wanted && !(ignore_hidden && name.starts_with('.')))
         };
         let mut fragments = Vec::new();
         if args.bool("remote_src", true) {
@@ -128,7 +134,7 @@ impl Module for Assemble {
             };
             entries.sort_by(|a, b| a.name.cmp(&b.name));
             for e in entries {
-                if e.stat.kind == Some(drover_host::FileKind::File) && keep(&e.name) {
+                if e.stat.kind == Some(drover_host::FileKind::File) && keep(&e.name)? {
                     fragments.push(ctx.host.read(&join(&src, &e.name)).await?);
                 }
             }
@@ -144,7 +150,7 @@ impl Module for Assemble {
             entries.sort_by_key(std::fs::DirEntry::file_name);
             for e in entries {
                 let name = e.file_name().to_string_lossy().into_owned();
-                if e.path().is_file() && keep(&name) {
+                if e.path().is_file() && keep(&name)? {
                     let decrypt = args.bool("decrypt", true);
                     fragments.push(crate::util::read_controller_file(
                         &e.path(),

@@ -1,8 +1,7 @@
 //! `blockinfile`: keeps a block of lines between two marker lines in a file.
 
-use regex::Regex;
+use drover_pyre::{self as pyre, Flags, PyReError, Regex};
 
-use crate::pyre;
 use crate::textfile::{commit, read_text, registered_diff, with_attrs_msg, EditTarget, Original};
 use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
@@ -101,7 +100,7 @@ pub(crate) fn split_keep_ends(text: &str) -> Vec<&str> {
 
 impl BlockEdit {
     /// The new text for `original` (`None`: no file yet).
-    pub(crate) fn apply(&self, original: Option<&str>) -> String {
+    pub(crate) fn apply(&self, original: Option<&str>) -> Result<String, PyReError> {
         let text = original.unwrap_or("");
         let mut lines: Vec<String> = split_keep_ends(text)
             .into_iter()
@@ -134,10 +133,10 @@ impl BlockEdit {
                 Where::Bof => 0,
                 Where::Eof => lines.len(),
                 Where::After { re, multiline } => {
-                    find_line(re, *multiline, text, &lines, true).map_or(lines.len(), |i| i + 1)
+                    find_line(re, *multiline, text, &lines, true)?.map_or(lines.len(), |i| i + 1)
                 }
                 Where::Before { re, multiline } => {
-                    find_line(re, *multiline, text, &lines, false).unwrap_or(lines.len())
+                    find_line(re, *multiline, text, &lines, false)?.unwrap_or(lines.len())
                 }
             },
         };
@@ -156,7 +155,7 @@ impl BlockEdit {
         {
             lines.insert(after_block, "\n".to_string());
         }
-        lines.concat()
+        Ok(lines.concat())
     }
 }
 
@@ -168,17 +167,22 @@ fn find_line(
     text: &str,
     lines: &[String],
     after: bool,
-) -> Option<usize> {
+) -> Result<Option<usize>, PyReError> {
     if multiline {
-        let m = re.find(text)?;
+        let Some(m) = re.find(text)? else {
+            return Ok(None);
+        };
         let upto = if after { m.end() } else { m.start() };
-        return Some(text[..upto].matches('\n').count());
+        return Ok(Some(text[..upto].matches('\n').count()));
     }
-    // Python's `$` also matches before a final `\n`; the `regex` crate's does not, so the
+    // Python's `$` also matches before a final `\n`; fancy-regex's does not, so the
     // line is searched without it.
-    lines
-        .iter()
-        .rposition(|l| re.is_match(l.strip_suffix('\n').unwrap_or(l)))
+    for (i, l) in lines.iter().enumerate().rev() {
+        if re.is_match(l.strip_suffix('\n').unwrap_or(l))? {
+            return Ok(Some(i));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a pattern turns on Python's MULTILINE flag for the whole expression (a leading
@@ -195,7 +199,7 @@ fn is_multiline(pattern: &str) -> bool {
 }
 
 fn compile(path: &str, what: &str, pattern: &str) -> Result<Regex, ModuleError> {
-    pyre::compile(pattern, false, false)
+    pyre::compile(pattern, Flags::NONE)
         .map_err(|e| ModuleError::Controller(format!("{path}: {what}: {e}")))
 }
 
@@ -257,7 +261,9 @@ impl Module for BlockInFile {
             }
             Original::Missing => None,
         };
-        let after = edit.apply(before);
+        let after = edit
+            .apply(before)
+            .map_err(|e| ModuleError::Controller(format!("{path}: {e}")))?;
         // A missing file with `create` and an empty block is created empty, as in Ansible.
         let msg = if before == Some(after.as_str()) {
             ""
@@ -300,10 +306,10 @@ mod tests {
     }
 
     fn check(e: &BlockEdit, input: Option<&str>, expected: &str) {
-        assert_eq!(e.apply(input), expected, "input {input:?}");
+        assert_eq!(e.apply(input).unwrap(), expected, "input {input:?}");
         // Applying twice changes nothing.
         assert_eq!(
-            e.apply(Some(expected)),
+            e.apply(Some(expected)).unwrap(),
             expected,
             "not idempotent: {input:?}"
         );
@@ -328,7 +334,7 @@ mod tests {
 
     #[test]
     fn insert_after_and_before_regex() {
-        let re = || pyre::compile("^s", false, false).unwrap();
+        let re = || pyre::compile("^s", Flags::NONE).unwrap();
         let e = edit(
             "a",
             Where::After {
@@ -356,7 +362,7 @@ mod tests {
         let e = edit(
             "a",
             Where::Before {
-                re: pyre::compile("^zz", false, false).unwrap(),
+                re: pyre::compile("^zz", Flags::NONE).unwrap(),
                 multiline: false,
             },
         );
@@ -407,7 +413,7 @@ mod tests {
             "# BEGIN X\none\ntwo\n# END X\n",
         );
         // Removing the block of an empty-block file leaves nothing.
-        assert_eq!(edit("", Where::Eof).apply(None), "");
+        assert_eq!(edit("", Where::Eof).apply(None).unwrap(), "");
     }
 
     #[test]
@@ -420,7 +426,7 @@ mod tests {
         let e = edit(
             "new",
             Where::After {
-                re: pyre::compile(pat, false, false).unwrap(),
+                re: pyre::compile(pat, Flags::NONE).unwrap(),
                 multiline: is_multiline(pat),
             },
         );
@@ -433,7 +439,7 @@ mod tests {
         let e = edit(
             "b",
             Where::After {
-                re: pyre::compile("^a$", false, false).unwrap(),
+                re: pyre::compile("^a$", Flags::NONE).unwrap(),
                 multiline: false,
             },
         );

@@ -23,7 +23,7 @@ static SPEC: ModuleSpec = ModuleSpec {
     name: "copy",
     args: &[
         ArgDef::new("src", ArgKind::Path),
-        ArgDef::new("content", ArgKind::Str),
+        ArgDef::new("content", ArgKind::Str).secret(),
         // Checked when the task runs, with Ansible's message.
         ArgDef::new("dest", ArgKind::Path),
         ArgDef::new("mode", ArgKind::Mode),
@@ -78,7 +78,12 @@ impl Module for Copy {
                 )));
             }
             let mut p = opts;
-            p.after_header = "dynamically generated".into();
+            // Ansible 2.19 names the destination here (it was "dynamically generated").
+            p.after_header = p.dest.clone();
+            // `content` travels as a private temporary file (0600) whose mode `preserve` keeps.
+            if p.attrs.mode.as_deref() == Some("preserve") {
+                p.attrs.mode = Some("0600".into());
+            }
             return place(ctx, &p, content.as_bytes().to_vec(), None).await;
         }
         let Some(src) = args.string("src") else {
@@ -446,13 +451,15 @@ fn walk_local(
 /// Reads a tree on the host (for `remote_src`): one `list_dir` per directory, one `read` per
 /// file.
 /// With `follow` (`local_follow`), links are copied as what they point to, as Python's
-/// `copytree(symlinks=False)` does for Ansible; otherwise, and for dangling links, as links.
+/// `copytree(symlinks=False)` does for Ansible; otherwise, and for dangling links and links
+/// back into a directory being walked (`ancestors`: device and inode of each), as links.
 async fn read_remote_tree(
     ctx: &Context<'_>,
     root: &str,
     rel: &str,
     follow: bool,
     tree: &mut Tree,
+    ancestors: &mut Vec<(u64, u64)>,
 ) -> Result<(), ModuleError> {
     let dir = if rel.is_empty() {
         root.to_string()
@@ -470,7 +477,8 @@ async fn read_remote_tree(
         let mut st = e.stat;
         if st.kind == Some(FileKind::Symlink) {
             let target = if follow {
-                ctx.host
+                let followed = ctx
+                    .host
                     .stat(
                         &join(root, &child),
                         StatOptions {
@@ -478,11 +486,20 @@ async fn read_remote_tree(
                             checksum: false,
                         },
                     )
-                    .await?
+                    .await;
+                match followed {
+                    Ok(st) => st,
+                    // A link that cannot be followed (a loop of links) is copied as a link,
+                    // as a dangling one is.
+                    Err(drover_host::HostError::Io { .. }) => FileStat::default(),
+                    Err(e) => return Err(e.into()),
+                }
             } else {
                 FileStat::default()
             };
-            if target.exists {
+            let circular = target.kind == Some(FileKind::Directory)
+                && ancestors.contains(&(target.dev, target.inode));
+            if target.exists && !circular {
                 st = target;
             } else {
                 if let Some(t) = st.link_target.clone() {
@@ -494,7 +511,9 @@ async fn read_remote_tree(
         match st.kind {
             Some(FileKind::Directory) => {
                 tree.dirs.push(child.clone());
-                Box::pin(read_remote_tree(ctx, root, &child, follow, tree)).await?;
+                ancestors.push((st.dev, st.inode));
+                Box::pin(read_remote_tree(ctx, root, &child, follow, tree, ancestors)).await?;
+                ancestors.pop();
             }
             Some(FileKind::File) => {
                 let content = ctx.host.read(&join(root, &child)).await?;
@@ -524,9 +543,16 @@ async fn copy_remote(
     if !st.exists {
         return Ok(Outcome::failed(format!("Source {src} not found")).with("src", src));
     }
+    if !matches!(st.kind, Some(FileKind::Directory | FileKind::File)) {
+        // Devices, sockets and fifos are never read as content.
+        return Ok(
+            Outcome::failed(format!("Source {src} is not a file or a directory")).with("src", src),
+        );
+    }
     if st.kind == Some(FileKind::Directory) {
         let mut tree = Tree::default();
-        read_remote_tree(ctx, src, "", p.local_follow, &mut tree).await?;
+        let mut ancestors = vec![(st.dev, st.inode)];
+        read_remote_tree(ctx, src, "", p.local_follow, &mut tree, &mut ancestors).await?;
         let root = if src.ends_with('/') {
             p.dest.clone()
         } else {

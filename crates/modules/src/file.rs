@@ -96,40 +96,27 @@ async fn lookup_warnings(ctx: &Context<'_>, args: &Args) -> Result<Vec<String>, 
         return Ok(Vec::new());
     }
     let (users, groups) = crate::accounts::accounts(ctx).await?;
-    let mut out = Vec::new();
-    if let Some(o) = owner {
-        let known = match o.parse::<u32>() {
-            Ok(uid) => users.iter().any(|u| u.uid == uid),
-            Err(_) => users.iter().any(|u| u.name == o),
-        };
-        if !known {
-            let what = if o.parse::<u32>().is_ok() {
-                format!("user with uid {o}")
-            } else {
-                format!("user {o}")
-            };
-            out.push(format!(
-                "failed to look up {what}. Create user up-front to avoid failure in check mode."
-            ));
-        }
-    }
-    if let Some(g) = group {
-        let known = match g.parse::<u32>() {
-            Ok(gid) => groups.iter().any(|e| e.gid == gid),
-            Err(_) => groups.iter().any(|e| e.name == g),
-        };
-        if !known {
-            let what = if g.parse::<u32>().is_ok() {
-                format!("group with gid {g}")
-            } else {
-                format!("group {g}")
-            };
-            out.push(format!(
-                "failed to look up {what}. Create group up-front to avoid failure in check mode."
-            ));
-        }
-    }
-    Ok(out)
+    let users: Vec<(&str, u32)> = users.iter().map(|u| (u.name.as_str(), u.uid)).collect();
+    let groups: Vec<(&str, u32)> = groups.iter().map(|g| (g.name.as_str(), g.gid)).collect();
+    let out = [
+        owner.and_then(|o| unknown_account(o, &users, "user", "uid")),
+        group.and_then(|g| unknown_account(g, &groups, "group", "gid")),
+    ];
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Ansible's warning for an owner or group (a name or a number) that `known` lacks.
+fn unknown_account(who: &str, known: &[(&str, u32)], kind: &str, id: &str) -> Option<String> {
+    let (found, what) = match who.parse::<u32>() {
+        Ok(n) => (
+            known.iter().any(|k| k.1 == n),
+            format!("{kind} with {id} {who}"),
+        ),
+        Err(_) => (known.iter().any(|k| k.0 == who), format!("{kind} {who}")),
+    };
+    (!found).then(|| {
+        format!("failed to look up {what}. Create {kind} up-front to avoid failure in check mode.")
+    })
 }
 
 async fn run(args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {

@@ -3,11 +3,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use drover_host::{FileKind, FileStat, StatOptions};
+use drover_pyre::{self as pyre, Flags, PyReError, Regex};
 use globset::{GlobBuilder, GlobMatcher};
-use regex::Regex;
 use serde_json::{json, Map, Value as Json};
 
-use crate::pyre;
 use crate::stat::stat_dict;
 use crate::util::{join, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
@@ -67,7 +66,7 @@ impl Patterns {
             items
                 .iter()
                 .map(|p| {
-                    pyre::compile(&format!(r"\A(?:{p})\Z"), false, false).map_err(|e| e.to_string())
+                    pyre::compile(&format!(r"\A(?:{p})\Z"), Flags::NONE).map_err(|e| e.to_string())
                 })
                 .collect::<Result<_, _>>()
                 .map(Patterns::Regexes)
@@ -93,10 +92,17 @@ impl Patterns {
         }
     }
 
-    fn matches(&self, name: &str) -> bool {
+    fn matches(&self, name: &str) -> Result<bool, PyReError> {
         match self {
-            Patterns::Globs(g) => g.iter().any(|m| m.is_match(name)),
-            Patterns::Regexes(r) => r.iter().any(|re| re.is_match(name)),
+            Patterns::Globs(g) => Ok(g.iter().any(|m| m.is_match(name))),
+            Patterns::Regexes(r) => {
+                for re in r {
+                    if re.is_match(name)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
         }
     }
 }
@@ -165,7 +171,7 @@ struct Criteria {
 }
 
 impl Criteria {
-    fn wants(&self, name: &str, st: &FileStat) -> bool {
+    fn wants(&self, name: &str, st: &FileStat) -> Result<bool, PyReError> {
         let kind = st.kind;
         let type_ok = match self.file_type.as_str() {
             "any" => true,
@@ -174,13 +180,13 @@ impl Criteria {
             _ => kind == Some(FileKind::File),
         };
         if !type_ok || (!self.hidden && name.starts_with('.')) {
-            return false;
+            return Ok(false);
         }
-        if !(self.patterns.is_empty() || self.patterns.matches(name)) {
-            return false;
+        if !(self.patterns.is_empty() || self.patterns.matches(name)?) {
+            return Ok(false);
         }
-        if !self.excludes.is_empty() && self.excludes.matches(name) {
-            return false;
+        if !self.excludes.is_empty() && self.excludes.matches(name)? {
+            return Ok(false);
         }
         let stamp = match self.age_stamp.as_str() {
             "atime" => st.atime,
@@ -188,9 +194,9 @@ impl Criteria {
             _ => st.mtime,
         };
         if !passes(self.now - stamp, self.age) {
-            return false;
+            return Ok(false);
         }
-        kind != Some(FileKind::File) || passes(st.size as f64, self.size)
+        Ok(kind != Some(FileKind::File) || passes(st.size as f64, self.size))
     }
 }
 
@@ -237,7 +243,7 @@ impl Module for Find {
                     format!(r"\A(?:{c})")
                 };
                 Some((
-                    pyre::compile(&p, false, false).map_err(|e| bad(e.to_string()))?,
+                    pyre::compile(&p, Flags::NONE).map_err(|e| bad(e.to_string()))?,
                     whole,
                 ))
             }
@@ -293,7 +299,10 @@ impl Module for Find {
                     if st.kind == Some(FileKind::Directory) && depth < max_depth {
                         subdirs.push((path.clone(), depth + 1));
                     }
-                    if criteria.wants(&e.name, &st) {
+                    if criteria
+                        .wants(&e.name, &st)
+                        .map_err(|e| bad(e.to_string()))?
+                    {
                         found.push((path, st));
                     }
                 }
@@ -316,8 +325,12 @@ impl Module for Find {
                 let hit = if *whole {
                     re.is_match(&text)
                 } else {
-                    text.lines().any(|l| re.is_match(l))
-                };
+                    text.lines()
+                        .map(|l| re.is_match(l))
+                        .find(|m| !matches!(m, Ok(false)))
+                        .unwrap_or(Ok(false))
+                }
+                .map_err(|e| bad(e.to_string()))?;
                 if hit {
                     kept.push((path, st));
                 }
@@ -398,10 +411,16 @@ mod tests {
     #[test]
     fn patterns() {
         let g = Patterns::new(&["*.log,*.txt".into()], false).unwrap();
-        assert!(g.matches("a.log") && g.matches("b.txt") && !g.matches("c.conf"));
+        let m = |p: &Patterns, name: &str| p.matches(name).unwrap();
+        assert!(m(&g, "a.log") && m(&g, "b.txt") && !m(&g, "c.conf"));
         let r = Patterns::new(&[r".*\.default".into()], true).unwrap();
-        assert!(r.matches("x.default"));
-        assert!(!r.matches("x.default.bak"), "regexes match whole names");
-        assert!(Patterns::new(&["(?=x)".into()], true).is_err());
+        assert!(m(&r, "x.default"));
+        assert!(!m(&r, "x.default.bak"), "regexes match whole names");
+        let look = Patterns::new(&[r"(?!x).*\.conf".into()], true).unwrap();
+        assert!(
+            m(&look, "a.conf") && !m(&look, "x.conf"),
+            "lookahead, as Python"
+        );
+        assert!(Patterns::new(&["(unclosed".into()], true).is_err());
     }
 }

@@ -155,16 +155,6 @@ impl Module for Group {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indexmap::IndexMap;
-    use minijinja::Value;
-
-    fn args(pairs: &[(&str, Value)]) -> Args {
-        let raw: IndexMap<String, Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        SPEC.validate(&raw).unwrap()
-    }
 
     fn entry(gid: u32) -> GroupEntry {
         GroupEntry {
@@ -176,7 +166,7 @@ mod tests {
 
     #[test]
     fn plans() {
-        let a = args(&[
+        let a = SPEC.test_args(&[
             ("name", "g".into()),
             ("gid", 1234.into()),
             ("system", true.into()),
@@ -194,15 +184,15 @@ mod tests {
                 "groupmod", "-g", "1234", "g"
             ])))
         );
-        let gone = args(&[("name", "g".into()), ("state", "absent".into())]);
+        let gone = SPEC.test_args(&[("name", "g".into()), ("state", "absent".into())]);
         assert_eq!(plan(&gone, None).unwrap(), None);
         assert_eq!(
             plan(&gone, Some(&entry(5))).unwrap(),
             Some(Plan::Delete(accounts::argv(&["groupdel", "g"])))
         );
-        let bad = args(&[("name", "g".into()), ("non_unique", true.into())]);
+        let bad = SPEC.test_args(&[("name", "g".into()), ("non_unique", true.into())]);
         assert!(plan(&bad, None).is_err());
-        let local = args(&[("name", "g".into()), ("local", true.into())]);
+        let local = SPEC.test_args(&[("name", "g".into()), ("local", true.into())]);
         assert_eq!(
             plan(&local, None).unwrap(),
             Some(Plan::Add(accounts::argv(&["lgroupadd", "g"])))

@@ -183,7 +183,7 @@ impl Module for Hostname {
         let mut out = Outcome::changed(changed)
             .with("name", name.as_str())
             .with("ansible_facts", facts);
-        if changed {
+        if changed && ctx.diff {
             out.diff.push(FileDiff {
                 before_header: String::new(),
                 after_header: String::new(),

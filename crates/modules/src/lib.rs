@@ -101,7 +101,6 @@ pub trait Module: Send + Sync {
 pub type ControllerPath = PathBuf;
 
 mod accounts;
-pub mod pyre;
 pub mod shlex;
 mod textfile;
 mod util;
@@ -117,9 +116,12 @@ mod dnf;
 mod fetch;
 mod file;
 mod find;
+mod get_url;
 mod getent;
+mod git;
 mod group;
 mod hostname;
+mod http;
 mod known_hosts;
 mod lineinfile;
 mod package;
@@ -135,6 +137,8 @@ mod stat;
 mod systemd;
 mod tempfile;
 mod template;
+mod unarchive;
+mod uri;
 mod user;
 mod wait_for;
 
@@ -152,7 +156,9 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(fetch::Fetch),
         Box::new(file::File),
         Box::new(find::Find),
+        Box::new(get_url::GetUrl),
         Box::new(getent::Getent),
+        Box::new(git::Git),
         Box::new(group::Group),
         Box::new(hostname::Hostname),
         Box::new(known_hosts::KnownHosts),
@@ -171,6 +177,8 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(systemd::SystemdService),
         Box::new(tempfile::TempFile),
         Box::new(template::Template),
+        Box::new(unarchive::Unarchive),
+        Box::new(uri::Uri),
         Box::new(user::User),
         Box::new(wait_for::WaitFor),
     ]

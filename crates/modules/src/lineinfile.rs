@@ -1,15 +1,13 @@
 //! `lineinfile`: makes sure a line is in a file (or is not), optionally replacing the line a
 //! regular expression finds.
 
-use regex::Regex;
-
-use crate::pyre::{self, Template};
 use crate::textfile::{
     commit, read_text, registered_diff, split_lines_keep, strip_eol, with_attrs_msg, EditTarget,
     Original,
 };
 use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
+use drover_pyre::{self as pyre, Flags, PyReError, Regex, Template};
 
 pub struct LineInFile;
 
@@ -63,11 +61,11 @@ pub(crate) enum Finder {
 }
 
 impl Finder {
-    fn matches(&self, line: &str) -> bool {
+    fn matches(&self, line: &str) -> Result<bool, PyReError> {
         match self {
             Finder::Regexp(re) => re.is_match(line),
-            Finder::Search(s) => line.contains(s.as_str()),
-            Finder::Exact(l) => line == l,
+            Finder::Search(s) => Ok(line.contains(s.as_str())),
+            Finder::Exact(l) => Ok(line == l),
         }
     }
 }
@@ -90,66 +88,49 @@ pub(crate) struct Edited {
 }
 
 impl LineEdit {
-    pub(crate) fn present(&self, text: &str) -> Edited {
+    pub(crate) fn present(&self, text: &str) -> Result<Edited, PyReError> {
         let mut lines: Vec<String> = split_lines_keep(text)
             .into_iter()
             .map(String::from)
             .collect();
-        let found = self.find(&lines);
+        let found = pick(&lines, self.firstmatch, |l| self.finder.matches(l))?;
         if let Some(idx) = found {
             let current = strip_eol(&lines[idx]).to_string();
             let new = match (&self.backrefs, &self.finder) {
-                (Some(tpl), Finder::Regexp(re)) => match re.captures(&current) {
+                (Some(tpl), Finder::Regexp(re)) => match re.captures(&current)? {
                     Some(caps) => tpl.expand(&caps),
                     None => self.line.clone(),
                 },
                 _ => self.line.clone(),
             };
             if new == current {
-                return Edited {
+                return Ok(Edited {
                     text: text.to_string(),
                     msg: String::new(),
-                };
+                });
             }
             let eol = &lines[idx][current.len()..];
             let eol = if eol.is_empty() { "\n" } else { eol };
             lines[idx] = format!("{new}{eol}");
-            return Edited {
+            return Ok(Edited {
                 text: lines.concat(),
                 msg: "line replaced".into(),
-            };
+            });
         }
         // No line matches the regexp or search string, but the line itself is already there.
-        if lines.iter().any(|l| strip_eol(l) == self.line) {
-            return Edited {
-                text: text.to_string(),
-                msg: String::new(),
-            };
-        }
-        if self.backrefs.is_some() {
+        if self.backrefs.is_some() || lines.iter().any(|l| strip_eol(l) == self.line) {
             // With backrefs, a regexp that matches nothing leaves the file alone.
-            return Edited {
+            return Ok(Edited {
                 text: text.to_string(),
                 msg: String::new(),
-            };
+            });
         }
-        let pick = |re: &Regex| {
-            let mut it = lines
-                .iter()
-                .enumerate()
-                .filter(|(_, l)| re.is_match(strip_eol(l)))
-                .map(|(i, _)| i);
-            if self.firstmatch {
-                it.next()
-            } else {
-                it.next_back()
-            }
-        };
+        let anchored = |re: &Regex| pick(&lines, self.firstmatch, |l| re.is_match(l));
         let at = match &self.anchor {
             Anchor::Bof => 0,
             Anchor::Eof => lines.len(),
-            Anchor::After(re) => pick(re).map_or(lines.len(), |i| i + 1),
-            Anchor::Before(re) => pick(re).unwrap_or(lines.len()),
+            Anchor::After(re) => anchored(re)?.map_or(lines.len(), |i| i + 1),
+            Anchor::Before(re) => anchored(re)?.unwrap_or(lines.len()),
         };
         if at == lines.len() {
             if let Some(last) = lines.last_mut() {
@@ -159,42 +140,47 @@ impl LineEdit {
             }
         }
         lines.insert(at, format!("{}\n", self.line));
-        Edited {
+        Ok(Edited {
             text: lines.concat(),
             msg: "line added".into(),
-        }
+        })
     }
+}
 
-    fn find(&self, lines: &[String]) -> Option<usize> {
-        let mut it = lines
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| self.finder.matches(strip_eol(l)))
-            .map(|(i, _)| i);
-        if self.firstmatch {
-            it.next()
-        } else {
-            it.next_back()
+/// The first (`first`) or last line, without its end of line, that `hit` accepts.
+fn pick(
+    lines: &[String],
+    first: bool,
+    hit: impl Fn(&str) -> Result<bool, PyReError>,
+) -> Result<Option<usize>, PyReError> {
+    let mut found = None;
+    for (i, l) in lines.iter().enumerate() {
+        if hit(strip_eol(l))? {
+            found = Some(i);
+            if first {
+                break;
+            }
         }
     }
+    Ok(found)
 }
 
 /// Removes every line `finder` matches; returns the new text and how many went.
-pub(crate) fn remove_lines(text: &str, finder: &Finder) -> (String, usize) {
+pub(crate) fn remove_lines(text: &str, finder: &Finder) -> Result<(String, usize), PyReError> {
     let mut found = 0;
-    let kept: String = split_lines_keep(text)
-        .into_iter()
-        .filter(|l| {
-            let hit = finder.matches(strip_eol(l));
-            found += usize::from(hit);
-            !hit
-        })
-        .collect();
-    (kept, found)
+    let mut kept = String::with_capacity(text.len());
+    for l in split_lines_keep(text) {
+        if finder.matches(strip_eol(l))? {
+            found += 1;
+        } else {
+            kept.push_str(l);
+        }
+    }
+    Ok((kept, found))
 }
 
 fn compile(path: &str, what: &str, pattern: &str) -> Result<Regex, ModuleError> {
-    pyre::compile(pattern, false, false)
+    pyre::compile(pattern, Flags::NONE)
         .map_err(|e| ModuleError::Controller(format!("{path}: {what}: {e}")))
 }
 
@@ -301,11 +287,14 @@ impl Module for LineInFile {
                     Original::Text(t) => Some(t.as_str()),
                     Original::Missing => None,
                 };
-                let edited = edit.present(before.unwrap_or(""));
+                let edited = edit
+                    .present(before.unwrap_or(""))
+                    .map_err(|e| ModuleError::Controller(format!("{path}: {e}")))?;
                 (before, edited.text, edited.msg)
             }
             (Original::Text(t), false) => {
-                let (text, found) = remove_lines(t, &finder);
+                let (text, found) = remove_lines(t, &finder)
+                    .map_err(|e| ModuleError::Controller(format!("{path}: {e}")))?;
                 out.set("found", found);
                 let msg = if found > 0 {
                     format!("{found} line(s) removed")
@@ -335,11 +324,11 @@ mod tests {
     use super::*;
 
     fn re(p: &str) -> Regex {
-        pyre::compile(p, false, false).unwrap()
+        pyre::compile(p, Flags::NONE).unwrap()
     }
 
     fn check(edit: LineEdit, input: &str, expected: &str, msg: &str) {
-        let got = edit.present(input);
+        let got = edit.present(input).unwrap();
         assert_eq!(got.text, expected, "input {input:?}");
         assert_eq!(got.msg, msg, "input {input:?}");
     }
@@ -389,6 +378,22 @@ mod tests {
             e(),
             "Port 1\r\nB\r\n",
             "Port 2222\r\nB\r\n",
+            "line replaced",
+        );
+    }
+
+    #[test]
+    fn patterns_that_need_backtracking() {
+        // A backreference in the pattern: only a line whose two words are the same.
+        let e = || edit(Finder::Regexp(re(r"^(\w+) \1$")), "fixed", Anchor::Eof);
+        check(e(), "a b\nc c\n", "a b\nfixed\n", "line replaced");
+        // A lookahead: an uncommented Port line only.
+        let e = || edit(Finder::Regexp(re(r"^(?!#)Port ")), "Port 2222", Anchor::Eof);
+        check(e(), "#Port 22\n", "#Port 22\nPort 2222\n", "line added");
+        check(
+            e(),
+            "#Port 22\nPort 22\n",
+            "#Port 22\nPort 2222\n",
             "line replaced",
         );
     }
@@ -452,9 +457,9 @@ mod tests {
         // Nothing matches the search string any more, but the line is there: no change.
         let e = edit(Finder::Search("(\\w)".into()), "done", Anchor::Eof);
         check(e, "a\ndone\nb\n", "a\ndone\nb\n", "");
-        let (text, n) = remove_lines("a\n#x\nb\n#y", &Finder::Regexp(re("^#")));
+        let (text, n) = remove_lines("a\n#x\nb\n#y", &Finder::Regexp(re("^#"))).unwrap();
         assert_eq!((text.as_str(), n), ("a\nb\n", 2));
-        let (text, n) = remove_lines("a\nb\n", &Finder::Exact("c".into()));
+        let (text, n) = remove_lines("a\nb\n", &Finder::Exact("c".into())).unwrap();
         assert_eq!((text.as_str(), n), ("a\nb\n", 0));
     }
 }

@@ -22,7 +22,8 @@ impl Module for Ping {
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
         let data = args.str("data").unwrap_or("pong");
         if data == "crash" {
-            return Ok(Outcome::failed("boom"));
+            // Ansible's ping raises an exception here, for testing error handling.
+            return Err(ModuleError::Raised("boom".into()));
         }
         // One real round trip, so `ping` fails when the host does.
         ctx.host

@@ -18,9 +18,15 @@ pub fn canonical_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// Modules from collections that drover ships under their short names (Ansible routes the
-/// short name to the collection too).
-const COLLECTION_MODULES: &[(&str, &str)] = &[("ansible.posix.authorized_key", "authorized_key")];
+/// Modules known by another name: ones from collections that drover ships under their short
+/// names (Ansible routes the short name to the collection too), and `gather_facts`, the action
+/// that runs the fact modules, which for drover is `setup`.
+const COLLECTION_MODULES: &[(&str, &str)] = &[
+    ("ansible.posix.authorized_key", "authorized_key"),
+    ("gather_facts", "setup"),
+    ("ansible.builtin.gather_facts", "setup"),
+    ("ansible.legacy.gather_facts", "setup"),
+];
 
 /// All host modules drover knows.
 pub struct Registry {

@@ -1,9 +1,9 @@
 //! `replace`: replaces every match of a regular expression in a file.
 
-use crate::pyre::{self, Template};
 use crate::textfile::{commit, read_text, with_attrs_msg, EditTarget, Original};
 use crate::util::{check_mode_arg, check_validate, to_value};
 use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
+use drover_pyre::{self as pyre, Flags, Template};
 
 pub struct Replace;
 
@@ -60,20 +60,20 @@ pub(crate) fn replace_text(
     };
     let (start, end) = match &section {
         Some(pattern) => {
-            let re = pyre::compile(pattern, false, true)?;
-            match re.captures(text).and_then(|c| c.name("subsection")) {
+            let re = pyre::compile(pattern, Flags::DOTALL)?;
+            match re.captures(text)?.and_then(|c| c.name("subsection")) {
                 Some(m) => (m.start(), m.end()),
                 None => return Ok(Replaced::NoSection(pattern.clone())),
             }
         }
         None => (0, text.len()),
     };
-    let re = pyre::compile(regexp, true, false)?;
+    let re = pyre::compile(regexp, Flags::MULTILINE)?;
     let tpl = match Template::parse(replace, &re) {
         Ok(t) => t,
         Err(e) => return Ok(Replaced::BadReplacement(e.reason)),
     };
-    let (new_section, n) = pyre::subn(&re, &text[start..end], &tpl);
+    let (new_section, n) = pyre::subn(&re, &text[start..end], &tpl, 0)?;
     Ok(Replaced::Done(
         format!("{}{new_section}{}", &text[..start], &text[end..]),
         n,
@@ -150,7 +150,12 @@ impl Module for Replace {
         if let Some(b) = done.backup {
             out.set("backup_file", b);
         }
-        out.diff.extend(done.diff);
+        // replace names the file plainly in its diff headers (lineinfile adds "(content)").
+        out.diff.extend(done.diff.map(|mut d| {
+            d.before_header.clone_from(&path);
+            d.after_header.clone_from(&path);
+            d
+        }));
         if let Some(d) = diff_data {
             out.set("diff", to_value(&d));
         }
@@ -222,7 +227,16 @@ mod tests {
             Ok(("k=2\n[t]\nk=1\n", 1)),
         );
         check("k=1\n", "^k", "j", Some("nomatch"), None, Err(()));
-        assert!(replace_text("x", "(?<=a)x", "", None, None).is_err());
+        check("ax x", "(?<=a)x", "y", None, None, Ok(("ay x", 1)));
+        check(
+            "k=k k=j",
+            r"(\w)=\1",
+            "same",
+            None,
+            None,
+            Ok(("same k=j", 1)),
+        );
+        assert!(replace_text("x", "(unclosed", "", None, None).is_err());
         // A bad replacement fails even when nothing matches, as Python parses it first; an
         // unmatched section is reported before that.
         assert_eq!(

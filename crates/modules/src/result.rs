@@ -78,4 +78,8 @@ pub enum ModuleError {
     /// A failure on the controller side (missing `src`, template error), with its message.
     #[error("{0}")]
     Controller(String),
+    /// The module gave up the way an Ansible module raises an exception (rather than
+    /// reporting a failure): the task's message is Ansible 2.19's for that case.
+    #[error("Task failed: Module failed: {0}")]
+    Raised(String),
 }

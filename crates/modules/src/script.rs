@@ -154,6 +154,7 @@ impl Module for Script {
             env: ctx.env.clone(),
             cwd: chdir.clone(),
             stdin: None,
+            timeout_ms: None,
         };
         let r = match ctx.host.exec(&req).await {
             Ok(r) => r,

@@ -17,6 +17,8 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("gather_timeout", ArgKind::Int),
         ArgDef::new("filter", ArgKind::List),
         ArgDef::new("fact_path", ArgKind::Path),
+        // `gather_facts`'s own option: drover gathers in one round trip either way.
+        ArgDef::new("parallel", ArgKind::Bool),
     ],
     free_form: false,
     mutually_exclusive: &[],
@@ -65,6 +67,15 @@ impl Module for Setup {
         let mut subset = args.list("gather_subset");
         if subset.is_empty() {
             subset.push("all".into());
+        }
+        // The module runs in the task's environment, so its `env` fact shows it (Ansible's
+        // setup is a process started with that environment).
+        if !ctx.env.is_empty() {
+            if let Some(Json::Object(env)) = shaped.get_mut("ansible_env") {
+                for (k, v) in &ctx.env {
+                    env.insert(k.clone(), json!(v));
+                }
+            }
         }
         shaped.insert("gather_subset".into(), json!(subset));
         shaped.insert("module_setup".into(), json!(true));

@@ -606,14 +606,17 @@ async fn ssh_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use indexmap::IndexMap;
 
-    fn args(pairs: &[(&str, Value)]) -> Args {
-        let raw: IndexMap<String, Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        SPEC.validate(&raw).unwrap()
+    #[test]
+    fn invocation_hides_secret_arguments() {
+        let a = SPEC.test_args(&[("name", "alice".into()), ("password", "$6$hash".into())]);
+        let shown = a.invocation(&SPEC).to_string();
+        assert!(shown.contains("alice"), "{shown}");
+        assert!(!shown.contains("$6$hash"), "{shown}");
+        assert!(
+            shown.contains("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"),
+            "{shown}"
+        );
     }
 
     fn groups() -> Vec<GroupEntry> {
@@ -634,7 +637,7 @@ mod tests {
             groups: &g,
             shadow: None,
         };
-        let a = args(&[
+        let a = SPEC.test_args(&[
             ("name", "bob".into()),
             ("uid", 1234.into()),
             ("group", "users".into()),
@@ -662,12 +665,12 @@ mod tests {
             ])))
         );
         // A group named like the user already exists: no user group.
-        let a = args(&[("name", "alice".into())]);
+        let a = SPEC.test_args(&[("name", "alice".into())]);
         assert_eq!(
             plan(&a, &cur).unwrap(),
             Some(Plan::Add(accounts::argv(&["useradd", "-N", "-m", "alice"])))
         );
-        let a = args(&[("name", "bob".into()), ("group", "nope".into())]);
+        let a = SPEC.test_args(&[("name", "bob".into()), ("group", "nope".into())]);
         assert_eq!(plan(&a, &cur).unwrap_err(), "Group nope does not exist");
     }
 
@@ -680,7 +683,7 @@ mod tests {
             groups: &g,
             shadow: Some(("$6$abc".into(), None)),
         };
-        let same = args(&[
+        let same = SPEC.test_args(&[
             ("name", "alice".into()),
             ("uid", 1000.into()),
             ("group", "alice".into()),
@@ -690,7 +693,7 @@ mod tests {
             ("password", "$6$abc".into()),
         ]);
         assert_eq!(plan(&same, &cur).unwrap(), None);
-        let change = args(&[
+        let change = SPEC.test_args(&[
             ("name", "alice".into()),
             ("uid", 1001.into()),
             ("groups", "wheel".into()),
@@ -715,13 +718,13 @@ mod tests {
             ])))
         );
         // append only adds; an already-member group list changes nothing.
-        let append = args(&[
+        let append = SPEC.test_args(&[
             ("name", "alice".into()),
             ("groups", "wheel".into()),
             ("append", true.into()),
         ]);
         assert_eq!(plan(&append, &cur).unwrap(), None);
-        let append = args(&[
+        let append = SPEC.test_args(&[
             ("name", "alice".into()),
             ("groups", "users".into()),
             ("append", true.into()),
@@ -732,7 +735,7 @@ mod tests {
                 "usermod", "-a", "-G", "users", "alice"
             ])))
         );
-        let on_create = args(&[
+        let on_create = SPEC.test_args(&[
             ("name", "alice".into()),
             ("password", "$6$new".into()),
             ("update_password", "on_create".into()),
@@ -744,7 +747,7 @@ mod tests {
     fn delete() {
         let g = groups();
         let u = alice();
-        let a = args(&[
+        let a = SPEC.test_args(&[
             ("name", "alice".into()),
             ("state", "absent".into()),
             ("remove", true.into()),

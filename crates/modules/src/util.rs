@@ -63,6 +63,33 @@ pub(crate) fn invalid_mode(path: &str, spec: &str, why: &str) -> ModuleError {
     ))
 }
 
+/// Applies `attrs` to `path` (or, with `follow`, to what it links to) when they differ from
+/// what `st` describes (only reports, in check mode); answers whether that changed anything.
+pub(crate) async fn set_attrs(
+    ctx: &crate::Context<'_>,
+    path: &str,
+    st: &FileStat,
+    attrs: &Attrs,
+    follow: bool,
+) -> Result<bool, ModuleError> {
+    if !attrs_differ(path, st, attrs)? {
+        return Ok(false);
+    }
+    let r = ctx
+        .host
+        .file_op(
+            &drover_host::FileOp::Attrs {
+                path: path.to_string(),
+                attrs: attrs.clone(),
+                follow,
+                recurse: false,
+            },
+            ctx.check,
+        )
+        .await?;
+    Ok(r.changed)
+}
+
 /// Checks a mode argument before anything touches the host.
 pub(crate) fn check_mode_arg(path: &str, attrs: &Attrs) -> Result<(), ModuleError> {
     match &attrs.mode {

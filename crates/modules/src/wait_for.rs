@@ -12,7 +12,9 @@ use drover_host::{ExecRequest, StatOptions};
 use minijinja::Value;
 
 use crate::util::sh_quote;
-use crate::{pyre, ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
+use drover_pyre::{self as pyre, Flags, PyReError};
+
+use crate::{ArgDef, ArgKind, Args, Context, Module, ModuleError, ModuleSpec, Outcome};
 
 pub struct WaitFor;
 
@@ -169,9 +171,9 @@ impl Waiter<'_, '_> {
         }))
     }
 
-    fn capture(&mut self, re: &regex::Regex, text: &str) -> bool {
-        let Some(caps) = re.captures(text) else {
-            return false;
+    fn capture(&mut self, re: &pyre::Regex, text: &str) -> Result<bool, PyReError> {
+        let Some(caps) = re.captures(text)? else {
+            return Ok(false);
         };
         let names: Vec<Option<&str>> = re.capture_names().skip(1).collect();
         self.groups = (1..caps.len())
@@ -193,7 +195,7 @@ impl Waiter<'_, '_> {
                 )
             })
             .collect();
-        true
+        Ok(true)
     }
 }
 
@@ -219,7 +221,7 @@ impl Module for WaitFor {
         let fail = |m: String, start: Instant| Outcome::failed(m).with("elapsed", elapsed(start));
 
         let re = match &search {
-            Some(s) => match pyre::compile(s, true, false) {
+            Some(s) => match pyre::compile(s, Flags::MULTILINE) {
                 Ok(r) => Some(r),
                 Err(e) => return Ok(Outcome::failed(format!("Invalid regular expression: {e}"))),
             },
@@ -362,13 +364,11 @@ impl Module for WaitFor {
                                 (_, false) => Probe::NotYet,
                                 (None, true) => Probe::Done,
                                 (Some(re), true) => match ctx.host.read(f).await {
-                                    Ok(b) => {
-                                        if w.capture(re, &String::from_utf8_lossy(&b)) {
-                                            Probe::Done
-                                        } else {
-                                            Probe::NotYet
-                                        }
-                                    }
+                                    Ok(b) => match w.capture(re, &String::from_utf8_lossy(&b)) {
+                                        Ok(true) => Probe::Done,
+                                        Ok(false) => Probe::NotYet,
+                                        Err(e) => Probe::Failed(e.to_string()),
+                                    },
                                     Err(e)
                                         if matches!(e, drover_host::HostError::Unreachable(_)) =>
                                     {
@@ -386,10 +386,10 @@ impl Module for WaitFor {
                                 Ok(Some(data)) => match &re {
                                     None => Probe::Done,
                                     Some(re) => {
-                                        if w.capture(re, &String::from_utf8_lossy(&data)) {
-                                            Probe::Done
-                                        } else {
-                                            Probe::NotYet
+                                        match w.capture(re, &String::from_utf8_lossy(&data)) {
+                                            Ok(true) => Probe::Done,
+                                            Ok(false) => Probe::NotYet,
+                                            Err(e) => Probe::Failed(e.to_string()),
                                         }
                                     }
                                 },

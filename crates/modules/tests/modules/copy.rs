@@ -193,6 +193,35 @@ async fn remote_src() {
 }
 
 #[tokio::test]
+async fn remote_src_tree_with_a_link_back_up_is_copied_once() {
+    let env = Env::new().await;
+    env.write("loop/sub/f", "f");
+    std::os::unix::fs::symlink("../", env.path("loop/sub/circle")).unwrap();
+    std::os::unix::fs::symlink("f", env.path("loop/sub/to_f")).unwrap();
+    let args = json!({"src": format!("{}/", env.path("loop")), "dest": env.path("out"), "remote_src": true});
+    // Check mode walks the tree too: it must end, and change nothing.
+    assert!(env.check("copy", args.clone()).await.changed);
+    assert!(!env.exists("out"));
+    assert!(env.run("copy", args.clone()).await.changed);
+    assert_eq!(env.read("out/sub/f"), "f");
+    // A link to a file is copied as the file; the link to an ancestor stays a link.
+    assert_eq!(env.read("out/sub/to_f"), "f");
+    let circle = std::fs::read_link(env.path("out/sub/circle")).unwrap();
+    assert_eq!(circle, std::path::Path::new("../"));
+    assert!(!env.run("copy", args).await.changed);
+    // A device is not content: copying it fails and creates nothing.
+    let args = json!({"src": "/dev/null", "dest": env.path("null"), "remote_src": true});
+    let out = env.run("copy", args).await;
+    assert!(out.failed, "{:?}", out.msg);
+    assert!(out
+        .msg
+        .as_deref()
+        .unwrap_or_default()
+        .contains("not a file"));
+    assert!(!env.exists("null"));
+}
+
+#[tokio::test]
 async fn template_renders_and_is_idempotent() {
     let env = Env::new().await;
     env.controller_file("templates/motd.j2", "Hello {{ who }}!\n");
@@ -238,4 +267,25 @@ async fn template_mode_preserve_keeps_the_template_files_mode() {
     assert_eq!(env.read("odd"), "x\n");
     assert_eq!(env.mode("odd"), 0o547);
     assert!(!env.run("template", args).await.changed);
+}
+
+#[tokio::test]
+async fn a_file_written_right_after_another_is_newer() {
+    let env = Env::new().await;
+    env.write("first", "one");
+    let out = env
+        .run(
+            "copy",
+            json!({"content": "two", "dest": env.path("second")}),
+        )
+        .await;
+    assert!(out.changed);
+    // The kernel's coarse write clock would often give both the same mtime; drover stamps the
+    // precise time of its write.
+    let mtime = |rel: &str| {
+        std::fs::metadata(env.path(rel))
+            .and_then(|m| m.modified())
+            .unwrap()
+    };
+    assert!(mtime("second") > mtime("first"));
 }
