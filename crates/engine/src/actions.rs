@@ -158,6 +158,7 @@ pub async fn run(
     match module {
         "debug" => debug(run, vars, &raw),
         "set_fact" => {
+            warn_reserved(run, task, raw.keys().filter(|k| *k != "cacheable"));
             let target = crate::exec::facts_host(run, host, task, vars);
             let cacheable = raw
                 .get("cacheable")
@@ -210,7 +211,7 @@ pub async fn run(
             }
         }
         "set_stats" => crate::custom_stats::set_stats(run, &host.name, &raw),
-        "async_status" => crate::jobs::status(run, &raw),
+        "async_status" => crate::jobs::status(run, host, task, vars, &raw).await,
         "wait_for_connection" => crate::wait_for_connection::run(run, host, task, vars, &raw).await,
         other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
     }
@@ -239,6 +240,30 @@ fn template_args_for(
                 .into_iter()
                 .map(|(k, v)| (k, Value::from(v)))
                 .collect(),
+            // `assert: '{{ item }}'` with `args:` beside it: the template gives the mapping,
+            // the other arguments are added to it.
+            drover_playbook::Args::Map(m) if m.contains_key("_free_form") => {
+                let splat = m.get("_free_form").cloned().unwrap_or(Value::UNDEFINED);
+                let rendered = run
+                    .templar
+                    .render_value(&splat, &vars.scope())
+                    .map_err(|e| format!("{e}. The error appears to be in '{}'", task.loc))?;
+                if rendered.kind() != minijinja::value::ValueKind::Map {
+                    return Err(format!(
+                        "{module}: the arguments must be a mapping, got {}",
+                        display_value(&rendered)
+                    ));
+                }
+                let mut raw = IndexMap::new();
+                for k in rendered.try_iter().into_iter().flatten() {
+                    let v = rendered.get_item(&k).unwrap_or(Value::UNDEFINED);
+                    raw.insert(display_value(&k), v);
+                }
+                for (k, v) in m.iter().filter(|(k, _)| k.as_str() != "_free_form") {
+                    raw.insert(k.clone(), v.clone());
+                }
+                raw
+            }
             drover_playbook::Args::Map(m) => m.clone(),
         };
         let scope = vars.scope();
@@ -262,20 +287,48 @@ fn template_args_for(
 fn debug(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> ItemResult {
     let verbosity = args.get("verbosity").and_then(Value::as_i64).unwrap_or(0);
     let mut r = if let Some(var) = args.get("var") {
+        // `var: !unsafe x` is text that must never become an expression.
+        if drover_template::is_unsafe(var) {
+            return ItemResult::failed("Encountered untrusted template or expression.");
+        }
+        if matches!(
+            var.kind(),
+            minijinja::value::ValueKind::Map | minijinja::value::ValueKind::Seq
+        ) {
+            return ItemResult::failed(format!(
+                "The 'var' argument ({}) is not a string and conversion is not allowed.",
+                display_value(var)
+            ));
+        }
         let name = display_value(var);
-        let value = match run.templar.eval_expression(&name, &vars.scope()) {
-            Ok(v) if v.is_undefined() => Value::from("VARIABLE IS NOT DEFINED!"),
+        // `var={{ item }}` is a template, not an expression: its result is what is shown.
+        let evaluated = if name.contains("{{") || name.contains("{%") {
+            run.templar.render_value(var, &vars.scope())
+        } else {
+            run.templar.eval_expression(&name, &vars.scope())
+        };
+        let mut warning = None;
+        let value = match evaluated {
+            Ok(v) if v.is_undefined() => {
+                warning = Some(format!("'{name}' is undefined"));
+                Value::from("VARIABLE IS NOT DEFINED!")
+            }
             Ok(v) => match run.templar.render_value(&v, &vars.scope()) {
                 Ok(v) => v,
                 Err(e) => Value::from(e.to_string()),
             },
             Err(e) if e.kind == drover_template::TemplateErrorKind::Undefined => {
+                // As Ansible 2.19: shown as not defined, with a warning naming what.
+                warning = Some(e.message.clone());
                 Value::from("VARIABLE IS NOT DEFINED!")
             }
             Err(e) => return ItemResult::failed(e.to_string()),
         };
         let mut m = IndexMap::new();
         m.insert(name, value);
+        if let Some(w) = warning {
+            m.insert("warnings".into(), Value::from(vec![Value::from(w)]));
+        }
         ItemResult::ok(m)
     } else {
         let msg = args
@@ -369,10 +422,9 @@ fn assert(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> I
         .cloned()
         .unwrap_or_else(|| Value::from("All assertions passed"));
     let mut r = ItemResult::ok(data([("msg", msg)]));
-    if quiet {
-        r.result
-            .insert("_ansible_verbose_always".into(), Value::from(false));
-    }
+    // As Ansible's assert: its result is shown at every verbosity unless `quiet`.
+    r.result
+        .insert("_ansible_verbose_always".into(), Value::from(!quiet));
     r
 }
 
@@ -387,7 +439,10 @@ fn meta(action: String) -> ItemResult {
         "refresh_inventory" => Meta::RefreshInventory,
         "reset_connection" => Meta::ResetConnection,
         "clear_facts" => Meta::ClearFacts,
-        "noop" | "end_role" | "role_complete" => Meta::Noop,
+        "end_role" => {
+            return ItemResult::failed("Cannot execute 'end_role' from outside of a role")
+        }
+        "noop" | "role_complete" => Meta::Noop,
         other => {
             return ItemResult::failed(format!(
                 "invalid meta action requested: {other} (expected one of: {})",
@@ -480,6 +535,29 @@ fn include_vars(
         "ignore_unknown_extensions",
     ];
     const FILE_ARGS: &[&str] = &["file", "_raw_params"];
+    // `include_vars: dir=vars depth=1` written inline (the ad-hoc `-a` form): the free-form
+    // text is key=value pairs when every word is one of the action's options.
+    let parsed;
+    let args = match args.get("_raw_params").and_then(Value::as_str) {
+        Some(raw) if args.len() == 1 && raw.contains('=') => {
+            match drover_modules::parse_kv(raw, false) {
+                Ok(pairs)
+                    if pairs.iter().all(|(k, _)| {
+                        DIR_ARGS.contains(&k.as_str())
+                            || matches!(k.as_str(), "file" | "name" | "hash_behaviour")
+                    }) =>
+                {
+                    parsed = pairs
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::from(v)))
+                        .collect::<IndexMap<String, Value>>();
+                    &parsed
+                }
+                _ => args,
+            }
+        }
+        _ => args,
+    };
     let mut dirs = 0;
     let mut filec = 0;
     for k in args.keys() {
@@ -550,7 +628,7 @@ fn include_vars(
             .unwrap_or(0)
             .max(0) as usize;
         let matcher = match present("files_matching").map(display_value) {
-            Some(p) => match drover_modules::pyre::compile(&p, false, false) {
+            Some(p) => match drover_pyre::compile(&p, drover_pyre::Flags::NONE) {
                 Ok(re) => Some(re),
                 Err(e) => {
                     return include_vars_failed(format!(
@@ -563,7 +641,7 @@ fn include_vars(
         };
         let mut ignore = Vec::new();
         for pat in list_arg("ignore_files", true) {
-            match drover_modules::pyre::compile(&format!("{pat}$"), false, false) {
+            match drover_pyre::compile(&format!("{pat}$"), drover_pyre::Flags::NONE) {
                 Ok(re) => ignore.push(re),
                 Err(_) => return include_vars_failed(format!("Invalid regular expression: {pat}")),
             }
@@ -611,11 +689,19 @@ fn include_vars(
                 continue;
             }
             for name in names {
-                if matcher.as_ref().is_some_and(|m| !m.is_match(&name)) {
-                    continue;
-                }
-                if ignore.iter().any(|re| re.is_match(&name)) {
-                    continue;
+                let wanted = match &matcher {
+                    Some(m) => m.is_match(&name),
+                    None => Ok(true),
+                };
+                let ignored = ignore
+                    .iter()
+                    .map(|re| re.is_match(&name))
+                    .find(|m| !matches!(m, Ok(false)))
+                    .unwrap_or(Ok(false));
+                match (wanted, ignored) {
+                    (Ok(true), Ok(false)) => {}
+                    (Err(e), _) | (_, Err(e)) => return include_vars_failed(e.to_string()),
+                    _ => continue,
                 }
                 let path = root.join(&name);
                 if !valid_ext(&name) {
@@ -699,7 +785,8 @@ fn include_vars(
             state.include_vars.insert(k.clone(), v.clone());
         }
     }
-    ItemResult::ok(data([
+    warn_reserved(run, task, facts.keys());
+    let mut r = ItemResult::ok(data([
         ("ansible_facts", Value::from_pairs(facts)),
         (
             "ansible_included_var_files",
@@ -710,7 +797,33 @@ fn include_vars(
                     .collect::<Vec<_>>(),
             ),
         ),
-    ]))
+    ]));
+    // As Ansible: what came from a vault-encrypted file is never shown.
+    if files.iter().any(|f| is_vault_file(f)) {
+        r.result.insert("_ansible_no_log".into(), Value::from(true));
+    }
+    r
+}
+
+/// Ansible's warning for variables named like a playbook keyword or a Jinja2 global.
+fn warn_reserved<'a>(run: &RunShared, task: &Task, names: impl Iterator<Item = &'a String>) {
+    for name in names.filter(|n| drover_playbook::is_reserved_name(n)) {
+        run.emit(crate::event::Event::Warning {
+            message: format!(
+                "Found variable using reserved name '{name}'.\nOrigin: {}",
+                task.loc
+            ),
+        });
+    }
+}
+
+/// Whether `path` is a whole-file vault (`$ANSIBLE_VAULT;...` header).
+fn is_vault_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 14];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"$ANSIBLE_VAULT")
 }
 
 fn add_host(run: &RunShared, args: IndexMap<String, Value>) -> ItemResult {
@@ -836,6 +949,7 @@ pub fn include_tasks(
     vars: &TaskVars,
     file: &Value,
     params: &Arc<Vars>,
+    handler: bool,
 ) -> ItemResult {
     let scope = vars.scope();
     let file = match run.templar.render_value(file, &scope) {
@@ -857,10 +971,10 @@ pub fn include_tasks(
         return ItemResult::failed("include_tasks outside a play");
     };
     let inherited = included_keywords(&task.keywords, apply, &play.play.tags);
-    let key = format!("{}|{}", path.display(), task.loc);
+    let key = format!("{}|{}|{handler}", path.display(), task.loc);
     let tasks = match play.cached_include(&key, || {
         run.loader
-            .load_tasks_file(&path, task.role.clone(), inherited.clone())
+            .load_tasks_file(&path, task.role.clone(), inherited.clone(), handler)
             .map(Arc::new)
     }) {
         Ok(t) => t,
@@ -878,7 +992,15 @@ pub fn include_tasks(
             Err(e) => return ItemResult::failed(e.to_string()),
         };
     }
-    let mut r = ItemResult::ok(data([("include", Value::from(file))]));
+    // Displays name the file by its full path, as Ansible's `included:` line does.
+    let shown = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    let mut r = ItemResult::ok(data([
+        ("include", Value::from(file)),
+        (
+            "_ansible_included_path",
+            Value::from(shown.display().to_string()),
+        ),
+    ]));
     r.flow = Some(Flow::Include(vec![(tasks, Arc::new(rendered))]));
     r
 }
@@ -909,6 +1031,7 @@ fn included_keywords(kw: &Keywords, apply: &Keywords, play_tags: &[String]) -> K
         remote_user
     );
     k.environment.extend(apply.environment.iter().cloned());
+    k.notify = apply.notify.clone();
     k
 }
 
@@ -967,8 +1090,11 @@ pub fn include_role(
         .map(|r| r.role.path.clone())
         .unwrap_or_else(|| run.playbook_dir.clone());
     let inherited = included_keywords(&task.keywords, &inc.apply, &play.play.tags);
+    // The including role instance is part of the identity: the same include_role line in two
+    // instances of a role (different parameters) includes under different parents.
+    let parent = task.role.as_ref().map(|r| Arc::as_ptr(r) as usize);
     let key = format!(
-        "role:{name}|{tasks_from:?}|{handlers_from:?}|{}|{params:?}",
+        "role:{name}|{tasks_from:?}|{handlers_from:?}|{}|{params:?}|{parent:?}",
         task.loc
     );
     let mut handlers_out = Vec::new();
@@ -980,6 +1106,8 @@ pub fn include_role(
             drover_playbook::RoleFiles {
                 tasks: tasks_from.as_deref(),
                 handlers: handlers_from.as_deref(),
+                public: inc.public,
+                allow_duplicates: inc.allow_duplicates,
             },
             inherited.clone(),
             task.loc.clone(),
@@ -995,6 +1123,19 @@ pub fn include_role(
     if !handlers_out.is_empty() {
         play.add_handlers(handlers_out);
     }
+    // An included role is private unless `public: yes`, or `private_role_vars` was set to
+    // false explicitly: then its vars and defaults stay visible to this host's later tasks.
+    let public = inc
+        .public
+        .unwrap_or(run.options.private_role_vars == Some(false));
+    if public {
+        if let Some(role) = included_role(&tasks) {
+            let mut state = vars.host.write();
+            if !state.public_roles.iter().any(|r| Arc::ptr_eq(r, &role)) {
+                state.public_roles.push(role);
+            }
+        }
+    }
     let mut locals = Vars::new();
     for (k, v) in vars.locals.iter() {
         locals.insert(k.clone(), v.clone());
@@ -1002,4 +1143,20 @@ pub fn include_role(
     let mut r = ItemResult::ok(IndexMap::new());
     r.flow = Some(Flow::Include(vec![(tasks, Arc::new(locals))]));
     r
+}
+
+/// The role an `include_role` loaded (not its dependencies): the run-each-time role marker in
+/// the block it built.
+fn included_role(tasks: &drover_playbook::TaskList) -> Option<Arc<drover_playbook::Role>> {
+    tasks.iter().find_map(|t| match &t.kind {
+        drover_playbook::TaskKind::Block { block, .. } => {
+            block.iter().find_map(|t| match &t.kind {
+                drover_playbook::TaskKind::RoleTasks { scope, .. } if !scope.once => {
+                    Some(scope.role.clone())
+                }
+                _ => None,
+            })
+        }
+        _ => None,
+    })
 }

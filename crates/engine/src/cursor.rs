@@ -49,9 +49,20 @@ struct Frame {
     block: Option<BlockFrame>,
     /// The order of the entry this frame came from (see [`TaskRef::order`]).
     origin: Vec<u32>,
-    /// For a role that runs once per play: its identity and its marker task (whose `when` is
-    /// the role's), recorded when it completes.
-    role_once: Option<(String, Task)>,
+    /// For a role that runs once per play: its identity, recorded when it completes.
+    role_once: Option<RoleOnce>,
+    /// The frame holds a role's task list (`roles:`, `import_role`, `include_role`).
+    role: bool,
+}
+
+/// A once-per-play role being walked by a host.
+struct RoleOnce {
+    key: String,
+    /// One of the role's tasks ran for this host (ok, changed or failed; not skipped, not
+    /// unreachable, not only run for another host under `run_once`). As in Ansible, only then
+    /// does reaching the role's end complete it; a role whose tasks were all skipped may run
+    /// again later in the play.
+    ran: bool,
 }
 
 impl Frame {
@@ -75,9 +86,6 @@ struct BlockFrame {
     failure: Option<Arc<(Value, Value)>>,
 }
 
-/// Evaluates a role's condition for the cursor's host, given the role's marker task.
-pub type RoleCheck = Box<dyn Fn(&Task) -> bool + Send + Sync>;
-
 /// What the cursor reports back when a failure was handled.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FailOutcome {
@@ -93,8 +101,6 @@ pub struct Cursor {
     stack: Vec<Frame>,
     /// Roles (once-per-play ones) that ran to their end for this host.
     completed_roles: Vec<String>,
-    /// Whether a role's condition holds for the host (given the role's marker task).
-    role_applies: Option<RoleCheck>,
     /// A failure came out of an `always` section with no outer block to take it.
     failed_after_always: bool,
 }
@@ -113,20 +119,27 @@ impl Cursor {
                 block: None,
                 origin: vec![u32::try_from(i).unwrap_or(u32::MAX)],
                 role_once: None,
+                role: false,
             })
             .collect();
         Cursor {
             stack,
             completed_roles: Vec::new(),
-            role_applies: None,
             failed_after_always: false,
         }
     }
 
-    /// Sets how to tell whether a role's own condition holds for this host.
-    pub fn with_role_check(mut self, check: RoleCheck) -> Cursor {
-        self.role_applies = Some(check);
-        self
+    /// The task just run (after `advance`) ran for this host: it marks the innermost
+    /// once-per-play role around it as having run.
+    pub fn note_ran(&mut self) {
+        if let Some(role) = self
+            .stack
+            .iter_mut()
+            .rev()
+            .find_map(|f| f.role_once.as_mut())
+        {
+            role.ran = true;
+        }
     }
 
     /// Whether a failure re-raised after an `always` section ended the host's play (taken).
@@ -159,6 +172,7 @@ impl Cursor {
                         params,
                         origin,
                         role_once: None,
+                        role: false,
                         block: Some(BlockFrame {
                             stage: Stage::Block,
                             rescue,
@@ -169,17 +183,15 @@ impl Cursor {
                     });
                 }
                 TaskKind::RoleTasks { tasks, scope } => {
-                    let role_once = scope.once.then(|| {
-                        (
-                            // Ansible tells roles apart by parameters and conditions too.
-                            format!(
-                                "{}|{:?}|{:?}",
-                                scope.role.path.display(),
-                                scope.params,
-                                task.keywords.when
-                            ),
-                            task.clone(),
-                        )
+                    let role_once = scope.once.then(|| RoleOnce {
+                        // Ansible tells roles apart by parameters and conditions too.
+                        key: format!(
+                            "{}|{:?}|{:?}",
+                            scope.role.path.display(),
+                            scope.params,
+                            task.keywords.when
+                        ),
+                        ran: false,
                     });
                     let tasks = tasks.clone();
                     let params = frame.params.clone();
@@ -189,7 +201,7 @@ impl Cursor {
                     // deduplication of roles and dependencies).
                     if role_once
                         .as_ref()
-                        .is_some_and(|(k, _)| self.completed_roles.contains(k))
+                        .is_some_and(|r| self.completed_roles.contains(&r.key))
                     {
                         continue;
                     }
@@ -200,6 +212,7 @@ impl Cursor {
                         block: None,
                         origin,
                         role_once,
+                        role: true,
                     });
                 }
                 _ => {
@@ -219,6 +232,19 @@ impl Cursor {
                 }
             }
         }
+    }
+
+    /// `meta: end_role` (after `advance`): leaves the innermost role, as if its task list had
+    /// ended (blocks inside the role are left without their always sections, as in Ansible).
+    pub fn end_role(&mut self) {
+        let Some(depth) = self.stack.iter().rposition(|f| f.role) else {
+            return;
+        };
+        self.stack.truncate(depth + 1);
+        if let Some(frame) = self.stack.last_mut() {
+            frame.idx = frame.tasks.len();
+        }
+        self.finish_frame();
     }
 
     /// Moves past the task returned by `peek`.
@@ -247,6 +273,7 @@ impl Cursor {
                 block: None,
                 origin,
                 role_once: None,
+                role: false,
             });
         }
     }
@@ -313,11 +340,9 @@ impl Cursor {
             return;
         };
         let Some(block) = frame.block.as_mut() else {
-            if let Some((key, marker)) = frame.role_once.take() {
-                // A role whose own condition was false for the host did not complete.
-                let applies = self.role_applies.as_ref().is_none_or(|f| f(&marker));
-                if applies {
-                    self.completed_roles.push(key);
+            if let Some(role) = frame.role_once.take() {
+                if role.ran {
+                    self.completed_roles.push(role.key);
                 }
             }
             self.stack.pop();

@@ -48,6 +48,8 @@ pub enum Meta {
     RefreshInventory,
     ResetConnection,
     ClearFacts,
+    /// `end_role`: the rest of the current role is skipped for the host.
+    EndRole,
     Noop,
 }
 
@@ -82,6 +84,23 @@ impl ItemResult {
         if !o.warnings.is_empty() {
             result.insert("warnings".into(), Value::from(o.warnings));
         }
+        // As Ansible's action plugins (copy, template) register them: a list of
+        // before/after pairs with their headers. Modules that return their own `diff` keep it.
+        if !o.diff.is_empty() && !result.contains_key("diff") {
+            let diffs: Vec<Value> = o
+                .diff
+                .iter()
+                .map(|d| {
+                    Value::from_pairs([
+                        ("before", Value::from(d.before.as_str())),
+                        ("after", Value::from(d.after.as_str())),
+                        ("before_header", Value::from(d.before_header.as_str())),
+                        ("after_header", Value::from(d.after_header.as_str())),
+                    ])
+                })
+                .collect();
+            result.insert("diff".into(), Value::from(diffs));
+        }
         ItemResult {
             status,
             result,
@@ -110,11 +129,12 @@ impl ItemResult {
         }
     }
 
-    fn skipped(reason: &str, condition: Option<String>) -> ItemResult {
+    fn skipped(reason: &str, condition: Option<Value>) -> ItemResult {
         let mut result = IndexMap::new();
         result.insert("skip_reason".into(), Value::from(reason));
+        // The condition as written: `when: false` gives `false_condition: false`.
         if let Some(c) = condition {
-            result.insert("false_condition".into(), Value::from(c));
+            result.insert("false_condition".into(), c);
         }
         ItemResult {
             status: Status::Skipped,
@@ -124,7 +144,7 @@ impl ItemResult {
         }
     }
 
-    fn unreachable(msg: String) -> ItemResult {
+    pub(crate) fn unreachable(msg: String) -> ItemResult {
         let mut result = IndexMap::new();
         result.insert("msg".into(), Value::from(msg));
         ItemResult {
@@ -188,19 +208,7 @@ pub async fn run_task(
     handler: bool,
 ) -> Flow {
     let task = tref.task();
-    let mut vars = TaskVars::new(run.clone(), host.clone(), Some(play.clone()));
-    vars.scopes = task.keywords.vars.clone();
-    vars.role = task.role.clone();
-    vars.include_params = tref.include_params.clone();
-    vars.task_dir = std::path::Path::new(&*task.loc.file)
-        .parent()
-        .map(std::path::Path::to_path_buf);
-    if let Some(failure) = &tref.failure {
-        let mut locals = Vars::new();
-        locals.insert("ansible_failed_task".into(), failure.0.clone());
-        locals.insert("ansible_failed_result".into(), failure.1.clone());
-        vars.locals = Arc::new(locals);
-    }
+    let vars = TaskVars::for_task(run, play, host, tref);
     let display = task.display_name();
     let no_log = eval_bool_kw(run, &vars, task.keywords.no_log.as_ref()).unwrap_or(false);
 
@@ -293,6 +301,30 @@ pub async fn run_task(
         diffs = std::mem::take(&mut final_result.diff);
     }
 
+    if final_result.status == Status::Changed && !task.notify.is_empty() {
+        let missing = missing_handlers(run, play, task, &vars);
+        for name in missing {
+            let msg = format!(
+                "The requested handler '{name}' was not found in either the main handlers list nor in the listening handlers list"
+            );
+            if run.options.error_on_missing_handler {
+                final_result.status = Status::Failed;
+                final_result.result.insert("msg".into(), Value::from(msg));
+                break;
+            }
+            let mut warnings: Vec<Value> = final_result
+                .result
+                .get("warnings")
+                .and_then(|w| w.try_iter().ok())
+                .map(Iterator::collect)
+                .unwrap_or_default();
+            warnings.push(Value::from(msg));
+            final_result
+                .result
+                .insert("warnings".into(), Value::from(warnings));
+        }
+    }
+
     let ignore_errors = final_result.status == Status::Failed
         && eval_bool_kw(run, &vars, task.keywords.ignore_errors.as_ref()).unwrap_or(false);
     let ignore_unreachable = final_result.status == Status::Unreachable
@@ -309,6 +341,13 @@ pub async fn run_task(
         host.write()
             .set_facts
             .insert(name.clone(), final_result.registered());
+    }
+
+    if matches!(
+        final_result.status,
+        Status::Ok | Status::Changed | Status::Failed
+    ) {
+        host.note_task_ran();
     }
 
     // Counting, as the recap does.
@@ -382,6 +421,51 @@ impl ItemResult {
 }
 
 /// Marks the task's handlers as notified for this host.
+/// The names a task notifies that no handler of the play answers to (by name, `role : name`
+/// or a `listen` topic).
+fn missing_handlers(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    task: &Task,
+    vars: &TaskVars,
+) -> Vec<String> {
+    let scope = vars.scope();
+    let known: Vec<String> = play
+        .handlers()
+        .iter()
+        .flat_map(|h| {
+            let (names, topics) = crate::play::handler_names(run, play, h);
+            names.into_iter().chain(topics)
+        })
+        .collect();
+    notified_names(run, task, &scope)
+        .into_iter()
+        .filter(|n| !known.contains(n))
+        .collect()
+}
+
+/// The handler names a task notifies, templated; a template that renders to a list notifies
+/// each of its items.
+fn notified_names(
+    run: &Arc<RunShared>,
+    task: &Task,
+    scope: &drover_template::Scope,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for n in &task.notify {
+        match run.templar.render_str(n, scope) {
+            Ok(v) if v.kind() == minijinja::value::ValueKind::Seq => {
+                if let Ok(items) = v.try_iter() {
+                    out.extend(items.map(|i| display_value(&i)));
+                }
+            }
+            Ok(v) => out.push(display_value(&v)),
+            Err(_) => out.push(n.clone()),
+        }
+    }
+    out
+}
+
 fn notify(
     run: &Arc<RunShared>,
     play: &Arc<PlayCtx>,
@@ -390,14 +474,7 @@ fn notify(
     vars: &TaskVars,
 ) {
     let scope = vars.scope();
-    for name in &task.notify {
-        let name = match run.templar.render_str(name, &scope) {
-            Ok(v) => v
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| v.to_string()),
-            Err(_) => name.clone(),
-        };
+    for name in notified_names(run, task, &scope) {
         play.notify(&host.name, &name);
     }
 }
@@ -429,6 +506,11 @@ fn emit_result(
     no_log: bool,
     ignored: bool,
 ) {
+    // A result may hide itself (include_vars of an encrypted file).
+    let no_log = no_log
+        || r.result
+            .get("_ansible_no_log")
+            .is_some_and(minijinja::Value::is_true);
     let mut registered = r.registered();
     // The callback shows the exception as an error line, never inside the result.
     if r.status == Status::Failed {
@@ -495,6 +577,20 @@ pub fn eval_bool_kw(
     let Some(v) = v else { return Ok(false) };
     let rendered = run.templar.render_value(v, &vars.scope())?;
     Ok(drover_modules::args::to_bool(&rendered).unwrap_or_else(|| rendered.is_true()))
+}
+
+/// A boolean keyword's value, refusing what does not read as a boolean.
+fn strict_bool(run: &RunShared, vars: &TaskVars, v: &Value) -> Result<bool, String> {
+    let rendered = run
+        .templar
+        .render_value(v, &vars.scope())
+        .map_err(|e| e.to_string())?;
+    drover_modules::args::to_bool(&rendered).ok_or_else(|| {
+        format!(
+            "The value '{}' could not be converted to 'bool'.",
+            display_value(&rendered)
+        )
+    })
 }
 
 type ItemResults = Vec<(Option<String>, ItemResult)>;
@@ -772,7 +868,7 @@ fn conditions_hold(
     run: &RunShared,
     task: &Task,
     vars: &TaskVars,
-) -> Result<Option<String>, ItemResult> {
+) -> Result<Option<Value>, ItemResult> {
     if task.keywords.when.is_empty() {
         return Ok(None);
     }
@@ -780,7 +876,7 @@ fn conditions_hold(
     for cond in &task.keywords.when {
         match run.templar.eval_condition_value(cond, &scope) {
             Ok(true) => {}
-            Ok(false) => return Ok(Some(display_value(cond))),
+            Ok(false) => return Ok(Some(cond.clone())),
             Err(e) => {
                 return Err(ItemResult::failed(format!(
                     "The conditional check '{}' failed. The error was: {e}. The error appears to be in '{}'",
@@ -841,7 +937,7 @@ async fn run_one(
     let mut attempt = 0u64;
     loop {
         attempt += 1;
-        let mut r = run_action(run, play, host, task, vars, handler).await;
+        let mut r = run_action_timed(run, play, host, task, vars, handler).await;
         if r.status == Status::Unreachable || r.status == Status::Skipped {
             return r;
         }
@@ -1129,6 +1225,61 @@ fn is_single_expression(s: &str) -> bool {
     t.starts_with("{{") && t.ends_with("}}") && t[2..].find("}}") == Some(t.len() - 4)
 }
 
+/// `run_action` under the task's `timeout` keyword: past it, the task fails as Ansible's
+/// does (`Timed out after N second(s).`, `timedout.period`), and the programs it runs on the
+/// host are killed at the same deadline (`deadline.rs`).
+async fn run_action_timed(
+    run: &Arc<RunShared>,
+    play: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    handler: bool,
+) -> ItemResult {
+    let seconds = match &task.keywords.timeout {
+        None => None,
+        Some(v) => match run.templar.render_value(v, &vars.scope()) {
+            Ok(r) => match r
+                .as_i64()
+                .or_else(|| display_value(&r).trim().parse::<i64>().ok())
+            {
+                // As Ansible: 0 means none; negative or absurdly long values are refused.
+                Some(0) => None,
+                Some(n) if !(1..=100_000_000).contains(&n) => {
+                    return ItemResult::failed(format!("Timeout {n} is invalid."))
+                }
+                Some(n) => u64::try_from(n).ok(),
+                None => {
+                    return ItemResult::failed(format!(
+                        "The value '{}' could not be converted to 'int'.",
+                        display_value(&r)
+                    ))
+                }
+            },
+            Err(e) => return template_failure(task, "timeout", &e),
+        },
+    };
+    let Some(seconds) = seconds else {
+        return run_action(run, play, host, task, vars, handler).await;
+    };
+    let limit = std::time::Duration::from_secs(seconds);
+    let action = crate::deadline::scope(
+        std::time::Instant::now() + limit,
+        run_action(run, play, host, task, vars, handler),
+    );
+    match tokio::time::timeout(limit, action).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = ItemResult::failed(format!("Timed out after {seconds} second(s)."));
+            r.result.insert(
+                "timedout".into(),
+                Value::from_pairs([("period", Value::from(seconds))]),
+            );
+            r
+        }
+    }
+}
+
 /// Runs the task's action once (no loop, no conditions).
 async fn run_action(
     run: &Arc<RunShared>,
@@ -1140,7 +1291,7 @@ async fn run_action(
 ) -> ItemResult {
     match &task.kind {
         TaskKind::IncludeTasks { file, params, .. } => {
-            return actions::include_tasks(run, task, vars, file, params);
+            return actions::include_tasks(run, task, vars, file, params, handler);
         }
         TaskKind::IncludeRole(inc) => {
             return actions::include_role(run, play, task, vars, inc);
@@ -1148,6 +1299,23 @@ async fn run_action(
         TaskKind::Action { .. } => {}
         _ => return ItemResult::ok(IndexMap::new()),
     }
+    // `action: {module: "{{ name }}"}`: the module is chosen per host at run time.
+    let resolved;
+    let task = match task.module() {
+        Some(m) if m.contains("{{") => {
+            let name = match run.templar.render_str(m, &vars.scope()) {
+                Ok(v) => display_value(&v),
+                Err(e) => return template_failure(task, "action", &e),
+            };
+            let mut t = task.clone();
+            if let TaskKind::Action { module, .. } = &mut t.kind {
+                *module = drover_modules::canonical_name(&name).to_string();
+            }
+            resolved = t;
+            &resolved
+        }
+        _ => task,
+    };
     let module = task.module().unwrap_or_default();
     let (async_val, poll) = match jobs::settings(run, task, vars) {
         Ok(s) => s,
@@ -1155,6 +1323,15 @@ async fn run_action(
     };
     if async_val > 0 && !jobs::supports_async(module) {
         return ItemResult::failed(format!("This action ({module}) does not support async."));
+    }
+    // Boolean keywords must read as booleans: `diff: yes.` fails the task, as in Ansible.
+    for v in [&task.keywords.check_mode, &task.keywords.diff]
+        .into_iter()
+        .flatten()
+    {
+        if let Err(msg) = strict_bool(run, vars, v) {
+            return ItemResult::failed(msg);
+        }
     }
     if actions::is_controller_action(module) {
         return actions::run(run, play, host, task, vars, handler).await;
@@ -1198,15 +1375,21 @@ async fn run_action(
     };
     let controller = TaskController::new(run.clone(), vars.clone(), task);
     if async_val > 0 {
+        let async_dir = match jobs::async_dir(run, vars) {
+            Ok(d) => d,
+            Err(e) => return ItemResult::failed(e),
+        };
         let inv = jobs::Invocation {
             run: run.clone(),
             module: module.to_string(),
+            raw,
             args,
             target,
             controller,
             check,
             diff,
             env,
+            async_dir,
         };
         return jobs::run(inv, async_val, poll).await;
     }
@@ -1221,7 +1404,10 @@ async fn run_action(
     match outcome {
         Ok(o) => {
             let facts = o.data.get("ansible_facts").cloned();
-            let r = ItemResult::from_outcome(o);
+            let mut r = ItemResult::from_outcome(o);
+            r.result
+                .entry("invocation".into())
+                .or_insert_with(|| args.invocation(spec));
             if let Some(facts) = facts {
                 let target = facts_host(run, host, task, vars);
                 store_facts(&target, &facts);
@@ -1246,19 +1432,71 @@ fn environment(
     }
     let scope = vars.scope();
     for level in &task.keywords.environment {
-        let rendered = run.templar.render_value(level, &scope)?;
-        let Ok(keys) = rendered.try_iter() else {
-            continue;
-        };
-        for k in keys {
-            let v = rendered.get_item(&k).unwrap_or(Value::UNDEFINED);
-            if v.is_undefined() || v.as_str() == Some(drover_template::OMIT) {
-                continue;
-            }
-            env.insert(display_value(&k), display_value(&v));
-        }
+        add_environment(run, task, &scope, level, &mut env)?;
     }
     Ok(env)
+}
+
+/// Adds one `environment:` value: a mapping (each value templated on its own), a list of
+/// them merged in order, or a template that renders to either.
+fn add_environment(
+    run: &RunShared,
+    task: &Task,
+    scope: &drover_template::Scope,
+    level: &Value,
+    env: &mut std::collections::BTreeMap<String, String>,
+) -> Result<(), TemplateError> {
+    use minijinja::value::ValueKind;
+    match level.kind() {
+        ValueKind::Seq => {
+            for item in level.try_iter().into_iter().flatten() {
+                add_environment(run, task, scope, &item, env)?;
+            }
+        }
+        ValueKind::Map => {
+            for k in level.try_iter().into_iter().flatten() {
+                let raw = level.get_item(&k).unwrap_or(Value::UNDEFINED);
+                let v = match run.templar.render_value(&raw, scope) {
+                    Ok(v) => v,
+                    // As Ansible: a variable needing the `env` facts is left out rather than
+                    // failing the task (fact gathering is what provides them).
+                    Err(e)
+                        if e.kind == drover_template::TemplateErrorKind::Undefined
+                            && (e.message.contains("ansible_env")
+                                || (matches!(task.module(), Some("setup" | "gather_facts"))
+                                    && e.message.contains("ansible_facts.env"))) =>
+                    {
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if v.is_undefined() || v.as_str() == Some(drover_template::OMIT) {
+                    continue;
+                }
+                env.insert(display_value(&k), display_value(&v));
+            }
+        }
+        _ => {
+            // A template: what it renders to is data, not templated again.
+            let rendered = run.templar.render_value(level, scope)?;
+            let maps: Vec<Value> = match rendered.kind() {
+                ValueKind::Seq => rendered
+                    .try_iter()
+                    .map(Iterator::collect)
+                    .unwrap_or_default(),
+                _ => vec![rendered],
+            };
+            for map in maps.iter().filter(|m| m.kind() == ValueKind::Map) {
+                for k in map.try_iter().into_iter().flatten() {
+                    let v = map.get_item(&k).unwrap_or(Value::UNDEFINED);
+                    if !v.is_undefined() && v.as_str() != Some(drover_template::OMIT) {
+                        env.insert(display_value(&k), display_value(&v));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Where a task's facts land: the delegated host under `delegate_facts: true`, else the host
@@ -1288,8 +1526,7 @@ pub fn store_facts(host: &HostCtx, facts: &Value) {
     for k in keys {
         let Some(name) = k.as_str() else { continue };
         let v = facts.get_item(&k).unwrap_or(Value::UNDEFINED);
-        let short = name.strip_prefix("ansible_").unwrap_or(name);
-        state.facts.insert(short.to_string(), v);
+        state.set_fact_named(name, v);
     }
 }
 
@@ -1322,10 +1559,11 @@ pub async fn connect(
     };
     let info = connection_info(run, &conn_vars, task)?;
     let become_ = become_info(run, vars, task)?;
-    run.connector.host(&info, become_.as_ref()).await
+    let target = run.connector.host(&info, become_.as_ref()).await?;
+    Ok(crate::deadline::bound(target))
 }
 
-fn var_string(
+pub(crate) fn var_string(
     run: &RunShared,
     vars: &TaskVars,
     names: &[&str],

@@ -1,24 +1,29 @@
 //! `async`/`poll` and `async_status`.
 //!
-//! Ansible starts an async module on the host under a wrapper that writes its result to
-//! `~/.ansible_async/<jid>`, and polls that file. drover runs the module from the controller as
-//! usual and keeps the job on the controller: with `poll > 0` the task waits at most `async`
-//! seconds for it, showing Ansible's `ASYNC POLL` line every `poll` seconds (and is done as
-//! soon as the module is, not at the next poll tick); with
-//! `poll: 0` the module runs in the background and `async_status` reads the job table. Jobs
-//! live as long as the run: a background job still running when drover exits is abandoned,
-//! where Ansible's wrapper would finish it on the host.
+//! As Ansible's async wrapper does, a job runs on the host, detached: the controller asks the
+//! host to start a job runner (drover's own executable, `drover __async_job`), which runs the
+//! module against the host itself and leaves the result in `<async_dir>/<jid>` (default
+//! `~/.ansible_async`, or `ansible_async_dir`). The job outlives the connection and drover's own
+//! exit; `async_status` reads that file, in the same run or a later one. With `poll > 0` the
+//! controller checks the file until the job is done or `async` seconds have passed, showing
+//! Ansible's `ASYNC POLL` line every `poll` seconds (it checks more often than that, so a task
+//! is done as soon as its module is), then removes the file.
+//!
+//! Hosts that cannot run a job runner (the shell fallback without a helper, simulations) keep
+//! the job on the controller instead: it runs through the connection like any module, and is
+//! abandoned if drover exits first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use drover_host::{Host, HostError};
+use drover_host::{Host, HostError, JobStart};
 use drover_modules::{Args as ModArgs, Context, Controller, ModuleError};
 use drover_playbook::Task;
 use indexmap::IndexMap;
 use minijinja::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::controller::TaskController;
 use crate::event::Status;
@@ -49,6 +54,7 @@ const NO_ASYNC: &[&str] = &[
     "set_fact",
     "set_stats",
     "template",
+    "unarchive",
     "wait_for_connection",
 ];
 
@@ -120,16 +126,33 @@ impl Jobs {
     }
 }
 
+/// Where job files live on the host: `ansible_async_dir`, else `ANSIBLE_ASYNC_DIR`, else
+/// Ansible's default.
+pub fn async_dir(run: &RunShared, vars: &TaskVars) -> Result<String, String> {
+    if let Some(dir) =
+        crate::exec::var_string(run, vars, &["ansible_async_dir"]).map_err(|e| e.to_string())?
+    {
+        return Ok(dir);
+    }
+    Ok(std::env::var("ANSIBLE_ASYNC_DIR")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "~/.ansible_async".into()))
+}
+
 /// What a module run needs, owned, so that it can run in the background.
 pub struct Invocation {
     pub run: Arc<RunShared>,
     pub module: String,
+    /// The templated arguments, before validation: what a job on the host validates again.
+    pub raw: IndexMap<String, Value>,
     pub args: ModArgs,
     pub target: Arc<dyn Host>,
     pub controller: TaskController,
     pub check: bool,
     pub diff: bool,
-    pub env: std::collections::BTreeMap<String, String>,
+    pub env: BTreeMap<String, String>,
+    pub async_dir: String,
 }
 
 impl Invocation {
@@ -144,28 +167,226 @@ impl Invocation {
             diff: self.diff,
             env: self.env.clone(),
         };
-        let r = match m.run(&self.args, &ctx).await {
-            Ok(o) => ItemResult::from_outcome(o),
-            Err(ModuleError::Host(HostError::Unreachable(msg))) => {
-                let mut r = ItemResult::failed(msg);
-                r.status = Status::Unreachable;
-                r
-            }
-            Err(e) => ItemResult::failed(e.to_string()),
-        };
-        Done {
-            status: r.status,
-            result: r.result,
-        }
+        done_of(run_module(m, &self.args, &ctx).await)
     }
 }
 
-fn failed_done(msg: String) -> Done {
-    let r = ItemResult::failed(msg);
+async fn run_module(
+    m: &dyn drover_modules::Module,
+    args: &ModArgs,
+    ctx: &Context<'_>,
+) -> ItemResult {
+    match m.run(args, ctx).await {
+        Ok(o) => ItemResult::from_outcome(o),
+        Err(ModuleError::Host(HostError::Unreachable(msg))) => {
+            let mut r = ItemResult::failed(msg);
+            r.status = Status::Unreachable;
+            r
+        }
+        Err(e) => ItemResult::failed(e.to_string()),
+    }
+}
+
+fn done_of(r: ItemResult) -> Done {
     Done {
         status: r.status,
         result: r.result,
     }
+}
+
+fn failed_done(msg: String) -> Done {
+    done_of(ItemResult::failed(msg))
+}
+
+/// What a job on the host runs: the `spec` of its [`JobStart`], read by [`run_on_host`].
+#[derive(Serialize, Deserialize)]
+struct JobSpec {
+    module: String,
+    args: serde_json::Map<String, serde_json::Value>,
+    check: bool,
+    diff: bool,
+    env: BTreeMap<String, String>,
+}
+
+/// The controller seen from a job on the host: there is none, and the modules that need one
+/// (copy, template, script, fetch, assemble) refuse `async` before a job starts.
+struct NoController;
+
+impl Controller for NoController {
+    fn find_file(&self, _kind: &str, src: &str) -> Result<std::path::PathBuf, ModuleError> {
+        Err(ModuleError::Controller(format!(
+            "{src}: controller files are out of reach of an async job on the host"
+        )))
+    }
+
+    fn render_template(&self, path: &std::path::Path, _dest: &str) -> Result<String, ModuleError> {
+        Err(ModuleError::Controller(format!(
+            "{}: templates cannot be rendered by an async job on the host",
+            path.display()
+        )))
+    }
+}
+
+/// Runs the job described by `spec` (a [`JobSpec`] as JSON) against `host`, the machine the job
+/// runner is on, and answers the content of its finished result file.
+pub async fn run_on_host(host: &dyn Host, spec: &str, jid: &str, results_file: &str) -> String {
+    let done = match serde_json::from_str::<JobSpec>(spec) {
+        Err(e) => failed_done(format!("unreadable async job: {e}")),
+        Ok(spec) => {
+            let registry = drover_modules::Registry::builtin();
+            match registry.get(&spec.module) {
+                None => failed_done(format!("couldn't resolve module/action '{}'", spec.module)),
+                Some(m) => {
+                    let raw: IndexMap<String, Value> = spec
+                        .args
+                        .iter()
+                        .map(|(k, v)| (k.clone(), drover_template::from_serde(v)))
+                        .collect();
+                    match m.spec().validate(&raw) {
+                        Err(e) => failed_done(e.to_string()),
+                        Ok(args) => {
+                            let ctx = Context {
+                                host,
+                                controller: &NoController,
+                                check: spec.check,
+                                diff: spec.diff,
+                                env: spec.env,
+                            };
+                            done_of(run_module(m, &args, &ctx).await)
+                        }
+                    }
+                }
+            }
+        }
+    };
+    job_file_content(jid, results_file, done)
+}
+
+/// The result file of a job that failed outside its module: it ran past its `async` seconds
+/// and was killed ("Timeout exceeded", as Ansible's wrapper says), or the runner broke.
+pub fn failed_on_host(jid: &str, results_file: &str, msg: &str) -> String {
+    let mut r = ItemResult::failed(msg);
+    r.result
+        .insert("child_pid".into(), Value::from(std::process::id()));
+    job_file_content(jid, results_file, done_of(r))
+}
+
+fn job_file_content(jid: &str, results_file: &str, done: Done) -> String {
+    let mut out = serde_json::Map::new();
+    for (k, v) in done.result {
+        if let Ok(v) = serde_json::to_value(&v) {
+            out.insert(k, v);
+        }
+    }
+    let flag = |out: &mut serde_json::Map<String, serde_json::Value>, key: &str, on: bool| {
+        out.insert(key.into(), serde_json::Value::Bool(on));
+    };
+    match done.status {
+        Status::Failed | Status::Unreachable => {
+            flag(&mut out, "failed", true);
+            if !out.contains_key("changed") {
+                flag(&mut out, "changed", false);
+            }
+        }
+        Status::Skipped => {
+            flag(&mut out, "skipped", true);
+            flag(&mut out, "changed", false);
+        }
+        Status::Changed => flag(&mut out, "changed", true),
+        _ => flag(&mut out, "changed", false),
+    }
+    out.insert("started".into(), 1.into());
+    out.insert("finished".into(), 1.into());
+    out.insert("ansible_job_id".into(), jid.into());
+    out.insert("results_file".into(), results_file.into());
+    serde_json::Value::Object(out).to_string()
+}
+
+/// A job file read back: whether the job is done, and its result as `async_status` reports it.
+fn read_job_file(jid: &str, content: &[u8]) -> (bool, ItemResult) {
+    let data = match serde_json::from_slice::<serde_json::Value>(content) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) | Err(_) => {
+            let mut r = ItemResult::failed(format!(
+                "Could not parse job output: {}",
+                String::from_utf8_lossy(content)
+            ));
+            r.result.insert("ansible_job_id".into(), Value::from(jid));
+            r.result.insert("started".into(), Value::from(true));
+            r.result.insert("finished".into(), Value::from(true));
+            return (true, r);
+        }
+    };
+    let truthy = |key: &str| match data.get(key) {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|n| n != 0.0),
+        _ => false,
+    };
+    // As async_status: a file without `started` is a finished module's own output.
+    let is_done = !data.contains_key("started") || truthy("finished");
+    if !is_done {
+        let mut result = IndexMap::new();
+        result.insert("ansible_job_id".into(), Value::from(jid));
+        result.insert("started".into(), Value::from(true));
+        result.insert("finished".into(), Value::from(false));
+        if let Some(f) = data.get("results_file") {
+            result.insert("results_file".into(), drover_template::from_serde(f));
+        }
+        return (false, ItemResult::ok(result));
+    }
+    let status = if truthy("failed") {
+        Status::Failed
+    } else if truthy("skipped") {
+        Status::Skipped
+    } else if truthy("changed") {
+        Status::Changed
+    } else {
+        Status::Ok
+    };
+    let keep_changed = status == Status::Failed && truthy("changed");
+    let mut result = IndexMap::new();
+    for (k, v) in &data {
+        if matches!(
+            k.as_str(),
+            "changed" | "failed" | "skipped" | "started" | "finished"
+        ) {
+            continue;
+        }
+        result.insert(k.clone(), drover_template::from_serde(v));
+    }
+    if keep_changed {
+        result.insert("changed".into(), Value::from(true));
+    }
+    (true, finished(jid, Done { status, result }))
+}
+
+fn started_result(jid: &str, results_file: Option<String>) -> ItemResult {
+    let mut result = IndexMap::new();
+    result.insert("ansible_job_id".into(), Value::from(jid));
+    result.insert("started".into(), Value::from(true));
+    result.insert("finished".into(), Value::from(false));
+    if let Some(f) = results_file {
+        result.insert("results_file".into(), Value::from(f));
+    }
+    ItemResult {
+        status: Status::Changed,
+        result,
+        diff: Vec::new(),
+        flow: None,
+    }
+}
+
+fn not_in_time(jid: &str, async_val: u64) -> ItemResult {
+    let mut status = IndexMap::new();
+    status.insert("ansible_job_id".to_string(), Value::from(jid));
+    status.insert("started".into(), Value::from(true));
+    status.insert("finished".into(), Value::from(false));
+    let mut r = ItemResult::failed(format!(
+        "async task did not complete within the requested time - {async_val}s"
+    ));
+    r.result
+        .insert("async_result".into(), Value::from_pairs(status));
+    r
 }
 
 /// Runs a module under `async`: waits up to `async_val` seconds when `poll > 0`, else starts
@@ -173,6 +394,132 @@ fn failed_done(msg: String) -> Done {
 pub async fn run(inv: Invocation, async_val: u64, poll: u64) -> ItemResult {
     let run = inv.run.clone();
     let jid = run.jobs.new_id();
+    let host = inv
+        .controller
+        .inventory_hostname()
+        .unwrap_or_else(|| inv.target.name().to_string());
+    // Taken before the job starts, so that the job's own limit (counted from its start) never
+    // ends it before the controller's last look.
+    let deadline = Instant::now() + Duration::from_secs(async_val);
+    let spec = JobSpec {
+        module: inv.module.clone(),
+        args: inv
+            .raw
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), serde_json::to_value(v).ok()?)))
+            .collect(),
+        check: inv.check,
+        diff: inv.diff,
+        env: inv.env.clone(),
+    };
+    let spec = match serde_json::to_string(&spec) {
+        Ok(s) => s,
+        Err(e) => return ItemResult::failed(format!("async job: {e}")),
+    };
+    let start = JobStart {
+        jid: jid.clone(),
+        dir: inv.async_dir.clone(),
+        timeout: async_val,
+        spec,
+    };
+    match inv.target.job_start(&start).await {
+        Ok(results_file) if poll == 0 => started_result(&jid, Some(results_file)),
+        Ok(_) => {
+            let job = HostJob {
+                run: &run,
+                target: inv.target.as_ref(),
+                dir: &inv.async_dir,
+                jid: &jid,
+                host: &host,
+            };
+            job.wait(deadline, async_val, poll).await
+        }
+        Err(HostError::Unsupported(_)) => {
+            controller_job(inv, jid, host, deadline, async_val, poll).await
+        }
+        Err(HostError::Unreachable(msg)) => ItemResult::unreachable(msg),
+        Err(e) => ItemResult::failed(e.to_string()),
+    }
+}
+
+/// A job running on the host, polled through its result file.
+struct HostJob<'a> {
+    run: &'a RunShared,
+    target: &'a dyn Host,
+    dir: &'a str,
+    jid: &'a str,
+    host: &'a str,
+}
+
+impl HostJob<'_> {
+    async fn wait(&self, deadline: Instant, async_val: u64, poll: u64) -> ItemResult {
+        let poll = Duration::from_secs(poll);
+        let mut next_show = Instant::now() + poll;
+        // Checks start fast and slow down to once a second (or per `poll`, if shorter).
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let until = (Instant::now() + pause).min(deadline).min(next_show);
+            tokio::time::sleep_until(until.into()).await;
+            pause = (pause * 2).min(Duration::from_secs(1)).min(poll);
+            let content = match self.target.job_status(self.dir, self.jid, false).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    let mut r = ItemResult::failed("could not find job");
+                    r.result
+                        .insert("ansible_job_id".into(), Value::from(self.jid));
+                    return r;
+                }
+                Err(HostError::Unreachable(msg)) => return ItemResult::unreachable(msg),
+                Err(e) => return ItemResult::failed(e.to_string()),
+            };
+            let (done, r) = read_job_file(self.jid, &content);
+            if done {
+                // As Ansible: a polled job's file goes once its result is in.
+                let _ = self.target.job_status(self.dir, self.jid, true).await;
+                let verdict = if r.status == Status::Failed {
+                    "FAILED"
+                } else {
+                    "OK"
+                };
+                show(
+                    self.run,
+                    format!("ASYNC {verdict} on {}: jid={}", self.host, self.jid),
+                );
+                return r;
+            }
+            let now = Instant::now();
+            if now >= next_show || now >= deadline {
+                show(
+                    self.run,
+                    format!(
+                        "ASYNC POLL on {}: jid={} started=True finished=False",
+                        self.host, self.jid
+                    ),
+                );
+                next_show = now + poll;
+            }
+            if now >= deadline {
+                break;
+            }
+        }
+        show(
+            self.run,
+            format!("ASYNC FAILED on {}: jid={}", self.host, self.jid),
+        );
+        not_in_time(self.jid, async_val)
+    }
+}
+
+/// A job kept on the controller, for hosts that cannot run one themselves.
+async fn controller_job(
+    inv: Invocation,
+    jid: String,
+    host: String,
+    deadline: Instant,
+    async_val: u64,
+    poll: u64,
+) -> ItemResult {
+    let run = inv.run.clone();
     if poll == 0 {
         let job = Arc::new(Job {
             done: Mutex::new(None),
@@ -185,22 +532,8 @@ pub async fn run(inv: Invocation, async_val: u64, poll: u64) -> ItemResult {
         });
         *job.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle);
         run.jobs.lock().insert(jid.clone(), job);
-        let mut result = IndexMap::new();
-        result.insert("ansible_job_id".into(), Value::from(jid));
-        result.insert("started".into(), Value::from(true));
-        result.insert("finished".into(), Value::from(false));
-        return ItemResult {
-            status: Status::Changed,
-            result,
-            diff: Vec::new(),
-            flow: None,
-        };
+        return started_result(&jid, None);
     }
-    let host = inv
-        .controller
-        .inventory_hostname()
-        .unwrap_or_else(|| inv.target.name().to_string());
-    let deadline = Instant::now() + Duration::from_secs(async_val);
     let job = inv.execute();
     tokio::pin!(job);
     loop {
@@ -230,16 +563,7 @@ pub async fn run(inv: Invocation, async_val: u64, poll: u64) -> ItemResult {
         }
     }
     show(&run, format!("ASYNC FAILED on {host}: jid={jid}"));
-    let mut status = IndexMap::new();
-    status.insert("ansible_job_id".to_string(), Value::from(jid));
-    status.insert("started".into(), Value::from(true));
-    status.insert("finished".into(), Value::from(false));
-    let mut r = ItemResult::failed(format!(
-        "async task did not complete within the requested time - {async_val}s"
-    ));
-    r.result
-        .insert("async_result".into(), Value::from_pairs(status));
-    r
+    not_in_time(&jid, async_val)
 }
 
 /// A line of Ansible's default callback about a polled job (`ASYNC POLL on ...`).
@@ -269,23 +593,42 @@ fn finished(jid: &str, done: Done) -> ItemResult {
     }
 }
 
-/// `async_status`: a job's state (`mode: status`) or forgetting it (`mode: cleanup`).
-pub fn status(run: &RunShared, args: &IndexMap<String, Value>) -> ItemResult {
+fn job_not_found(jid: &str) -> ItemResult {
+    let mut r = ItemResult::failed("could not find job");
+    r.result.insert("ansible_job_id".into(), Value::from(jid));
+    r.result.insert("started".into(), Value::from(true));
+    r.result.insert("finished".into(), Value::from(true));
+    r
+}
+
+/// `async_status`: a job's state (`mode: status`) or forgetting it (`mode: cleanup`). Jobs kept
+/// on the controller are looked up first, then the host's job files.
+pub async fn status(
+    run: &Arc<RunShared>,
+    host: &Arc<crate::state::HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    args: &IndexMap<String, Value>,
+) -> ItemResult {
     let jid = args
         .get("jid")
         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
         .unwrap_or_default();
     let mode = args.get("mode").and_then(Value::as_str).unwrap_or("status");
+    let cleanup = match mode {
+        "status" => false,
+        "cleanup" => true,
+        other => {
+            return ItemResult::failed(format!(
+                "value of mode must be one of: status, cleanup, got: {other}"
+            ))
+        }
+    };
     let job = run.jobs.lock().get(&jid).cloned();
     let Some(job) = job else {
-        let mut r = ItemResult::failed("could not find job");
-        r.result
-            .insert("ansible_job_id".into(), Value::from(jid.clone()));
-        r.result.insert("started".into(), Value::from(true));
-        r.result.insert("finished".into(), Value::from(true));
-        return r;
+        return host_status(run, host, task, vars, &jid, cleanup).await;
     };
-    if mode == "cleanup" {
+    if cleanup {
         run.jobs.lock().remove(&jid);
         if let Some(h) = job.handle.lock().unwrap_or_else(|p| p.into_inner()).take() {
             h.abort();
@@ -305,6 +648,37 @@ pub fn status(run: &RunShared, args: &IndexMap<String, Value>) -> ItemResult {
             result.insert("finished".into(), Value::from(false));
             ItemResult::ok(result)
         }
+    }
+}
+
+async fn host_status(
+    run: &Arc<RunShared>,
+    host: &Arc<crate::state::HostCtx>,
+    task: &Task,
+    vars: &TaskVars,
+    jid: &str,
+    cleanup: bool,
+) -> ItemResult {
+    let dir = match async_dir(run, vars) {
+        Ok(d) => d,
+        Err(e) => return ItemResult::failed(e),
+    };
+    let target = match crate::exec::connect(run, host, task, vars).await {
+        Ok(t) => t,
+        Err(HostError::Unreachable(msg)) => return ItemResult::unreachable(msg),
+        Err(e) => return ItemResult::failed(e.to_string()),
+    };
+    match target.job_status(&dir, jid, cleanup).await {
+        Ok(None) | Err(HostError::Unsupported(_)) => job_not_found(jid),
+        Ok(Some(_)) if cleanup => {
+            let mut result = IndexMap::new();
+            result.insert("ansible_job_id".into(), Value::from(jid));
+            result.insert("erased".into(), Value::from(format!("{dir}/{jid}")));
+            ItemResult::ok(result)
+        }
+        Ok(Some(content)) => read_job_file(jid, &content).1,
+        Err(HostError::Unreachable(msg)) => ItemResult::unreachable(msg),
+        Err(e) => ItemResult::failed(e.to_string()),
     }
 }
 
@@ -328,5 +702,36 @@ mod tests {
         let b = jobs.new_id();
         assert_ne!(a, b);
         assert!(a.starts_with('j') && a.contains('.'), "{a}");
+    }
+
+    #[test]
+    fn job_files_read_back_as_the_module_reported() {
+        let mut r = ItemResult::failed("boom");
+        r.result.insert("changed".into(), Value::from(true));
+        r.result.insert("rc".into(), Value::from(3));
+        let file = job_file_content("j1", "/x/j1", done_of(r));
+        let (done, back) = read_job_file("j1", file.as_bytes());
+        assert!(done);
+        assert_eq!(back.status, Status::Failed);
+        assert_eq!(back.result.get("changed"), Some(&Value::from(true)));
+        assert_eq!(back.result.get("rc"), Some(&Value::from(3)));
+        assert_eq!(back.result.get("finished"), Some(&Value::from(true)));
+
+        let ok = job_file_content("j2", "/x/j2", done_of(ItemResult::ok(IndexMap::new())));
+        assert_eq!(read_job_file("j2", ok.as_bytes()).1.status, Status::Ok);
+
+        let running = br#"{"started": 1, "finished": 0, "ansible_job_id": "j3"}"#;
+        let (done, r) = read_job_file("j3", running);
+        assert!(!done);
+        assert_eq!(r.result.get("finished"), Some(&Value::from(false)));
+
+        // A module's own output without the wrapper's keys counts as finished.
+        let (done, r) = read_job_file("j4", br#"{"changed": true}"#);
+        assert!(done);
+        assert_eq!(r.status, Status::Changed);
+
+        let (done, r) = read_job_file("j5", b"not json");
+        assert!(done);
+        assert_eq!(r.status, Status::Failed);
     }
 }

@@ -12,6 +12,7 @@ mod actions;
 mod controller;
 mod cursor;
 mod custom_stats;
+mod deadline;
 pub mod event;
 mod exec;
 pub mod inventory;
@@ -25,6 +26,7 @@ mod wait_for_connection;
 
 pub use event::{Collect, Event, EventSink, HostStats, Status};
 pub use inventory::InventorySource;
+pub use jobs::{failed_on_host, run_on_host};
 pub use play::{display_hosts, play_hosts, run_playbook, tags_selected, task_tags, RunSummary};
 pub use state::{BecomeInfo, ConnectionInfo, Connector, RunOptions, RunShared};
 

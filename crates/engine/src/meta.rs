@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use drover_playbook::{Args, Task, Vars};
+use drover_playbook::{Args, Task};
 use minijinja::Value;
 
 use crate::cursor::TaskRef;
@@ -40,32 +40,14 @@ pub fn per_host(action: &str) -> bool {
     )
 }
 
-/// The variables of a task on a host, as `run_task` builds them.
-fn task_vars(
-    run: &Arc<RunShared>,
-    ctx: &Arc<PlayCtx>,
-    host: &Arc<HostCtx>,
-    tref: &TaskRef,
-) -> TaskVars {
-    let task = tref.task();
-    let mut vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
-    vars.scopes = task.keywords.vars.clone();
-    vars.role = task.role.clone();
-    vars.include_params = tref.include_params.clone();
-    vars.task_dir = std::path::Path::new(&*task.loc.file)
-        .parent()
-        .map(std::path::Path::to_path_buf);
-    if let Some(failure) = &tref.failure {
-        let mut locals = Vars::new();
-        locals.insert("ansible_failed_task".into(), failure.0.clone());
-        locals.insert("ansible_failed_result".into(), failure.1.clone());
-        vars.locals = Arc::new(locals);
-    }
-    vars
-}
-
 /// Runs a meta task for one host (the first host of the task for the run-once actions):
 /// evaluates `when`, reports, and returns what the play runner must do.
+/// Whether `task` is one of the play's handlers.
+fn is_handler(ctx: &PlayCtx, task: &Task) -> bool {
+    let at = task.loc.to_string();
+    ctx.handlers().iter().any(|h| h.loc.to_string() == at)
+}
+
 pub fn execute(
     run: &Arc<RunShared>,
     ctx: &Arc<PlayCtx>,
@@ -74,7 +56,7 @@ pub fn execute(
 ) -> Flow {
     let task = tref.task();
     let action = action(task).unwrap_or_default();
-    let vars = task_vars(run, ctx, host, tref);
+    let vars = TaskVars::for_task(run, ctx, host, tref);
     let scope = vars.scope();
     let mut holds = true;
     for cond in &task.keywords.when {
@@ -132,8 +114,28 @@ pub fn execute(
             format!("ending play for {h}"),
             format!(", continuing execution for {h}"),
         ),
+        "end_role" if is_handler(ctx, task) => {
+            return fail(
+                run,
+                host,
+                task,
+                "Cannot execute 'end_role' from a handler".into(),
+            );
+        }
+        "end_role" if task.role.is_none() => {
+            return fail(
+                run,
+                host,
+                task,
+                "Cannot execute 'end_role' from outside of a role".into(),
+            );
+        }
         "end_role" | "role_complete" => (
-            Meta::Noop,
+            if action == "end_role" {
+                Meta::EndRole
+            } else {
+                Meta::Noop
+            },
             match &task.role {
                 Some(scope) => format!("ending role {} for {h}", scope.role.name),
                 None => format!("role_complete for {h}"),
@@ -191,7 +193,7 @@ pub fn execute(
 }
 
 /// A meta task that could not run: a failed result, counted like any failure.
-fn fail(run: &Arc<RunShared>, host: &Arc<HostCtx>, task: &Task, msg: String) -> Flow {
+pub(crate) fn fail(run: &Arc<RunShared>, host: &Arc<HostCtx>, task: &Task, msg: String) -> Flow {
     host.count(|s| s.failed += 1);
     run.emit(Event::HostResult {
         host: host.name.clone(),

@@ -110,21 +110,61 @@ pub fn play_hosts(run: &Arc<RunShared>, play: &Play) -> Result<Vec<String>, Stri
         .templar
         .render_value(&play.hosts, &vars.scope())
         .map_err(|e| format!("{}: hosts: {e}", play.loc))?;
-    let pattern = display_value(&pattern);
+    // A template may give a list of patterns (`hosts: "{{ targets }}"`).
+    let pattern = match pattern.kind() {
+        minijinja::value::ValueKind::Seq => pattern
+            .try_iter()
+            .map(|items| {
+                items
+                    .map(|i| display_value(&i))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+        _ => display_value(&pattern),
+    };
     let mut hosts = run.hosts_matching(&pattern)?;
     if let Some(limit) = &run.options.limit {
         hosts = run.inventory.limit(&hosts, limit)?;
     }
-    match play.order.as_deref() {
+    let order = match &play.order {
+        Some(o) => Some(
+            run.templar
+                .render_str(o, &vars.scope())
+                .map(|v| display_value(&v))
+                .map_err(|e| format!("{}: order: {e}", play.loc))?,
+        ),
+        None => None,
+    };
+    match order.as_deref() {
+        None | Some("inventory") => {}
         Some("reverse_inventory") => hosts.reverse(),
         Some("sorted") => hosts.sort(),
         Some("reverse_sorted") => {
             hosts.sort();
             hosts.reverse()
         }
-        _ => {}
+        Some("shuffle") => shuffle(&mut hosts),
+        Some(other) => {
+            return Err(format!(
+                "{}: order: {other:?} is not one of inventory, reverse_inventory, sorted, reverse_sorted, shuffle",
+                play.loc
+            ))
+        }
     }
     Ok(hosts)
+}
+
+/// Fisher-Yates with the system's random source.
+fn shuffle(items: &mut [String]) {
+    for i in (1..items.len()).rev() {
+        let mut buf = [0u8; 8];
+        if getrandom::fill(&mut buf).is_err() {
+            return;
+        }
+        let j = (u64::from_le_bytes(buf) % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
 }
 
 /// Runs one play; true when the playbook must stop because a whole batch failed.
@@ -145,7 +185,8 @@ async fn run_play(
         });
         return false;
     }
-    let ctx = Arc::new(PlayCtx::new(play.clone(), hosts.clone()));
+    let private = run.options.private_role_vars.unwrap_or(false);
+    let ctx = Arc::new(PlayCtx::new(play.clone(), hosts.clone(), private));
     for h in hosts.iter().filter(|h| failed_hosts.contains(h)) {
         ctx.mark_failed(h);
     }
@@ -241,6 +282,8 @@ async fn run_batch(
     // vars_files are per host (their names may use host variables).
     for h in batch {
         let host = run.host(h);
+        // Roles included publicly in an earlier play are not this play's.
+        host.write().public_roles.clear();
         if let Err(msg) = load_vars_files(run, ctx, &host) {
             run.emit(Event::Warning {
                 message: msg.clone(),
@@ -270,6 +313,15 @@ async fn run_batch(
     ];
     for section in sections {
         let outcome = run_section(run, ctx, batch, &section, started, false).await;
+        // The implicit flush at a section's end, announced as Ansible announces its implicit
+        // meta task. No cursor is left to hand a handler failure to: the host is already
+        // marked failed.
+        for h in batch.iter().filter(|h| ctx.has_notifications(h)) {
+            run.emit(Event::Verbose {
+                message: format!("META: triggered running handlers for {h}"),
+                verbosity: 2,
+            });
+        }
         flush_handlers(run, ctx, batch).await;
         if outcome == BatchOutcome::EndPlay || run.is_interrupted() {
             return BatchOutcome::EndPlay;
@@ -378,7 +430,8 @@ pub fn tags_selected(run: &RunShared, tags: &[String]) -> bool {
 /// A task's tags with templates resolved, as Ansible filters tasks: with the play's variables
 /// (no host's). A template giving a list adds each item.
 pub fn task_tags(run: &Arc<RunShared>, play: &Arc<Play>, task: &Task) -> Vec<String> {
-    let ctx = Arc::new(PlayCtx::new(play.clone(), Vec::new()));
+    let private = run.options.private_role_vars.unwrap_or(false);
+    let ctx = Arc::new(PlayCtx::new(play.clone(), Vec::new(), private));
     task_tags_in(run, &ctx, task).into_owned()
 }
 
@@ -522,7 +575,7 @@ async fn run_linear(
         .map(|h| HostRun {
             name: h.clone(),
             host: run.host(h),
-            cursor: Cursor::new(lists).with_role_check(role_check(run, ctx, h)),
+            cursor: Cursor::new(lists),
             done: false,
         })
         .collect();
@@ -572,6 +625,7 @@ async fn run_linear(
         } else {
             group.clone()
         };
+        let ran_before: Vec<u64> = states.iter().map(|st| st.host.tasks_ran()).collect();
         let mut flows: Vec<(usize, Flow)> = Vec::new();
         if meta_action.is_some() {
             // Ansible announces a meta task once per host it runs for.
@@ -612,6 +666,9 @@ async fn run_linear(
         for (i, flow) in flows {
             let st = &mut states[i];
             st.cursor.advance();
+            if st.host.tasks_ran() > ran_before[i] {
+                st.cursor.note_ran();
+            }
             match flow {
                 Flow::Continue => {}
                 Flow::Failed { task: t, result } => {
@@ -653,6 +710,7 @@ async fn run_linear(
                             });
                         }
                     }
+                    Meta::EndRole => st.cursor.end_role(),
                     Meta::Noop => {}
                 },
             }
@@ -663,7 +721,7 @@ async fn run_linear(
         }
         if clear_facts {
             for st in states.iter() {
-                st.host.write().facts.clear();
+                st.host.write().clear_facts();
             }
         }
         if clear_errors {
@@ -718,12 +776,61 @@ async fn run_linear(
         }
         if flush {
             let batch: Vec<String> = states.iter().map(|s| s.name.clone()).collect();
-            flush_handlers(run, ctx, &batch).await;
+            let failures = flush_handlers(run, ctx, &batch).await;
+            // A failed handler fails its host where the flush stood (its block's rescue and
+            // always still run); under any_errors_fatal every other host stops too.
+            let first = failures.first().map(|(_, t, r)| (t.clone(), r.clone()));
+            for (name, t, r) in failures {
+                if let Some(st) = states.iter_mut().find(|s| s.name == name) {
+                    // Rescued, or waiting for an always section: not failed (yet).
+                    if !handle_failure(ctx, st, t, r) {
+                        ctx.clear_failed(&st.name);
+                    }
+                }
+            }
+            if let (true, Some((t, r))) = (ctx.play.any_errors_fatal, first) {
+                for st in states.iter_mut().filter(|s| !s.done) {
+                    if st.cursor.fail(t.clone(), r.clone()) == FailOutcome::Unhandled {
+                        ctx.mark_failed(&st.name);
+                        st.cursor.clear();
+                        st.done = true;
+                    }
+                }
+            }
         }
         if hosts.iter().all(|h| ctx.is_failed(h)) {
             return BatchOutcome::Continue;
         }
     }
+}
+
+/// The task's `throttle`, templated with `host`'s variables; `None` for no limit.
+fn throttle_of(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    task: &Task,
+) -> Result<Option<usize>, String> {
+    let Some(raw) = task.keywords.throttle.as_ref() else {
+        return Ok(None);
+    };
+    let vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
+    let value = run
+        .templar
+        .render_value(raw, &vars.scope())
+        .map_err(|e| format!("Failed to convert the throttle value to an integer: {e}"))?;
+    let n = match value.as_i64() {
+        Some(n) => n,
+        None => {
+            let text = display_value(&value);
+            text.trim().parse::<i64>().map_err(|_| {
+                format!(
+                    "Failed to convert the throttle value to an integer: invalid literal for int() with base 10: '{text}'"
+                )
+            })?
+        }
+    };
+    Ok(usize::try_from(n).ok().filter(|n| *n > 0))
 }
 
 /// Runs one task on a group of hosts at once (forks, throttle); results in host order.
@@ -735,28 +842,34 @@ async fn run_group(
     sem: &Arc<Semaphore>,
     task: &Task,
 ) -> Vec<(usize, Flow)> {
-    let throttle = task
-        .keywords
-        .throttle
-        .as_ref()
-        .and_then(|v| v.as_i64())
-        .filter(|n| *n > 0)
-        .map(|n| Arc::new(Semaphore::new(n as usize)));
+    let first = targets.first().map(|(i, _)| states[*i].host.clone());
+    let throttle = match first.map_or(Ok(None), |h| throttle_of(run, ctx, &h, task)) {
+        Ok(t) => t.map(|n| Arc::new(Semaphore::new(n))),
+        Err(msg) => {
+            // A throttle that is not a number fails the task on every host it was for.
+            return targets
+                .iter()
+                .map(|(i, _)| {
+                    (
+                        *i,
+                        crate::meta::fail(run, &states[*i].host, task, msg.clone()),
+                    )
+                })
+                .collect();
+        }
+    };
     let mut joins = tokio::task::JoinSet::new();
     for (i, tref) in targets {
-        let (run, ctx, host, sem, throttle) = (
-            run.clone(),
-            ctx.clone(),
-            states[i].host.clone(),
-            sem.clone(),
-            throttle.clone(),
-        );
+        // Slots are taken here, in host order, before the host's task starts: with fewer
+        // forks (or a throttle) than hosts, hosts start in inventory order, as in Ansible.
+        let permit = sem.clone().acquire_owned().await;
+        let slot = match &throttle {
+            Some(t) => Some(t.clone().acquire_owned().await),
+            None => None,
+        };
+        let (run, ctx, host) = (run.clone(), ctx.clone(), states[i].host.clone());
         joins.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let _t = match throttle {
-                Some(t) => Some(t.acquire_owned().await),
-                None => None,
-            };
+            let _held = (permit, slot);
             let flow = run_task(&run, &ctx, &host, &tref, false).await;
             (i, flow)
         });
@@ -790,25 +903,6 @@ fn failed_task_value(task: &Task, reported: Value) -> Value {
     pairs.retain(|(k, _)| k.as_str() != Some("name"));
     pairs.push((Value::from("name"), Value::from(name.as_str())));
     Value::from_pairs(pairs)
-}
-
-/// How a host's cursor tells whether a role's own `when` holds (a role skipped by it has not
-/// completed, so it may run later in the play).
-fn role_check(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, host: &str) -> crate::cursor::RoleCheck {
-    let (run, ctx, host) = (run.clone(), ctx.clone(), run.host(host));
-    Box::new(move |marker: &Task| {
-        if marker.keywords.when.is_empty() {
-            return true;
-        }
-        let mut vars = TaskVars::new(run.clone(), host.clone(), Some(ctx.clone()));
-        vars.role = marker.role.clone();
-        let scope = vars.scope();
-        marker
-            .keywords
-            .when
-            .iter()
-            .all(|c| run.templar.eval_condition_value(c, &scope).unwrap_or(false))
-    })
 }
 
 /// Hands a task failure to the host's cursor; true when it ends the host's play.
@@ -883,7 +977,7 @@ async fn run_free(
         let mut st = HostRun {
             name: h.clone(),
             host: run.host(h),
-            cursor: Cursor::new(lists).with_role_check(role_check(&run, &ctx, h)),
+            cursor: Cursor::new(lists),
             done: false,
         };
         joins.spawn(async move {
@@ -904,13 +998,29 @@ async fn run_free(
                 if first || meta {
                     emit_task_started(&run, &ctx, &st.host, &tref, false);
                 }
+                let ran_before = st.host.tasks_ran();
                 let flow = if meta {
                     crate::meta::execute(&run, &ctx, &st.host, &tref)
                 } else {
-                    let _permit = sem.acquire().await;
-                    run_task(&run, &ctx, &st.host, &tref, false).await
+                    match throttle_of(&run, &ctx, &st.host, tref.task()) {
+                        Err(msg) => crate::meta::fail(&run, &st.host, tref.task(), msg),
+                        Ok(limit) => {
+                            // throttle holds across hosts, which the free strategy runs apart:
+                            // one semaphore per task of the play.
+                            let task_sem = limit.map(|n| ctx.throttle_for(tref.key(), n));
+                            let _t = match task_sem {
+                                Some(t) => t.acquire_owned().await.ok(),
+                                None => None,
+                            };
+                            let _permit = sem.acquire().await;
+                            run_task(&run, &ctx, &st.host, &tref, false).await
+                        }
+                    }
                 };
                 st.cursor.advance();
+                if st.host.tasks_ran() > ran_before {
+                    st.cursor.note_ran();
+                }
                 match flow {
                     Flow::Continue => {}
                     Flow::Failed { task, result } => {
@@ -925,9 +1035,16 @@ async fn run_free(
                     Flow::Meta(Meta::EndPlay) => end_play.store(true, Ordering::SeqCst),
                     Flow::Meta(Meta::EndHost | Meta::EndBatch) => st.done = true,
                     Flow::Meta(Meta::FlushHandlers) => {
-                        flush_handlers(&run, &ctx, std::slice::from_ref(&st.name)).await
+                        for (_, t, r) in
+                            flush_handlers(&run, &ctx, std::slice::from_ref(&st.name)).await
+                        {
+                            if !handle_failure(&ctx, &mut st, t, r) {
+                                ctx.clear_failed(&st.name);
+                            }
+                        }
                     }
-                    Flow::Meta(Meta::ClearFacts) => st.host.write().facts.clear(),
+                    Flow::Meta(Meta::ClearFacts) => st.host.write().clear_facts(),
+                    Flow::Meta(Meta::EndRole) => st.cursor.end_role(),
                     Flow::Meta(Meta::ResetConnection) => run.connector.reset(&st.name).await,
                     Flow::Meta(Meta::RefreshInventory) => {
                         if let Err(e) = run.refresh_inventory() {
@@ -959,9 +1076,18 @@ async fn run_free(
     }
 }
 
+/// A handler that failed on a host: the host, the failed handler and its result.
+type HandlerFailure = (String, Value, Value);
+
 /// Runs notified handlers, in the order they are defined, once per host; repeats while
-/// handlers notify further handlers.
-async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[String]) {
+/// handlers notify further handlers. Hosts a handler failed on are marked failed and returned,
+/// so a caller with cursors can hand the failure to the host's enclosing block.
+async fn flush_handlers(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    batch: &[String],
+) -> Vec<HandlerFailure> {
+    let mut failures: Vec<HandlerFailure> = Vec::new();
     for _round in 0..16 {
         let handlers = ctx.handlers();
         let mut ran_any = false;
@@ -971,8 +1097,24 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
             .iter()
             .map(|h| (h.clone(), ctx.take_all_notified(h)))
             .collect();
-        for handler in &handlers {
-            let names = handler_names(run, ctx, handler);
+        let answers: Vec<(Vec<String>, Vec<String>)> = handlers
+            .iter()
+            .map(|h| handler_names(run, ctx, h))
+            .collect();
+        // A name notifies one handler: Ansible searches its handler blocks last first (the
+        // handlers of included roles, then the play's own, then those of `roles:` from the
+        // last role back) and takes the first handler with that name within a block. Every
+        // handler listening to a topic runs.
+        let mut first_by_name: HashMap<&str, usize> = HashMap::new();
+        for i in handler_search_order(&handlers, ctx.play.handlers.len()) {
+            for n in &answers[i].0 {
+                first_by_name.entry(n.as_str()).or_insert(i);
+            }
+        }
+        for (i, handler) in handlers.iter().enumerate() {
+            let topics = &answers[i].1;
+            let answers_to =
+                |n: &String| first_by_name.get(n.as_str()) == Some(&i) || topics.contains(n);
             let hosts: Vec<String> = batch
                 .iter()
                 .filter(|h| {
@@ -982,15 +1124,20 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
                             .force_handlers
                             .unwrap_or(run.options.force_handlers)
                 })
-                .filter(|h| {
-                    pending
-                        .get(*h)
-                        .is_some_and(|n| n.iter().any(|n| names.contains(n)))
-                })
+                .filter(|h| pending.get(*h).is_some_and(|n| n.iter().any(answers_to)))
                 .cloned()
                 .collect();
             if hosts.is_empty() {
                 continue;
+            }
+            let mut hosts = hosts;
+            if handler.keywords.run_once.is_some() {
+                let vars = TaskVars::new(run.clone(), run.host(&hosts[0]), Some(ctx.clone()));
+                if crate::exec::eval_bool_kw(run, &vars, handler.keywords.run_once.as_ref())
+                    .unwrap_or(false)
+                {
+                    hosts.truncate(1);
+                }
             }
             ran_any = true;
             let list: TaskList = Arc::new(vec![handler.clone()]);
@@ -1007,13 +1154,41 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
                 let (run, ctx, tref) = (run.clone(), ctx.clone(), tref.clone());
                 joins.spawn(async move {
                     let host = run.host(&h);
-                    let flow = run_task(&run, &ctx, &host, &tref, true).await;
+                    let flow = match crate::meta::action(tref.task()).as_deref() {
+                        Some("flush_handlers") => crate::meta::fail(
+                            &run,
+                            &host,
+                            tref.task(),
+                            "flush_handlers cannot be used as a handler".to_string(),
+                        ),
+                        Some(_) => crate::meta::execute(&run, &ctx, &host, &tref),
+                        None => run_task(&run, &ctx, &host, &tref, true).await,
+                    };
                     (h, flow)
                 });
             }
-            while let Some(Ok((h, flow))) = joins.join_next().await {
-                if matches!(flow, Flow::Failed { .. } | Flow::Unreachable) {
-                    ctx.mark_failed(&h);
+            let mut flows = Vec::new();
+            while let Some(Ok(done)) = joins.join_next().await {
+                flows.push(done);
+            }
+            // In host order, so the output does not depend on which host answered first.
+            flows.sort_by_key(|(h, _)| batch.iter().position(|b| b == h));
+            for (h, mut flow) in flows {
+                // A handler that is an include_tasks runs the included tasks now, as part of
+                // the handler, one host after the other.
+                if let Flow::Include(files) = flow {
+                    flow = run_included_handler(run, ctx, &run.host(&h), files).await;
+                }
+                match flow {
+                    Flow::Failed { task: t, result } => {
+                        ctx.mark_failed(&h);
+                        failures.push((h, failed_task_value(handler, t), result));
+                    }
+                    Flow::Unreachable => {
+                        ctx.mark_failed(&h);
+                        failures.push((h, Value::UNDEFINED, Value::UNDEFINED));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1021,26 +1196,133 @@ async fn flush_handlers(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, batch: &[Strin
             break;
         }
     }
+    failures
 }
 
-/// The names a handler answers to: its name (templated), `role : name`, and its `listen` topics.
-fn handler_names(run: &Arc<RunShared>, ctx: &Arc<PlayCtx>, handler: &Task) -> Vec<String> {
+/// Runs the tasks a handler included (`include_tasks` as a handler) on one host, in order,
+/// blocks and nested includes included; the first unhandled failure is the handler's.
+async fn run_included_handler(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    host: &Arc<HostCtx>,
+    files: Vec<(TaskList, Arc<drover_playbook::Vars>)>,
+) -> Flow {
+    let mut cursor = Cursor::new(&[]);
+    cursor.push_includes(files);
+    while let Some(tref) = cursor.peek() {
+        emit_task_started(run, ctx, host, &tref, true);
+        let flow = if crate::meta::action(tref.task()).is_some() {
+            crate::meta::execute(run, ctx, host, &tref)
+        } else {
+            run_task(run, ctx, host, &tref, true).await
+        };
+        cursor.advance();
+        match flow {
+            Flow::Failed { task, result } => {
+                let task = failed_task_value(tref.task(), task);
+                if cursor.fail(task.clone(), result.clone()) == FailOutcome::Unhandled {
+                    return Flow::Failed { task, result };
+                }
+            }
+            Flow::Unreachable => return Flow::Unreachable,
+            Flow::Include(more) => cursor.push_includes(more),
+            _ => {}
+        }
+    }
+    if cursor.take_failed_after_always() {
+        return Flow::Failed {
+            task: Value::UNDEFINED,
+            result: Value::UNDEFINED,
+        };
+    }
+    Flow::Continue
+}
+
+/// Handler indices in the order Ansible searches them by name: blocks (a role's handlers, the
+/// play's own) from the last defined to the first, each block in its own order. `statics` is
+/// how many handlers the play defined; the rest came from `include_role` since.
+fn handler_search_order(handlers: &[Task], statics: usize) -> Vec<usize> {
+    let role_of = |t: &Task| t.role.as_ref().map(|r| Arc::as_ptr(r) as usize);
+    // Consecutive handlers of one role (or of the play) form a block.
+    let mut blocks: Vec<Vec<usize>> = Vec::new();
+    for (i, h) in handlers.iter().enumerate() {
+        match blocks.last_mut() {
+            Some(b) if i != statics && role_of(&handlers[b[0]]) == role_of(h) => b.push(i),
+            _ => blocks.push(vec![i]),
+        }
+    }
+    // Ansible's play lists the handlers of `roles:` before its own; drover's loader puts the
+    // play's own first, so that block moves to after the roles' ones.
+    let (play_own, rest): (Vec<Vec<usize>>, Vec<Vec<usize>>) = blocks
+        .into_iter()
+        .partition(|b| b[0] < statics && handlers[b[0]].role.is_none());
+    let (static_roles, included): (Vec<Vec<usize>>, Vec<Vec<usize>>) =
+        rest.into_iter().partition(|b| b[0] < statics);
+    static_roles
+        .into_iter()
+        .chain(play_own)
+        .chain(included)
+        .rev()
+        .flatten()
+        .collect()
+}
+
+/// The names a handler answers to: its name (templated) and `role : name`; then its `listen`
+/// topics, also as `role : topic`.
+pub(crate) fn handler_names(
+    run: &Arc<RunShared>,
+    ctx: &Arc<PlayCtx>,
+    handler: &Task,
+) -> (Vec<String>, Vec<String>) {
     let mut names = Vec::new();
     if let Some(n) = &handler.name {
         let rendered = if n.contains("{{") {
             let vars = TaskVars::new(run.clone(), run.host("localhost"), Some(ctx.clone()));
-            run.templar
-                .render_str(n, &vars.scope())
-                .map(|v| display_value(&v))
-                .unwrap_or_else(|_| n.clone())
+            match run.templar.render_str(n, &vars.scope()) {
+                Ok(v) => display_value(&v),
+                Err(e) => {
+                    // Ansible skips such a handler by name (its topics still work).
+                    if handler.listen.is_empty() {
+                        let message = format!(
+                            "Handler '{n}' is unusable because it has no listen topics and the name could not be templated (host-specific variables are not supported in handler names). The error: {e}"
+                        );
+                        if ctx.first_warning(&message) {
+                            run.emit(Event::Warning { message });
+                        }
+                    }
+                    return (names, topics_of(handler));
+                }
+            }
         } else {
             n.clone()
         };
         if let Some(scope) = &handler.role {
-            names.push(format!("{} : {}", scope.role.name, rendered));
+            for prefix in role_prefixes(&scope.role) {
+                names.push(format!("{prefix} : {rendered}"));
+            }
         }
         names.push(rendered);
     }
-    names.extend(handler.listen.iter().cloned());
-    names
+    (names, topics_of(handler))
+}
+
+/// A handler's `listen` topics, also as `role : topic` for a role's handler.
+fn topics_of(handler: &Task) -> Vec<String> {
+    let mut topics = handler.listen.clone();
+    if let Some(scope) = &handler.role {
+        for prefix in role_prefixes(&scope.role) {
+            for topic in &handler.listen {
+                topics.push(format!("{prefix} : {topic}"));
+            }
+        }
+    }
+    topics
+}
+
+/// The names a role's handlers may be prefixed with: its name, and its fully qualified name
+/// for a collection role.
+fn role_prefixes(role: &drover_playbook::Role) -> Vec<&str> {
+    std::iter::once(role.name.as_str())
+        .chain(role.fqcn.as_deref())
+        .collect()
 }

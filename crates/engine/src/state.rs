@@ -101,6 +101,15 @@ pub struct RunOptions {
     /// `--force-handlers` / `force_handlers`: notified handlers run on failed hosts too, for
     /// plays that do not say.
     pub force_handlers: bool,
+    /// `error_on_missing_handler`: notifying a handler that no handler answers to fails the
+    /// task (Ansible's default); otherwise it is a warning.
+    pub error_on_missing_handler: bool,
+    /// `private_role_vars` when set (`None`: not set, Ansible's default of public roles
+    /// with private `include_role`s).
+    pub private_role_vars: Option<bool>,
+    /// `ansible_playbook_python`: the Python a playbook's own commands may run (drover has
+    /// none of its own; the CLI names the controller's `python3`).
+    pub playbook_python: Option<String>,
 }
 
 impl RunOptions {
@@ -154,6 +163,9 @@ impl Default for RunOptions {
             fact_cache_prefix: "ansible_facts".into(),
             fact_cache_timeout: 86400,
             force_handlers: false,
+            error_on_missing_handler: true,
+            private_role_vars: None,
+            playbook_python: None,
         }
     }
 }
@@ -186,6 +198,33 @@ pub struct RunShared {
     pub custom_stats: crate::custom_stats::CustomStats,
 }
 
+/// Lookups that need the run itself: `inventory_hostnames` reads the inventory as it is now
+/// (hosts and groups added at run time included), as Ansible's reads `groups`.
+fn register_lookups(templar: &Templar, run: std::sync::Weak<RunShared>) {
+    templar.register_lookup(
+        "inventory_hostnames",
+        Arc::new(move |call: &drover_template::LookupCall<'_>| {
+            let Some(run) = run.upgrade() else {
+                return Ok(Vec::new());
+            };
+            let mut out: Vec<minijinja::Value> = Vec::new();
+            for term in &call.terms {
+                // Ansible answers an invalid pattern with no hosts, not an error.
+                for h in run
+                    .hosts_matching(&drover_template::py_str(term))
+                    .unwrap_or_default()
+                {
+                    let h = minijinja::Value::from(h);
+                    if !out.contains(&h) {
+                        out.push(h);
+                    }
+                }
+            }
+            Ok(out)
+        }),
+    );
+}
+
 impl RunShared {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -197,27 +236,30 @@ impl RunShared {
         events: Arc<dyn EventSink>,
         connector: Arc<dyn Connector>,
         loader: Loader,
-    ) -> RunShared {
-        RunShared {
-            templar,
-            inventory,
-            extra_vars: Arc::new(extra_vars),
-            playbook_dir,
-            options,
-            events,
-            connector,
-            registry: Registry::builtin(),
-            loader,
-            hosts: RwLock::new(HashMap::new()),
-            added_groups: RwLock::new(IndexMap::new()),
-            groups_cache: RwLock::new(None),
-            interrupted: std::sync::atomic::AtomicBool::new(false),
-            files: Mutex::new(HashMap::new()),
-            paths: Mutex::new(HashMap::new()),
-            identities: Mutex::new(HashMap::new()),
-            jobs: Default::default(),
-            custom_stats: Default::default(),
-        }
+    ) -> Arc<RunShared> {
+        Arc::new_cyclic(|run: &std::sync::Weak<RunShared>| {
+            register_lookups(&templar, run.clone());
+            RunShared {
+                templar,
+                inventory,
+                extra_vars: Arc::new(extra_vars),
+                playbook_dir,
+                options,
+                events,
+                connector,
+                registry: Registry::builtin(),
+                loader,
+                hosts: RwLock::new(HashMap::new()),
+                added_groups: RwLock::new(IndexMap::new()),
+                groups_cache: RwLock::new(None),
+                interrupted: std::sync::atomic::AtomicBool::new(false),
+                files: Mutex::new(HashMap::new()),
+                paths: Mutex::new(HashMap::new()),
+                identities: Mutex::new(HashMap::new()),
+                jobs: Default::default(),
+                custom_stats: Default::default(),
+            }
+        })
     }
 
     /// The content of a controller file, read once per run.
@@ -264,10 +306,7 @@ impl RunShared {
         if let Some(cached) = self.options.cached_facts(name) {
             let mut state = ctx.write();
             for (k, v) in cached {
-                let short = k.strip_prefix("ansible_").unwrap_or(&k).to_string();
-                state
-                    .facts
-                    .insert(short, Value::from(minijinja::value::Serde(v)));
+                state.set_fact_named(&k, Value::from(minijinja::value::Serde(v)));
             }
         }
         write(&self.hosts)
@@ -419,8 +458,11 @@ impl RunShared {
 /// What a host accumulates during a run.
 #[derive(Default)]
 pub struct HostState {
-    /// Facts without the `ansible_` prefix.
+    /// Facts without the `ansible_` prefix (`ansible_facts` shows them so).
     pub facts: Vars,
+    /// Facts a module returned without the prefix (`getent_passwd`): as variables they go by
+    /// that bare name, as Ansible injects them, not as `ansible_<name>`.
+    pub bare_facts: std::collections::HashSet<String>,
     /// `set_fact` and registered results.
     pub set_facts: Vars,
     pub include_vars: Vars,
@@ -430,6 +472,53 @@ pub struct HostState {
     pub added_vars: Vars,
     /// The host's inventory variables recomputed after it joined groups at run time.
     pub inventory_refreshed: Option<Vars>,
+    /// Roles this host included with public variables (`include_role: public: yes`), in
+    /// order: their vars and defaults are visible to the rest of the play.
+    pub public_roles: Vec<Arc<drover_playbook::Role>>,
+}
+
+impl HostState {
+    /// Records a fact under the name a module or the cache gave it.
+    pub fn set_fact_named(&mut self, name: &str, value: Value) {
+        match name.strip_prefix("ansible_") {
+            Some(short) => {
+                self.bare_facts.remove(short);
+                self.facts.insert(short.to_string(), value);
+            }
+            None => {
+                self.bare_facts.insert(name.to_string());
+                self.facts.insert(name.to_string(), value);
+            }
+        }
+    }
+
+    /// The fact a variable name refers to: `ansible_<fact>`, or a bare fact by its own name.
+    pub fn fact_var(&self, name: &str) -> Option<&Value> {
+        if self.bare_facts.contains(name) {
+            return self.facts.get(name);
+        }
+        let short = name.strip_prefix("ansible_")?;
+        if self.bare_facts.contains(short) {
+            return None;
+        }
+        self.facts.get(short)
+    }
+
+    /// The variable names of the facts (see [`HostState::fact_var`]).
+    pub fn fact_var_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.facts.keys().map(|k| {
+            if self.bare_facts.contains(k) {
+                k.clone()
+            } else {
+                format!("ansible_{k}")
+            }
+        })
+    }
+
+    pub fn clear_facts(&mut self) {
+        self.facts.clear();
+        self.bare_facts.clear();
+    }
 }
 
 impl RunShared {
@@ -439,25 +528,28 @@ impl RunShared {
         let Some(path) = self.options.fact_cache_file(&host.name) else {
             return;
         };
-        let facts: serde_json::Map<String, serde_json::Value> = host
-            .read()
-            .facts
-            .iter()
-            .map(|(k, v)| {
-                (
-                    format!("ansible_{k}"),
-                    serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
-                )
-            })
-            .collect();
+        let facts: serde_json::Map<String, serde_json::Value> = {
+            let state = host.read();
+            state
+                .fact_var_names()
+                .zip(state.facts.values())
+                .map(|(k, v)| {
+                    (
+                        k,
+                        serde_json::to_value(v).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect()
+        };
+        let text =
+            serde_json::to_string_pretty(&serde_json::Value::Object(facts)).unwrap_or_default();
+        // Written beside and renamed over, so an interrupted run never leaves half a cache.
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         let result = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| {
-                let text = serde_json::to_string_pretty(&serde_json::Value::Object(facts))
-                    .unwrap_or_default();
-                std::fs::write(&path, text)
-            });
+            .and_then(|()| std::fs::write(&tmp, text))
+            .and_then(|()| std::fs::rename(&tmp, &path));
         if let Err(e) = result {
             self.emit(Event::Warning {
                 message: format!("cannot write the fact cache {}: {e}", path.display()),
@@ -472,6 +564,9 @@ pub struct HostCtx {
     pub inventory_vars: Vars,
     state: RwLock<HostState>,
     pub stats: Mutex<HostStats>,
+    /// Tasks that ran on this host (ok, changed or failed), ever: the play runner compares it
+    /// around a task to tell whether the task ran here (role completion).
+    tasks_ran: std::sync::atomic::AtomicU64,
 }
 
 impl HostCtx {
@@ -481,7 +576,19 @@ impl HostCtx {
             inventory_vars,
             state: RwLock::new(HostState::default()),
             stats: Mutex::new(HostStats::default()),
+            tasks_ran: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Counts a task that ran on this host (see `tasks_ran`).
+    pub fn note_task_ran(&self) {
+        self.tasks_ran
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many tasks have run on this host so far.
+    pub fn tasks_ran(&self) -> u64 {
+        self.tasks_ran.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, HostState> {
@@ -534,10 +641,39 @@ pub struct PlayCtx {
     /// Included task files, loaded once per including task and shared by all hosts so that
     /// hosts stay in lockstep through them.
     includes: Mutex<HashMap<String, drover_playbook::TaskList>>,
+    /// Warnings already given in this play (each is shown once).
+    warned: Mutex<std::collections::HashSet<String>>,
+    /// `throttle` under the free strategy: one semaphore per task.
+    throttles: Mutex<HashMap<(usize, usize), Arc<tokio::sync::Semaphore>>>,
+}
+
+/// The roles a task list runs statically (`roles:` entries, their dependencies, `import_role`),
+/// in order, blocks and roles' own task lists included.
+fn static_roles(tasks: &[drover_playbook::Task], out: &mut Vec<Arc<drover_playbook::RoleScope>>) {
+    for t in tasks {
+        match &t.kind {
+            drover_playbook::TaskKind::RoleTasks { scope, tasks } => {
+                out.push(scope.clone());
+                static_roles(tasks, out);
+            }
+            drover_playbook::TaskKind::Block {
+                block,
+                rescue,
+                always,
+            } => {
+                static_roles(block, out);
+                static_roles(rescue, out);
+                static_roles(always, out);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl PlayCtx {
-    pub fn new(play: Arc<Play>, all_hosts: Vec<String>) -> PlayCtx {
+    /// `private_role_vars`: the run's setting; roles of `roles:` and `import_role` are public
+    /// unless it is true or their `public` option says otherwise.
+    pub fn new(play: Arc<Play>, all_hosts: Vec<String>, private_role_vars: bool) -> PlayCtx {
         let mut role_names = Vec::new();
         let mut role_defaults = Vec::new();
         let mut role_vars = Vec::new();
@@ -551,13 +687,25 @@ impl PlayCtx {
                 } else if !role_names.contains(&scope.role.name) {
                     role_names.push(scope.role.name.clone());
                 }
-                if !role_defaults
-                    .iter()
-                    .any(|d: &Arc<Vars>| Arc::ptr_eq(d, &scope.role.defaults))
-                {
-                    role_defaults.push(scope.role.defaults.clone());
-                    role_vars.push(scope.role.vars.clone());
-                }
+            }
+        }
+        // Roles are public (Ansible's default): the defaults and vars of every role of
+        // `roles:` and of every statically imported role are visible to the whole play.
+        let mut public = Vec::new();
+        for section in [&play.roles, &play.pre_tasks, &play.tasks, &play.post_tasks] {
+            static_roles(section, &mut public);
+        }
+        for scope in public {
+            if !scope.public.unwrap_or(!private_role_vars) {
+                continue;
+            }
+            let role = &scope.role;
+            if !role_defaults
+                .iter()
+                .any(|d: &Arc<Vars>| Arc::ptr_eq(d, &role.defaults))
+            {
+                role_defaults.push(role.defaults.clone());
+                role_vars.push(role.vars.clone());
             }
         }
         // Later roles win, as their variables (and defaults) were set last.
@@ -576,6 +724,8 @@ impl PlayCtx {
             extra_handlers: RwLock::new(Vec::new()),
             notified: Mutex::new(HashMap::new()),
             includes: Mutex::new(HashMap::new()),
+            warned: Mutex::new(std::collections::HashSet::new()),
+            throttles: Mutex::new(HashMap::new()),
         }
     }
 
@@ -618,8 +768,21 @@ impl PlayCtx {
         all
     }
 
+    /// Handlers of an included role. A role's handlers are listed once however often it is
+    /// included (and however many hosts loaded the include at the same moment).
     pub fn add_handlers(&self, handlers: Vec<drover_playbook::Task>) {
-        write(&self.extra_handlers).extend(handlers);
+        let mut extra = write(&self.extra_handlers);
+        for h in handlers {
+            let known = self
+                .play
+                .handlers
+                .iter()
+                .chain(extra.iter())
+                .any(|k| k.loc.to_string() == h.loc.to_string());
+            if !known {
+                extra.push(h);
+            }
+        }
     }
 
     /// The included tasks for `key`, loading them with `load` the first time.
@@ -668,6 +831,19 @@ impl PlayCtx {
             .filter(|h| !failed.contains(h))
             .cloned()
             .collect()
+    }
+
+    /// The semaphore limiting the task `key` to `limit` hosts at once.
+    pub fn throttle_for(&self, key: (usize, usize), limit: usize) -> Arc<tokio::sync::Semaphore> {
+        lock(&self.throttles)
+            .entry(key)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(limit)))
+            .clone()
+    }
+
+    /// Whether `message` is new in this play (and records it): for warnings shown once.
+    pub fn first_warning(&self, message: &str) -> bool {
+        lock(&self.warned).insert(message.to_string())
     }
 
     pub fn mark_failed(&self, host: &str) {

@@ -100,6 +100,16 @@ pub fn check_task(
             };
             let keys: Vec<String> = match args {
                 Args::Free(s) if s.contains("{{") && !spec.free_form => return,
+                // Arguments splatted from a template (`assert: "{{ item }}"` with `args:`)
+                // are only known at run time.
+                Args::Map(m)
+                    if !spec.free_form
+                        && m.get("_free_form")
+                            .and_then(|v| v.as_str())
+                            .is_some_and(|s| s.contains("{{")) =>
+                {
+                    return
+                }
                 Args::Free(s) => match parse_kv(s, spec.free_form) {
                     Ok(kv) => kv.into_keys().collect(),
                     Err(e) => {

@@ -47,6 +47,31 @@ impl TaskVars {
         }
     }
 
+    /// The variables of the task `tref` points at on `host`: its vars, role, include
+    /// parameters and directory, and inside a rescue `ansible_failed_task`/`_result`.
+    pub fn for_task(
+        run: &Arc<RunShared>,
+        play: &Arc<PlayCtx>,
+        host: &Arc<HostCtx>,
+        tref: &crate::cursor::TaskRef,
+    ) -> TaskVars {
+        let task = tref.task();
+        let mut vars = TaskVars::new(run.clone(), host.clone(), Some(play.clone()));
+        vars.scopes = task.keywords.vars.clone();
+        vars.role = task.role.clone();
+        vars.include_params = tref.include_params.clone();
+        vars.task_dir = std::path::Path::new(&*task.loc.file)
+            .parent()
+            .map(std::path::Path::to_path_buf);
+        if let Some(failure) = &tref.failure {
+            let mut locals = Vars::new();
+            locals.insert("ansible_failed_task".into(), failure.0.clone());
+            locals.insert("ansible_failed_result".into(), failure.1.clone());
+            vars.locals = Arc::new(locals);
+        }
+        vars
+    }
+
     pub fn with_local(&self, name: &str, value: Value) -> TaskVars {
         let mut next = self.clone();
         let mut locals = (*self.locals).clone();
@@ -102,6 +127,20 @@ impl TaskVars {
         paths
     }
 
+    /// Connection variables Ansible defines for every task when the inventory does not
+    /// (its play context's `update_vars`): the address a host is reached at is its name.
+    fn connection_default(&self, name: &str) -> Option<Value> {
+        match name {
+            "ansible_host" => self
+                .layered("ansible_ssh_host")
+                .or_else(|| Some(Value::from(self.host.name.as_str()))),
+            "ansible_ssh_host" => self
+                .layered("ansible_host")
+                .or_else(|| Some(Value::from(self.host.name.as_str()))),
+            _ => None,
+        }
+    }
+
     fn magic(&self, name: &str) -> Option<Value> {
         let run = &self.run;
         Some(match name {
@@ -121,6 +160,10 @@ impl TaskVars {
             "ansible_verbosity" => Value::from(run.options.verbosity),
             "ansible_forks" => Value::from(run.options.forks),
             "omit" => Value::from(drover_template::OMIT),
+            "ansible_playbook_python" => match &run.options.playbook_python {
+                Some(p) => Value::from(p.as_str()),
+                None => return None,
+            },
             "ansible_version" => Value::from(minijinja::value::Serde(serde_json::json!({
                 "full": "2.19.0", "major": 2, "minor": 19, "revision": 0, "string": "2.19.0 (drover)"
             }))),
@@ -157,7 +200,7 @@ impl TaskVars {
                 }
                 Value::from(paths)
             }
-            "ansible_role_name" => Value::from(self.role.as_ref()?.role.name.as_str()),
+            "ansible_role_name" => Value::from(self.role.as_ref()?.role.shown_name()),
             "ansible_parent_role_names" => {
                 let mut names = Vec::new();
                 let mut cur = self.role.as_ref()?.parent.clone();
@@ -234,14 +277,30 @@ impl TaskVars {
                 return written(v);
             }
         }
-        let mut role = self.role.as_ref();
-        while let Some(scope) = role {
+        // Role vars: the role's own, then what its dependencies export, then its parents'
+        // (innermost first), as Ansible's Role.get_vars ranks them.
+        if let Some(scope) = self.role.as_ref() {
             if let Some(v) = scope.role.vars.get(name) {
                 return written(v);
             }
-            role = scope.parent.as_ref();
+            if let Some(v) = scope.dependency_vars().and_then(|d| d.get(name)) {
+                return written(v);
+            }
+            let mut role = scope.parent.as_ref();
+            while let Some(scope) = role {
+                if let Some(v) = scope.role.vars.get(name) {
+                    return written(v);
+                }
+                role = scope.parent.as_ref();
+            }
         }
-        // Roles are public: the vars of the play's roles are visible to the whole play.
+        // Roles are public: the vars of the play's roles are visible to the whole play, and
+        // those of roles this host included publicly from then on.
+        for role in self.host.read().public_roles.iter().rev() {
+            if let Some(v) = role.vars.get(name) {
+                return written(v);
+            }
+        }
         if let Some(play) = &self.play {
             for vars in &play.role_vars {
                 if let Some(v) = vars.get(name) {
@@ -257,10 +316,8 @@ impl TaskVars {
                 return written(v);
             }
         }
-        if let Some(fact) = name.strip_prefix("ansible_") {
-            if let Some(v) = self.host.read().facts.get(fact) {
-                return Some((v.clone(), false));
-            }
+        if let Some(v) = self.host.read().fact_var(name) {
+            return Some((v.clone(), false));
         }
         if let Some(v) = self.host.read().added_vars.get(name) {
             return Some((v.clone(), false));
@@ -284,6 +341,11 @@ impl TaskVars {
             }
             role = scope.parent.as_ref();
         }
+        for role in self.host.read().public_roles.iter().rev() {
+            if let Some(v) = role.defaults.get(name) {
+                return written(v);
+            }
+        }
         // Play-level roles' defaults are visible to the whole play in Ansible.
         if let Some(play) = &self.play {
             for defaults in &play.role_defaults {
@@ -304,7 +366,9 @@ impl VarSource for TaskVars {
         if let Some(v) = self.locals.get(name) {
             return Some(v.clone());
         }
-        self.magic(name).or_else(|| self.layered(name))
+        self.magic(name)
+            .or_else(|| self.layered(name))
+            .or_else(|| self.connection_default(name))
     }
 
     fn get_trusted(&self, name: &str) -> Option<(Value, bool)> {
@@ -317,7 +381,9 @@ impl VarSource for TaskVars {
         }
         match self.magic(name) {
             Some(v) => Some((v, false)),
-            None => self.layered_trusted(name),
+            None => self
+                .layered_trusted(name)
+                .or_else(|| self.connection_default(name).map(|v| (v, false))),
         }
     }
 
@@ -338,8 +404,8 @@ impl VarSource for TaskVars {
             state.set_facts.keys().for_each(&mut add);
             state.include_vars.keys().for_each(&mut add);
             state.vars_files.keys().for_each(&mut add);
-            for k in state.facts.keys() {
-                add(&format!("ansible_{k}"));
+            for k in state.fact_var_names() {
+                add(&k);
             }
         }
         for s in &self.scopes {
@@ -349,11 +415,27 @@ impl VarSource for TaskVars {
         while let Some(scope) = role {
             scope.params.keys().for_each(&mut add);
             scope.role.vars.keys().for_each(&mut add);
+            if let Some(d) = scope.dependency_vars() {
+                d.keys().for_each(&mut add);
+            }
             scope.role.defaults.keys().for_each(&mut add);
             role = scope.parent.as_ref();
         }
         if let Some(play) = &self.play {
             play.play.vars.keys().for_each(&mut add);
+            for layer in play.role_vars.iter().chain(&play.role_defaults) {
+                layer.keys().for_each(&mut add);
+            }
+        }
+        {
+            let state = self.host.read();
+            state.added_vars.keys().for_each(&mut add);
+            for role in &state.public_roles {
+                role.vars
+                    .keys()
+                    .chain(role.defaults.keys())
+                    .for_each(&mut add);
+            }
         }
         self.host.inventory_vars.keys().for_each(&mut add);
         if let Some(r) = &self.host.read().inventory_refreshed {
@@ -437,6 +519,10 @@ impl Object for OneHostVars {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
+        // As Ansible's: a host's variables do not hold `hostvars` (which would hold them).
+        if name == "hostvars" {
+            return None;
+        }
         let (raw, trusted) = self.vars.get_trusted(name)?;
         if !trusted {
             return Some(raw);
@@ -448,6 +534,13 @@ impl Object for OneHostVars {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.vars.names().into_iter().map(Value::from).collect())
+        Enumerator::Values(
+            self.vars
+                .names()
+                .into_iter()
+                .filter(|n| n != "hostvars")
+                .map(Value::from)
+                .collect(),
+        )
     }
 }

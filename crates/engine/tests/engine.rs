@@ -223,7 +223,7 @@ async fn check(case: &Path) {
     let events = Arc::new(Collect::default());
     let transport = drover_transport::Transport::new(drover_transport::TransportConfig::new(None))
         .expect("transport");
-    let run = Arc::new(RunShared::new(
+    let run = RunShared::new(
         Templar::default(),
         Arc::new(TestInventory { hosts, groups }),
         extra,
@@ -232,7 +232,7 @@ async fn check(case: &Path) {
         events.clone(),
         Arc::new(LocalConnector(transport)),
         Loader::new(dir, LoaderConfig::default()),
-    ));
+    );
     drover_engine::run_playbook(run, &pb).await;
     let got = outline(&events.0.lock().expect("events"));
     let expected = doc["expect"].as_str().unwrap_or_default().trim_end();
