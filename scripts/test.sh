@@ -12,6 +12,11 @@ need_pkgs=()
 command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 command -v sudo >/dev/null 2>&1 || need_pkgs+=(sudo)
+# unarchive's and git's tests drive the host's own tar, unzip and git.
+command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+command -v zip >/dev/null 2>&1 || need_pkgs+=(zip)
+command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
+command -v xz >/dev/null 2>&1 || need_pkgs+=(xz-utils)
 if ((${#need_pkgs[@]} > 0)); then
 	if [ "$(id -u)" = 0 ]; then
 		apt-get update -q

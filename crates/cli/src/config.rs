@@ -16,6 +16,9 @@ pub struct Config {
     pub file: Option<PathBuf>,
     pub inventory: Vec<String>,
     pub roles_path: Vec<PathBuf>,
+    /// Where collections (`<path>/ansible_collections/<ns>/<name>`) are looked for; `None`:
+    /// Ansible's default, `~/.ansible/collections:/usr/share/ansible/collections`.
+    pub collections_path: Option<Vec<PathBuf>>,
     pub forks: Option<usize>,
     pub remote_user: Option<String>,
     pub host_key_checking: Option<bool>,
@@ -32,6 +35,12 @@ pub struct Config {
     pub show_custom_stats: bool,
     /// `force_handlers`: run notified handlers on failed hosts too.
     pub force_handlers: bool,
+    /// `error_on_missing_handler` (`None`: Ansible's default, true).
+    pub error_on_missing_handler: Option<bool>,
+    /// `private_role_vars` (`None`: not set).
+    pub private_role_vars: Option<bool>,
+    /// `duplicate_dict_key`: what a YAML mapping key given twice does (`None`: warn).
+    pub duplicate_dict_key: Option<drover_yaml::DuplicateKeys>,
     /// `allow_broken_conditionals`: non-boolean conditional results use Python truthiness.
     pub allow_broken_conditionals: bool,
     /// `fact_caching`: the cache plugin (`memory`, the default, or `jsonfile`).
@@ -48,6 +57,7 @@ pub struct Config {
 const SETTINGS: &[(&str, &str, &str)] = &[
     ("defaults", "inventory", "ANSIBLE_INVENTORY"),
     ("defaults", "roles_path", "ANSIBLE_ROLES_PATH"),
+    ("defaults", "collections_path", "ANSIBLE_COLLECTIONS_PATH"),
     ("defaults", "forks", "ANSIBLE_FORKS"),
     ("defaults", "remote_user", "ANSIBLE_REMOTE_USER"),
     ("defaults", "host_key_checking", "ANSIBLE_HOST_KEY_CHECKING"),
@@ -64,6 +74,17 @@ const SETTINGS: &[(&str, &str, &str)] = &[
     ("ssh_connection", "ssh_args", "ANSIBLE_SSH_ARGS"),
     ("defaults", "show_custom_stats", "ANSIBLE_SHOW_CUSTOM_STATS"),
     ("defaults", "force_handlers", "ANSIBLE_FORCE_HANDLERS"),
+    (
+        "defaults",
+        "error_on_missing_handler",
+        "ANSIBLE_ERROR_ON_MISSING_HANDLER",
+    ),
+    ("defaults", "private_role_vars", "ANSIBLE_PRIVATE_ROLE_VARS"),
+    (
+        "defaults",
+        "duplicate_dict_key",
+        "ANSIBLE_DUPLICATE_YAML_DICT_KEY",
+    ),
     (
         "defaults",
         "allow_broken_conditionals",
@@ -104,6 +125,13 @@ const ACCEPTED: &[&str] = &[
 ];
 
 impl Config {
+    /// Settings that act on the whole process (how YAML treats duplicate keys), applied once
+    /// before anything is loaded.
+    pub fn apply_process_settings(&self) {
+        if let Some(policy) = self.duplicate_dict_key {
+            drover_yaml::set_duplicate_keys(policy);
+        }
+    }
     /// Loads the config file (if any) and the environment.
     pub fn load() -> Result<Config> {
         let env: HashMap<String, String> = std::env::vars().collect();
@@ -185,11 +213,11 @@ impl Config {
                         c.inventory = vec![v.trim().to_string()];
                     }
                 }
-                "roles_path" => {
+                "roles_path" | "collections_path" => {
                     // Relative entries: to the config file's directory when they come from
                     // the file, to the current directory when from the environment.
                     let from_env = env.contains_key(*var);
-                    c.roles_path = v
+                    let paths: Vec<PathBuf> = v
                         .split(':')
                         .filter(|s| !s.trim().is_empty())
                         .map(|s| {
@@ -199,7 +227,12 @@ impl Config {
                                 PathBuf::from(path_of(s))
                             }
                         })
-                        .collect()
+                        .collect();
+                    if *key == "roles_path" {
+                        c.roles_path = paths;
+                    } else {
+                        c.collections_path = Some(paths);
+                    }
                 }
                 "forks" => {
                     c.forks =
@@ -230,6 +263,18 @@ impl Config {
                 "ssh_args" => c.ssh_args = Some(v.trim().to_string()),
                 "show_custom_stats" => c.show_custom_stats = bool_of(key, v)?,
                 "force_handlers" => c.force_handlers = bool_of(key, v)?,
+                "error_on_missing_handler" => c.error_on_missing_handler = Some(bool_of(key, v)?),
+                "private_role_vars" => c.private_role_vars = Some(bool_of(key, v)?),
+                "duplicate_dict_key" => {
+                    c.duplicate_dict_key = Some(match v.trim().to_ascii_lowercase().as_str() {
+                        "warn" => drover_yaml::DuplicateKeys::Warn,
+                        "error" => drover_yaml::DuplicateKeys::Error,
+                        "ignore" => drover_yaml::DuplicateKeys::Ignore,
+                        other => bail!(
+                            "{name}: duplicate_dict_key = {other:?}: expected warn, error or ignore"
+                        ),
+                    })
+                }
                 "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
                 "fact_caching" => c.fact_caching = Some(v.trim().to_string()),
                 "fact_caching_connection" => {

@@ -2,6 +2,7 @@
 //! one place that reports errors to people.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod async_job;
 mod config;
 mod connect;
 mod extra_vars;
@@ -48,6 +49,14 @@ enum Command {
     /// Serve the helper RPC on stdin/stdout (what drover runs on managed hosts).
     #[command(name = "__helper", hide = true)]
     Helper,
+    /// Run an `async` job on this host (what a helper starts for an async task).
+    #[command(name = "__async_job", hide = true)]
+    AsyncJob {
+        /// The job's result file.
+        file: std::path::PathBuf,
+        /// Seconds after which the job is killed.
+        timeout: u64,
+    },
 }
 
 /// Options shared by `playbook` and `exec`.
@@ -163,6 +172,12 @@ struct ExecArgs {
     args: String,
     /// Host pattern.
     pattern: String,
+    /// Only list the hosts the pattern (and --limit) select.
+    #[arg(long = "list-hosts")]
+    list_hosts: bool,
+    /// Seconds after which the task fails as timed out (its `timeout` keyword).
+    #[arg(long = "task-timeout", value_name = "TASK_TIMEOUT")]
+    task_timeout: Option<u64>,
 }
 
 #[derive(Args)]
@@ -183,6 +198,9 @@ struct InventoryArgs {
     /// Also show variables with --graph.
     #[arg(long = "vars")]
     vars: bool,
+    /// Verbosity, accepted as ansible-inventory accepts it (the output does not change).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 fn main() -> ExitCode {
@@ -197,6 +215,16 @@ fn main() -> ExitCode {
                 .unwrap_or_default()
         })
         .unwrap_or_default();
+    // `ansible --version` and friends: what Ansible prints first, naming drover.
+    if invoked.starts_with("ansible") && argv.iter().skip(1).any(|a| a == "--version") {
+        let config = config::Config::load().ok().and_then(|c| c.file);
+        println!(
+            "{invoked} [core 2.19.0] (drover {})\n  config file = {}",
+            env!("CARGO_PKG_VERSION"),
+            config.map_or_else(|| "None".to_string(), |p| p.display().to_string())
+        );
+        return ExitCode::SUCCESS;
+    }
     let mut args = argv.clone();
     match invoked.as_str() {
         "ansible-playbook" => args.insert(1, "playbook".into()),
@@ -212,6 +240,14 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 5 } else { 0 });
         }
     };
+    if let Command::AsyncJob { file, timeout } = &cli.command {
+        return async_job::main(file, *timeout);
+    }
+    // Jobs of `async` tasks run this very executable on the host (and on the controller, for
+    // the local connection).
+    if let Ok(exe) = std::env::current_exe() {
+        drover_helper::jobs::set_job_runner(exe);
+    }
     if let Command::Helper = cli.command {
         return match drover_helper::serve(std::io::stdin().lock(), std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -227,7 +263,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("ERROR! cannot start the runtime: {e}");
+            eprintln!("[ERROR]: cannot start the runtime: {e}");
             return ExitCode::from(1);
         }
     };
@@ -237,18 +273,20 @@ fn main() -> ExitCode {
             Command::Exec(a) => exec(a).await,
             Command::Inventory(a) => inventory_cmd(a),
             Command::Vault(a) => vault_cmd::run(a),
-            Command::Helper => Ok(0),
+            Command::Helper | Command::AsyncJob { .. } => Ok(0),
         }
     });
-    // Background `async` jobs (`poll: 0`) that are still running are abandoned, as Ansible
-    // leaves them to the host: the process does not wait for them.
+    // Background `async` jobs (`poll: 0`) kept on the controller (hosts without a helper) that
+    // are still running are abandoned: the process does not wait for them.
     runtime.shutdown_background();
     match result {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("ERROR! {e:#}");
+            eprintln!("[ERROR]: {e:#}");
             // ansible-playbook: 1 for errors, 4 for parser errors, 5 for bad options.
-            ExitCode::from(1)
+            let parse_error = e.downcast_ref::<drover_playbook::LoadError>().is_some()
+                || e.downcast_ref::<drover_yaml::YamlError>().is_some();
+            ExitCode::from(if parse_error { 4 } else { 1 })
         }
     }
 }
@@ -262,9 +300,37 @@ fn inventory_sources(sources: &[String], config: &config::Config) -> Vec<String>
     }
 }
 
+/// Jinja2 expressions over a host's variables, for the `constructed` inventory plugin.
+struct InventoryJinja(Templar);
+
+impl drover_inventory::Evaluate for InventoryJinja {
+    fn value(
+        &self,
+        expr: &str,
+        vars: &drover_inventory::Vars,
+    ) -> std::result::Result<minijinja::Value, String> {
+        let map: std::collections::BTreeMap<String, minijinja::Value> =
+            vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.0
+            .eval_expression(expr, &drover_template::Scope::new(Arc::new(map)))
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Loads the inventory sources and applies the `constructed` ones among them.
+fn read_inventory(
+    sources: &[String],
+) -> std::result::Result<Inventory, drover_inventory::InventoryError> {
+    let mut inv = Inventory::load(sources)?;
+    if inv.has_pending_constructed() {
+        inv.construct(&InventoryJinja(Templar::new(TemplarConfig::default())))?;
+    }
+    Ok(inv)
+}
+
 fn load_inventory(sources: &[String], config: &config::Config) -> Result<Inventory> {
     let sources = inventory_sources(sources, config);
-    let inv = Inventory::load(&sources)?;
+    let inv = read_inventory(&sources)?;
     for w in inv.warnings() {
         eprintln!("[WARNING]: {w}");
     }
@@ -314,6 +380,7 @@ fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
         fact_cache_timeout: config
             .fact_caching_timeout
             .unwrap_or_else(|| RunOptions::default().fact_cache_timeout),
+        playbook_python: drover_inventory::python3_on_path(),
         ..RunOptions::default()
     })
 }
@@ -378,9 +445,10 @@ fn wire(
     let connector = Arc::new(connect::TransportConnector::new(transport, warnings));
     // The callers have already reported a broken config file; defaults are fine here.
     let settings = config::Config::load().unwrap_or_default();
-    let run = Arc::new(RunShared::new(
+    let run = RunShared::new(
         Templar::new(TemplarConfig {
             allow_broken_conditionals: settings.allow_broken_conditionals,
+            private_role_vars: settings.private_role_vars.unwrap_or(false),
             ..TemplarConfig::default()
         }),
         Arc::new(inventory),
@@ -390,7 +458,7 @@ fn wire(
         printer,
         connector,
         loader,
-    ));
+    );
     Ok(Wiring { run })
 }
 
@@ -415,6 +483,7 @@ fn install_interrupt(run: Arc<RunShared>) -> Result<()> {
 async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let common = &a.common;
     let config = config::Config::load()?;
+    config.apply_process_settings();
     for w in &config.warnings {
         eprintln!("[WARNING]: {w}");
     }
@@ -439,6 +508,14 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     // Everything is loaded and checked before any host is contacted.
     let loader_config = LoaderConfig {
         roles_path: config.roles_path.clone(),
+        collections_path: config.collections_path.clone().unwrap_or_else(|| {
+            let mut default = Vec::new();
+            if let Some(home) = std::env::var_os("HOME") {
+                default.push(PathBuf::from(home).join(".ansible/collections"));
+            }
+            default.push(PathBuf::from("/usr/share/ansible/collections"));
+            default
+        }),
         templater: Some(load_templater(&extra)),
     };
     let mut playbooks: Vec<Playbook> = Vec::new();
@@ -447,7 +524,11 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
             bail!("the playbook: {} could not be found", path.display());
         }
         let loader = Loader::new(&playbook_dir, loader_config.clone());
-        playbooks.push(loader.load_playbook(path)?);
+        let loaded = loader.load_playbook(path);
+        for w in loader.take_warnings() {
+            eprintln!("[WARNING]: {w}");
+        }
+        playbooks.push(loaded?);
     }
     let registry = drover_modules::Registry::builtin();
     for pb in &playbooks {
@@ -483,6 +564,8 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     options.skip_tags = a.skip_tags.clone();
     options.start_at_task = a.start_at_task.clone();
     options.force_handlers = a.force_handlers || config.force_handlers;
+    options.error_on_missing_handler = config.error_on_missing_handler.unwrap_or(true);
+    options.private_role_vars = config.private_role_vars;
     if a.list_hosts || a.list_tasks || a.list_tags {
         return list(&a, &playbooks, inventory, extra, playbook_dir, options);
     }
@@ -495,10 +578,13 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         Printer::new(
             format,
             common.verbose,
-            common.diff,
             std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         )
-        .show_custom_stats(config.show_custom_stats),
+        .show_custom_stats(config.show_custom_stats)
+        .debug(
+            std::env::var("ANSIBLE_DEBUG")
+                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "True" | "yes" | "on")),
+        ),
     );
     let mut code = 0;
     for pb in &playbooks {
@@ -510,7 +596,7 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
                 playbook_dir.clone(),
             );
             move || -> std::result::Result<Inventory, String> {
-                let mut inv = Inventory::load(&sources).map_err(|e| e.to_string())?;
+                let mut inv = read_inventory(&sources).map_err(|e| e.to_string())?;
                 inv.add_vars_dir(&dir, VarsDirKind::Playbook)
                     .map_err(|e| e.to_string())?;
                 Ok(inv)
@@ -630,7 +716,7 @@ fn list(
     playbook_dir: PathBuf,
     options: RunOptions,
 ) -> Result<i32> {
-    let printer = Arc::new(Printer::new(Format::Human, 0, false, false));
+    let printer = Arc::new(Printer::new(Format::Human, 0, false));
     let loader = Loader::new(&playbook_dir, LoaderConfig::default());
     let w = wire(
         inventory::InventoryAdapter::new(inventory),
@@ -728,13 +814,20 @@ fn collect_tasks(
 async fn exec(a: ExecArgs) -> Result<i32> {
     let common = &a.common;
     let config = config::Config::load()?;
+    config.apply_process_settings();
     common.load_vault()?;
     let inventory = load_inventory(&common.inventory, &config)?;
     let extra = extra_vars::parse_all(&common.extra_vars)?;
     let module = drover_modules::canonical_name(&a.module).to_string();
     // An ad-hoc run is a one-task play, so it shares every behaviour of playbooks.
     let dir = std::env::current_dir().context("current directory")?;
-    let yaml = ad_hoc_play(&a.pattern, &module, &a.args, common.connection.as_deref());
+    let yaml = ad_hoc_play(
+        &a.pattern,
+        &module,
+        &a.args,
+        common.connection.as_deref(),
+        a.task_timeout.filter(|t| *t > 0),
+    );
     let tmp = dir.join(".drover-adhoc.yml");
     let loader = Loader::new(&dir, LoaderConfig::default());
     let pb = loader
@@ -752,8 +845,7 @@ async fn exec(a: ExecArgs) -> Result<i32> {
     } else {
         Format::Human
     };
-    let printer =
-        Arc::new(Printer::new(format, common.verbose.max(1), common.diff, false).ad_hoc());
+    let printer = Arc::new(Printer::new(format, common.verbose.max(1), false).ad_hoc());
     let w = wire(
         inventory::InventoryAdapter::new(inventory),
         extra,
@@ -762,34 +854,63 @@ async fn exec(a: ExecArgs) -> Result<i32> {
         printer,
         Loader::new(&dir, LoaderConfig::default()),
     )?;
+    if a.list_hosts {
+        // As ansible --list-hosts: the selected hosts, nothing run.
+        let hosts = match pb.plays.first() {
+            Some(play) => drover_engine::play_hosts(&w.run, play).map_err(|e| anyhow!(e))?,
+            None => Vec::new(),
+        };
+        let mut out = format!("  hosts ({}):\n", hosts.len());
+        for h in &hosts {
+            out.push_str(&format!("    {h}\n"));
+        }
+        std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes())?;
+        return Ok(0);
+    }
     install_interrupt(w.run.clone())?;
     let summary = drover_engine::run_playbook(w.run, &pb).await;
     Ok(summary.exit_code)
 }
 
-/// The one-task play of an ad-hoc command.
-fn ad_hoc_play(pattern: &str, module: &str, args: &str, connection: Option<&str>) -> String {
+/// The one-task play of an ad-hoc command. Arguments that are a JSON object (`-a '{"cmd":
+/// "id"}'`) are the module's mapping of arguments, as in Ansible; others are its free form.
+fn ad_hoc_play(
+    pattern: &str,
+    module: &str,
+    args: &str,
+    connection: Option<&str>,
+    timeout: Option<u64>,
+) -> String {
     let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
     let conn = connection
         .map(|c| format!("  connection: {}\n", q(c)))
         .unwrap_or_default();
+    let args_yaml = match serde_json::from_str::<serde_json::Value>(args.trim()) {
+        Ok(v @ serde_json::Value::Object(_)) => v.to_string(),
+        _ => q(args),
+    };
+    let timeout = timeout
+        .map(|t| format!("      timeout: {t}\n"))
+        .unwrap_or_default();
     format!(
-        "- hosts: {}\n  gather_facts: false\n{conn}  tasks:\n    - {}: {}\n",
+        "- hosts: {}\n  gather_facts: false\n{conn}  tasks:\n    - {}: {}\n{timeout}",
         q(pattern),
         module,
-        q(args)
+        args_yaml
     )
 }
 
 fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
-    let inv = load_inventory(&a.inventory, &config::Config::load()?)?;
+    let config = config::Config::load()?;
+    config.apply_process_settings();
+    let inv = load_inventory(&a.inventory, &config)?;
     if let Some(h) = &a.host {
         let json = inv
             .host_json(h)
             .ok_or_else(|| anyhow!("You must pass a single valid host to --host parameter"))?;
         println!("{}", serde_json::to_string_pretty(&json)?);
     } else if a.graph {
-        print!("{}", inv.graph(a.group.as_deref())?);
+        println!("{}", inv.graph(a.group.as_deref())?);
     } else if a.list {
         println!("{}", serde_json::to_string_pretty(&inv.list_json())?);
     } else {

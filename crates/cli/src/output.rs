@@ -22,12 +22,13 @@ pub enum Format {
 pub struct Printer {
     format: Format,
     verbosity: u8,
-    diff: bool,
     out: Mutex<Box<dyn Write + Send>>,
     progress: Option<indicatif::ProgressBar>,
     state: Mutex<PrinterState>,
     /// `drover exec`: Ansible's ad-hoc layout (`host | CHANGED | rc=0 >>`), no banners.
     ad_hoc: bool,
+    /// `ANSIBLE_DEBUG`: every diagnostic message is shown, whatever its verbosity.
+    debug: bool,
     /// `show_custom_stats`: print `set_stats` data after the recap.
     custom_stats: bool,
 }
@@ -46,7 +47,7 @@ struct PrinterState {
 }
 
 impl Printer {
-    pub fn new(format: Format, verbosity: u8, diff: bool, progress: bool) -> Printer {
+    pub fn new(format: Format, verbosity: u8, progress: bool) -> Printer {
         let progress = (progress && format == Format::Human).then(|| {
             let bar = indicatif::ProgressBar::with_draw_target(
                 None,
@@ -63,11 +64,11 @@ impl Printer {
         Printer {
             format,
             verbosity,
-            diff,
             out: Mutex::new(Box::new(std::io::stdout())),
             progress,
             state: Mutex::new(PrinterState::default()),
             ad_hoc: false,
+            debug: false,
             custom_stats: false,
         }
     }
@@ -79,6 +80,12 @@ impl Printer {
 
     pub fn ad_hoc(mut self) -> Printer {
         self.ad_hoc = true;
+        self
+    }
+
+    /// Shows every diagnostic message (`ANSIBLE_DEBUG`).
+    pub fn debug(mut self, on: bool) -> Printer {
+        self.debug = on;
         self
     }
 
@@ -143,8 +150,25 @@ impl Printer {
                 };
                 self.write(&text);
             }
-            Event::Warning { message } => self.write(&format!("[WARNING]: {message}\n")),
+            Event::Warning { message } => self.warn(message),
             _ => {}
+        }
+    }
+
+    /// A warning goes to stderr, as Ansible's display prints warnings.
+    fn warn(&self, message: &str) {
+        let text = format!("[WARNING]: {message}\n");
+        let write = || {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+        };
+        // Hold the stdout lock so a warning never lands inside another line.
+        if let Ok(_out) = self.out.lock() {
+            match &self.progress {
+                Some(bar) => bar.suspend(write),
+                None => write(),
+            }
         }
     }
 
@@ -178,7 +202,7 @@ impl Printer {
                 }
             }
             Event::Verbose { message, verbosity } => {
-                if self.verbosity >= *verbosity {
+                if self.debug || self.verbosity >= *verbosity {
                     self.write(&format!("{message}\n"));
                 }
             }
@@ -252,7 +276,9 @@ impl Printer {
                 if *status == Status::Failed {
                     text.push_str(&self.error_header(host, result));
                 }
-                if self.diff {
+                // Modules give diffs only when the task's diff mode is on (`--diff`, or its
+                // own `diff:` keyword); as Ansible, only a changed result shows its diff.
+                if *status == Status::Changed {
                     for d in diff {
                         text.push_str(&render_diff(d));
                     }
@@ -263,16 +289,17 @@ impl Printer {
                 }
                 self.write(&text);
             }
-            Event::Warning { message } => {
-                self.write(&format!("[WARNING]: {message}\n"));
-            }
+            Event::Warning { message } => self.warn(message),
             Event::NoHostsRemaining => self.write("\nNO MORE HOSTS LEFT *************************************************************\n"),
             Event::Recap { hosts } => {
                 if let Some(bar) = &self.progress {
                     bar.finish_and_clear();
                 }
                 let mut text = banner("PLAY RECAP");
-                for (h, s) in hosts {
+                // Ansible's callback lists the hosts sorted by name.
+                let mut sorted: Vec<_> = hosts.iter().collect();
+                sorted.sort_by(|a, b| a.0.cmp(&b.0));
+                for (h, s) in sorted {
                     text.push_str(&recap_line(h, s));
                 }
                 text.push('\n');
@@ -338,16 +365,23 @@ impl Printer {
             _ => format!("[{host}]"),
         };
         let item_part = item.map(|i| format!(" => (item={i})")).unwrap_or_default();
-        let result = &screen_result(result, self.verbosity);
         let is_loop_summary = item.is_none() && result.get("results").is_some();
+        let module = self.state.lock().ok().and_then(|st| st.task_module.clone());
+        let result = &for_display(&screen_result(result, self.verbosity), module.as_deref());
         let verbose_always = result.get("_ansible_verbose_always") == Some(&Json::Bool(true));
-        if let (Some(file), Status::Ok) = (result.get("include").and_then(Json::as_str), status) {
+        let included = result
+            .get("_ansible_included_path")
+            .or_else(|| result.get("include"))
+            .and_then(Json::as_str);
+        if let (Some(file), Status::Ok) = (included, status) {
             // Ansible announces included files instead of an `ok` line.
             return match item {
                 Some(i) => format!("included: {file} for {host} => (item={i})\n"),
                 None => format!("included: {file} for {host}\n"),
             };
         }
+        // Ansible's callback indents every dumped result from -vvv on.
+        let pretty = self.verbosity >= 3;
         match status {
             Status::Failed => {
                 let label = if item.is_some() {
@@ -355,23 +389,26 @@ impl Printer {
                 } else {
                     format!("fatal: {target}: FAILED! => ")
                 };
-                format!("{label}{}\n", dump(result, self.verbosity >= 3))
+                format!("{label}{}\n", dump(result, pretty || verbose_always))
             }
             Status::Unreachable => {
                 let label = match item {
                     Some(i) => format!("fatal: {target}: UNREACHABLE! => (item={i}) => "),
                     None => format!("fatal: {target}: UNREACHABLE! => "),
                 };
-                format!("{label}{}\n", dump(result, false))
+                format!("{label}{}\n", dump(result, pretty))
             }
             Status::Skipped => {
                 if is_loop_summary {
                     // Per-item lines were printed; Ansible prints a plain summary line.
                     format!("skipping: {target}\n")
                 } else if self.verbosity > 0 && item.is_none() {
-                    format!("skipping: {target} => {}\n", dump(result, false))
+                    format!("skipping: {target} => {}\n", dump(result, pretty))
+                } else if item.is_some() {
+                    // Ansible's item line keeps a space after the label.
+                    format!("skipping: {target}{item_part} \n")
                 } else {
-                    format!("skipping: {target}{item_part}\n")
+                    format!("skipping: {target}\n")
                 }
             }
             Status::Ok | Status::Changed => {
@@ -382,7 +419,7 @@ impl Printer {
                 };
                 if is_loop_summary {
                     return if self.verbosity > 0 {
-                        format!("{word}: {target} => {}\n", dump(result, false))
+                        format!("{word}: {target} => {}\n", dump(result, pretty))
                     } else {
                         String::new()
                     };
@@ -390,7 +427,7 @@ impl Printer {
                 if verbose_always {
                     format!("{word}: {target}{item_part} => {}\n", dump(result, true))
                 } else if self.verbosity > 0 {
-                    format!("{word}: {target}{item_part} => {}\n", dump(result, false))
+                    format!("{word}: {target}{item_part} => {}\n", dump(result, pretty))
                 } else {
                     format!("{word}: {target}{item_part}\n")
                 }
@@ -461,7 +498,10 @@ impl Origin {
         let width = self.line.to_string().len();
         let mut out = String::new();
         for n in first..=self.line {
-            out.push_str(&format!("{n:>width$} {}\n", lines[n - 1]));
+            // An empty source line shows its number alone, as Ansible's snippet does.
+            let line = format!("{n:>width$} {}", lines[n - 1]);
+            out.push_str(line.trim_end_matches(' '));
+            out.push('\n');
         }
         out.push_str(&format!(
             "{}^ column {}\n",
@@ -554,16 +594,59 @@ fn counter(name: &str, n: u64) -> String {
     format!("{name}={:<4}", n)
 }
 
-/// A result as shown on screen: Ansible's callback drops `diff` below -vvv (diffs print apart).
+/// A result as shown on screen: Ansible's callback drops `diff` (diffs print apart) and the
+/// module's `invocation` below -vvv.
 fn screen_result(result: &Json, verbosity: u8) -> std::borrow::Cow<'_, Json> {
+    const BELOW_VVV: [&str; 2] = ["diff", "invocation"];
     match result {
-        Json::Object(o) if verbosity < 3 && o.contains_key("diff") => {
+        Json::Object(o) if verbosity < 3 && BELOW_VVV.iter().any(|k| o.contains_key(*k)) => {
             let mut o = o.clone();
-            o.remove("diff");
+            for k in BELOW_VVV {
+                o.remove(k);
+            }
             std::borrow::Cow::Owned(Json::Object(o))
         }
         _ => std::borrow::Cow::Borrowed(result),
     }
+}
+
+/// A result as Ansible's default callback shows it: a loop's summary without its per-item
+/// `results` (each item had its line), and `debug` reduced to what it was asked to show (its
+/// `msg`, or its `var` without the task's own keys).
+fn for_display(result: &Json, module: Option<&str>) -> Json {
+    let Json::Object(o) = result else {
+        return result.clone();
+    };
+    let mut o = o.clone();
+    o.remove("results");
+    if matches!(
+        module,
+        Some("debug" | "ansible.builtin.debug" | "ansible.legacy.debug")
+    ) {
+        if o.contains_key("msg") {
+            o.retain(|k, _| {
+                k.starts_with('_')
+                    || matches!(
+                        k.as_str(),
+                        "msg" | "exception" | "warnings" | "deprecations"
+                    )
+            });
+        } else {
+            for k in [
+                "changed",
+                "failed",
+                "skipped",
+                "invocation",
+                "skip_reason",
+                "ansible_loop_var",
+                "ansible_index_var",
+                "ansible_loop",
+            ] {
+                o.remove(k);
+            }
+        }
+    }
+    Json::Object(o)
 }
 
 /// A result as Ansible's callback dumps it: internal keys removed, keys sorted, Python's
@@ -581,7 +664,10 @@ fn clean(v: &Json) -> Json {
             let debug = o.get("_ansible_verbose_always") == Some(&Json::Bool(true));
             let mut keys: Vec<&String> = o
                 .keys()
-                .filter(|k| !k.starts_with("_ansible") && *k != "_verbosity" && *k != "warnings")
+                .filter(|k| {
+                    !k.starts_with("_ansible")
+                        && !matches!(k.as_str(), "_verbosity" | "warnings" | "exception")
+                })
                 // Shown results carry `failed` only when true; `debug` output never shows
                 // `changed`, as Ansible's callback does.
                 .filter(|k| *k != "failed")
@@ -751,7 +837,7 @@ mod tests {
 
     #[test]
     fn warnings_print_before_the_result_and_leave_it() {
-        let p = Printer::new(Format::Human, 1, false, false);
+        let p = Printer::new(Format::Human, 1, false);
         let result = serde_json::json!({"changed": false, "warnings": ["mind the gap"], "rc": 0});
         let line = p.result_line("h1", Status::Ok, None, None, &result);
         assert!(!line.contains("mind the gap"), "{line}");

@@ -163,10 +163,15 @@ fn ssh_facts_and_become() {
     - command: id -un
       become: true
       register: elevated
+    - command: id -un
+      become: true
+      become_user: nobody
+      register: nobody
     - assert:
         that:
           - plain.stdout == 'drover'
           - elevated.stdout == 'root'
+          - nobody.stdout == 'nobody'
 "#,
     )]);
     let mut inv = std::fs::read_to_string(dir.path().join("inventory.ini")).expect("inv");
@@ -176,6 +181,8 @@ fn ssh_facts_and_become() {
     let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.count("node01", "failed"), 0);
+    // The lab's /tmp is noexec: the helper for `nobody` is staged where it can run.
+    assert!(!r.all().contains("using shell commands"), "{}", r.all());
 }
 
 #[test]
@@ -308,4 +315,263 @@ fn ssh_accounts_and_packages() {
         "{}",
         removed_again.all()
     );
+}
+
+/// `async` jobs run on the host, detached: a `poll: 0` job goes on after drover has closed its
+/// connection and exited, and a later run reads its result. Jobs run as the become user, in
+/// that user's `~/.ansible_async`.
+#[test]
+fn ssh_async_job_outlives_the_connection() {
+    let dir = lab_dir(&[
+        (
+            "start.yml",
+            r#"
+- hosts: node01
+  gather_facts: false
+  remote_user: drover
+  tasks:
+    - name: polled, as root
+      command: id -un
+      become: true
+      async: 20
+      poll: 1
+      register: polled
+    - assert:
+        that:
+          - polled.stdout == 'root'
+          - polled.finished
+    - name: left running
+      shell: sleep 5; echo "$(id -un)" > /tmp/drover-async-survivor
+      become: true
+      async: 60
+      poll: 0
+      register: left
+    - copy:
+        content: "{{ left.ansible_job_id }}"
+        dest: "{{ playbook_dir }}/left.jid"
+      delegate_to: localhost
+"#,
+        ),
+        (
+            "status.yml",
+            r#"
+- hosts: node01
+  gather_facts: false
+  remote_user: drover
+  become: true
+  tasks:
+    - async_status:
+        jid: "{{ lookup('file', playbook_dir ~ '/left.jid') }}"
+      register: job
+      until: job.finished
+      retries: 20
+      delay: 1
+    - command: cat /tmp/drover-async-survivor
+      register: survivor
+    - stat: path=/root/.ansible_async/{{ job.ansible_job_id }}
+      register: job_file
+    - async_status:
+        jid: "{{ job.ansible_job_id }}"
+        mode: cleanup
+    - stat: path=/root/.ansible_async/{{ job.ansible_job_id }}
+      register: cleaned
+    - file: path=/tmp/drover-async-survivor state=absent
+    - assert:
+        that:
+          - job is changed
+          - survivor.stdout == 'root'
+          - job_file.stat.exists
+          - not cleaned.stat.exists
+"#,
+        ),
+    ]);
+    let mut inv = std::fs::read_to_string(dir.path().join("inventory.ini")).expect("inv");
+    inv = inv.replace("ansible_user=root", "");
+    std::fs::write(dir.path().join("inventory.ini"), inv).expect("write");
+    let started = std::time::Instant::now();
+    let r = run(
+        &["playbook", "-i", "inventory.ini", "start.yml"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "drover waited for the job: {:?}",
+        started.elapsed()
+    );
+    let r = run(
+        &["playbook", "-i", "inventory.ini", "status.yml"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// `become_method: su` with a password: su reads it from the pipe once it asks (its prompt is
+/// PAM's), for the helper and for `raw`; a wrong password fails the host without showing it.
+#[test]
+fn ssh_become_su_with_password() {
+    let dir = lab_dir(&[
+        (
+            "root_password.yml",
+            r#"
+- hosts: node03
+  gather_facts: false
+  remote_user: drover
+  become: true
+  tasks:
+    - user:
+        name: root
+        password: "{{ 'su-Root-pw' | password_hash('sha512', 'droversalt') }}"
+"#,
+        ),
+        (
+            "su.yml",
+            r#"
+- hosts: node03
+  gather_facts: false
+  remote_user: drover
+  become: true
+  become_method: su
+  tasks:
+    - command: id -un
+      register: who
+    - raw: id -un
+      register: raw_who
+    - copy:
+        content: "by su\n"
+        dest: /root/drover-su.txt
+      register: written
+    - stat: path=/root/drover-su.txt
+      register: st
+    - file: path=/root/drover-su.txt state=absent
+    - assert:
+        that:
+          - who.stdout == 'root'
+          - raw_who.stdout | trim == 'root'
+          - written is changed
+          - st.stat.pw_name == 'root'
+"#,
+        ),
+    ]);
+    let mut inv = std::fs::read_to_string(dir.path().join("inventory.ini")).expect("inv");
+    inv = inv.replace("ansible_user=root", "");
+    std::fs::write(dir.path().join("inventory.ini"), inv).expect("write");
+    let r = run(
+        &["playbook", "-i", "inventory.ini", "root_password.yml"],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = run(
+        &[
+            "playbook",
+            "-i",
+            "inventory.ini",
+            "su.yml",
+            "-e",
+            "ansible_become_password=su-Root-pw",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let wrong = run(
+        &[
+            "playbook",
+            "-i",
+            "inventory.ini",
+            "su.yml",
+            "-e",
+            "ansible_become_password=not-The-pw",
+        ],
+        dir.path(),
+    );
+    assert_ne!(wrong.code, 0, "{}", wrong.all());
+    assert!(
+        wrong
+            .all()
+            .contains("become failed: su: Authentication failure"),
+        "{}",
+        wrong.all()
+    );
+    assert!(!wrong.all().contains("not-The-pw"), "{}", wrong.all());
+}
+
+/// `uri` and `get_url` over SSH: the request is the host's own (here to a web server on the
+/// host itself, which the controller could not reach at 127.0.0.1).
+#[test]
+fn ssh_uri_and_get_url_from_the_host() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node02
+  gather_facts: false
+  tasks:
+    - file: path=/tmp/drover-app.txt state=absent
+    - file: path=/srv/drover-http state=directory
+    - copy: content="served by the host\n" dest=/srv/drover-http/app.txt
+    - shell: >
+        cd /srv/drover-http && nohup python3 -m http.server 18080 --bind 127.0.0.1
+        >/dev/null 2>&1 &
+    - wait_for: port=18080 host=127.0.0.1 timeout=20
+    - uri: url=http://127.0.0.1:18080/app.txt return_content=true
+      register: page
+    - get_url: url=http://127.0.0.1:18080/app.txt dest=/tmp/drover-app.txt mode=0600
+      register: first
+    - get_url: url=http://127.0.0.1:18080/app.txt dest=/tmp/drover-app.txt mode=0600
+      register: second
+    - stat: path=/tmp/drover-app.txt
+      register: st
+    - shell: pkill -f 'http[.]server 18080'; rm -rf /srv/drover-http /tmp/drover-app.txt
+    - assert:
+        that:
+          - page.status == 200
+          - page.content == 'served by the host\n'
+          - first is changed
+          - second is not changed
+          - st.stat.mode == '0600'
+          - st.stat.size == 19
+"#,
+    )]);
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// `unarchive` over SSH: a tarball from the controller unpacked on the host with the host's
+/// own tar, once; mode and owner applied to what it unpacked.
+#[test]
+fn ssh_unarchive_a_release_tarball() {
+    let dir = lab_dir(&[
+        ("release/app/bin/run", "#!/bin/sh\necho running\n"),
+        ("release/app/VERSION", "1.0\n"),
+        (
+            "site.yml",
+            r#"
+- hosts: node02
+  gather_facts: false
+  tasks:
+    - file: path=/opt/drover-release state=absent
+    - file: path=/opt/drover-release state=directory
+    - unarchive: src=app.tar.gz dest=/opt/drover-release owner=nobody
+      register: first
+    - unarchive: src=app.tar.gz dest=/opt/drover-release owner=nobody
+      register: second
+    - stat: path=/opt/drover-release/app/VERSION
+      register: version
+    - file: path=/opt/drover-release state=absent
+    - assert:
+        that:
+          - first is changed
+          - second is not changed
+          - version.stat.pw_name == 'nobody'
+          - version.stat.size == 4
+"#,
+        ),
+    ]);
+    let tar = std::process::Command::new("tar")
+        .args(["czf", "../app.tar.gz", "app"])
+        .current_dir(dir.path().join("release"))
+        .status()
+        .expect("tar");
+    assert!(tar.success());
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
 }

@@ -11,6 +11,13 @@ fn play(dir: &tempfile::TempDir, extra: &[&str]) -> Run {
     run(&args, dir.path())
 }
 
+/// Runs the play with `extra` and checks how many tasks it changed.
+fn play_changing(dir: &tempfile::TempDir, extra: &[&str], expected: u64) -> Run {
+    let r = play(dir, extra);
+    assert_eq!(changed(&r), expected, "{}", r.all());
+    r
+}
+
 fn changed(r: &Run) -> u64 {
     assert_eq!(r.code, 0, "{}", r.all());
     r.count("node03", "changed")
@@ -114,18 +121,13 @@ fn ssh_systemd_and_service() {
     let first = play(&dir, &[]);
     // copy, systemd (start and enable)
     assert_eq!(changed(&first), 2, "{}", first.all());
-    let again = play(&dir, &[]);
-    assert_eq!(changed(&again), 0, "{}", again.all());
+    play_changing(&dir, &[], 0);
     // stop and mask are reported, not made (the asserts check the unit is still up).
-    let check = play(&dir, &["--check", "-e", "step=check"]);
-    assert_eq!(changed(&check), 2, "{}", check.all());
+    play_changing(&dir, &["--check", "-e", "step=check"], 2);
     // restart and reload always change
-    let cycle = play(&dir, &["-e", "step=cycle"]);
-    assert_eq!(changed(&cycle), 2, "{}", cycle.all());
-    let down = play(&dir, &["-e", "step=down"]);
-    assert_eq!(changed(&down), 2, "{}", down.all());
-    let down_again = play(&dir, &["-e", "step=down"]);
-    assert_eq!(changed(&down_again), 0, "{}", down_again.all());
+    play_changing(&dir, &["-e", "step=cycle"], 2);
+    play_changing(&dir, &["-e", "step=down"], 2);
+    play_changing(&dir, &["-e", "step=down"], 0);
 }
 
 /// Jobs and variables in a user's crontab and in a cron.d file, with diffs and check mode.
@@ -180,23 +182,17 @@ fn ssh_cron() {
     )]);
     let clean = play(&dir, &["-e", "st=absent"]);
     assert_eq!(clean.code, 0, "{}", clean.all());
-    let first = play(&dir, &[]);
-    assert_eq!(changed(&first), 3, "{}", first.all());
-    let again = play(&dir, &["--diff"]);
-    assert_eq!(changed(&again), 0, "{}", again.all());
-    let check = play(&dir, &["--check", "--diff", "-e", "st=absent"]);
-    assert_eq!(changed(&check), 3, "{}", check.all());
+    play_changing(&dir, &[], 3);
+    play_changing(&dir, &["--diff"], 0);
+    let check = play_changing(&dir, &["--check", "--diff", "-e", "st=absent"], 3);
     assert!(
         check.stdout.contains("-*/5 2 * * * /bin/true"),
         "{}",
         check.all()
     );
-    let still = play(&dir, &[]);
-    assert_eq!(changed(&still), 0, "{}", still.all());
-    let removed = play(&dir, &["-e", "st=absent"]);
-    assert_eq!(changed(&removed), 3, "{}", removed.all());
-    let removed_again = play(&dir, &["-e", "st=absent"]);
-    assert_eq!(changed(&removed_again), 0, "{}", removed_again.all());
+    play_changing(&dir, &[], 0);
+    play_changing(&dir, &["-e", "st=absent"], 3);
+    play_changing(&dir, &["-e", "st=absent"], 0);
 }
 
 /// Keys for a fresh user: ~/.ssh and the file are created with the user's ownership and private
@@ -260,10 +256,8 @@ fn ssh_authorized_key() {
         "{}",
         again.all()
     );
-    let check = play(&dir, &["--check"]);
-    assert_eq!(changed(&check), 1, "{}", check.all());
-    let removed = play(&dir, &["-e", "st=absent"]);
-    assert_eq!(changed(&removed), 1, "{}", removed.all());
+    play_changing(&dir, &["--check"], 1);
+    play_changing(&dir, &["-e", "st=absent"], 1);
 }
 
 /// An unchanged name is ok (one probe); check mode reports a change with its diff. The lab's
@@ -297,10 +291,8 @@ fn ssh_hostname() {
       when: not ansible_check_mode
 "#,
     )]);
-    let same = play(&dir, &[]);
-    assert_eq!(changed(&same), 0, "{}", same.all());
-    let check = play(&dir, &["--check", "--diff", "-e", "want=other"]);
-    assert_eq!(changed(&check), 1, "{}", check.all());
+    play_changing(&dir, &[], 0);
+    let check = play_changing(&dir, &["--check", "--diff", "-e", "want=other"], 1);
     assert!(
         check.stdout.contains("+hostname = other"),
         "{}",

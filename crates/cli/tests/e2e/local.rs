@@ -446,8 +446,9 @@ fn adhoc_exec_and_inventory_commands() {
         dir.path(),
     );
     let hv: serde_json::Value = serde_json::from_str(&host.stdout).expect("json");
-    // Values in `:vars` sections are strings (Ansible's INI rule); inline host values are literals.
-    assert_eq!(hv["http_port"], "80");
+    // Values in `:vars` sections are read as Python literals, as ansible-inventory 2.19 reads
+    // them (`80` is a number), like inline host values.
+    assert_eq!(hv["http_port"], 80);
 }
 
 #[test]
@@ -611,4 +612,253 @@ fn vars_prompt_uses_defaults_and_extra_vars_without_a_terminal() {
         "{}",
         missing.all()
     );
+}
+
+#[test]
+fn inventory_hostnames_lookup_answers_host_patterns() {
+    let dir = setup(&[
+        (
+            "hosts.ini",
+            "[web]\nweb1\nweb2\n[db]\ndb1\n[local]\nlocalhost ansible_connection=local\n",
+        ),
+        (
+            "site.yml",
+            r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: "{{ query('inventory_hostnames', 'all:!db:!local') }} {{ query('inventory_hostnames', 'web:&db') }} {{ lookup('inventory_hostnames', 'db*') }}"
+"#,
+        ),
+    ]);
+    let r = run(&["playbook", "-i", "hosts.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(r#""msg": "['web1', 'web2'] [] db1""#),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn module_invocation_shows_from_triple_verbosity_on() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - stat:
+        path: /nonexistent-drover-path
+"#,
+    )]);
+    let vvv = run(
+        &["playbook", "-i", "inventory.ini", "site.yml", "-vvv"],
+        dir.path(),
+    );
+    assert_eq!(vvv.code, 0, "{}", vvv.all());
+    assert!(
+        vvv.stdout
+            .contains("    \"invocation\": {\n        \"module_args\": {"),
+        "{}",
+        vvv.all()
+    );
+    assert!(vvv
+        .stdout
+        .contains("\"path\": \"/nonexistent-drover-path\""));
+    let v = run(
+        &["playbook", "-i", "inventory.ini", "site.yml", "-v"],
+        dir.path(),
+    );
+    assert_eq!(v.code, 0, "{}", v.all());
+    assert!(!v.stdout.contains("invocation"), "{}", v.all());
+}
+
+#[test]
+fn copy_registers_its_diff_as_ansible_does() {
+    let dir = setup(&[(
+        "site.yml",
+        r#"- hosts: localhost
+  gather_facts: false
+  tasks:
+    - copy:
+        content: "managed\n"
+        dest: "{{ root }}.txt"
+      diff: true
+      register: r
+    - debug:
+        msg: "{{ r.diff[0].before == '' }} {{ r.diff[0].after }} {{ r.diff[0].after_header == root ~ '.txt' }}"
+"#,
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(r#""msg": "True managed\n True""#),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn entry_points_answer_version_and_plays_see_the_controller_python() {
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - command: \"{{ ansible_playbook_python }} -c 'print(6 * 7)'\"\n      register: py\n    - assert:\n        that: py.stdout == '42'\n",
+    )]);
+    let link = dir.path().join("ansible");
+    std::os::unix::fs::symlink(crate::support::drover(), &link).expect("symlink");
+    let out = std::process::Command::new(&link)
+        .arg("--version")
+        .output()
+        .expect("run ansible --version");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("ansible [core 2.19"), "{text}");
+    assert!(text.contains("config file = "), "{text}");
+    // The playbook's own Python commands run with the controller's python3.
+    if python3_on_path().is_some() {
+        let r = play(dir.path(), &[]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+}
+
+fn python3_on_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("python3"))
+            .find(|p| p.is_file())
+    })
+}
+
+#[test]
+fn duplicate_yaml_keys_warn_fail_or_pass_as_configured() {
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  vars:\n    foo: bar\n    foo: baz\n  tasks:\n    - debug: var=foo\n",
+    )]);
+    let warned = play(dir.path(), &[]);
+    assert_eq!(warned.code, 0, "{}", warned.all());
+    assert!(
+        warned
+            .stderr
+            .contains("Found duplicate mapping key 'foo' (first at line 4); the last value is used.\nOrigin: site.yml:5:5"),
+        "{}",
+        warned.all()
+    );
+    assert!(
+        warned.stdout.contains("\"foo\": \"baz\""),
+        "{}",
+        warned.all()
+    );
+    let run_with = |policy: &str| {
+        std::process::Command::new(crate::support::drover())
+            .args(["playbook", "-i", "inventory.ini", "site.yml"])
+            .current_dir(dir.path())
+            .env("ANSIBLE_DUPLICATE_YAML_DICT_KEY", policy)
+            .output()
+            .expect("run drover")
+    };
+    let failed = run_with("error");
+    assert_eq!(failed.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("Found duplicate mapping key 'foo'"));
+    let quiet = run_with("ignore");
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("duplicate"));
+}
+
+#[test]
+fn include_vars_of_a_vault_file_hides_its_result_and_a_bare_password_script_runs() {
+    let dir = setup(&[
+        ("secret.yml", "db_password: s3cr3t-value\n"),
+        ("pass.sh", "#!/bin/sh\necho vault-pass\n"),
+        (
+            "site.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - include_vars: secret.yml\n    - assert:\n        that: db_password | length == 12\n",
+        ),
+    ]);
+    std::fs::set_permissions(
+        dir.path().join("pass.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    // A password script named without a directory is the file here, not a program in PATH.
+    let enc = run(
+        &[
+            "vault",
+            "encrypt",
+            "secret.yml",
+            "--vault-password-file",
+            "pass.sh",
+        ],
+        dir.path(),
+    );
+    assert_eq!(enc.code, 0, "{}", enc.all());
+    let r = play(dir.path(), &["-v", "--vault-password-file", "pass.sh"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains("the output has been hidden"),
+        "{}",
+        r.all()
+    );
+    assert!(!r.all().contains("s3cr3t-value"), "{}", r.all());
+}
+
+#[test]
+fn file_and_template_lookups_decrypt_vault_files() {
+    let dir = setup(&[
+        ("hello.j2", "Hello {{ who }}!\n"),
+        ("plain.txt", "plain text\n"),
+        ("pass.txt", "vault-pass\n"),
+        (
+            "site.yml",
+            "- hosts: local\n  gather_facts: false\n  vars:\n    who: vault\n  tasks:\n    - assert:\n        that:\n          - lookup('template', 'hello.j2') | trim == 'Hello vault!'\n          - lookup('file', 'plain.txt') == 'plain text'\n",
+        ),
+    ]);
+    for f in ["hello.j2", "plain.txt"] {
+        let enc = run(
+            &["vault", "encrypt", f, "--vault-password-file", "pass.txt"],
+            dir.path(),
+        );
+        assert_eq!(enc.code, 0, "{}", enc.all());
+    }
+    let r = play(dir.path(), &["--vault-password-file", "pass.txt"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[test]
+fn ad_hoc_task_timeout_and_json_arguments() {
+    let dir = setup(&[]);
+    let slow = run(
+        &[
+            "exec",
+            "-i",
+            "inventory.ini",
+            "local",
+            "-a",
+            "sleep 5",
+            "--task-timeout",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert_ne!(slow.code, 0, "{}", slow.all());
+    assert!(
+        slow.stdout.contains("Timed out after 1 second(s)."),
+        "{}",
+        slow.all()
+    );
+    let json = run(
+        &[
+            "exec",
+            "-i",
+            "inventory.ini",
+            "local",
+            "-m",
+            "command",
+            "-a",
+            r#"{"cmd": "echo from-json"}"#,
+        ],
+        dir.path(),
+    );
+    assert_eq!(json.code, 0, "{}", json.all());
+    assert!(json.stdout.contains("rc=0 >>\nfrom-json"), "{}", json.all());
 }
