@@ -143,6 +143,19 @@ check "up revives killed, paused and cut hosts" eval \
 	'"$LAB" kill node01 && "$LAB" pause node02 && "$LAB" cut node03 && "$LAB" up 3 &&
 	on root node01 true && on root node02 true && on root node03 true'
 
+# Containers outlive a checkout: a host that another checkout's lab started
+# presents keys this one never made, and `up` must make it again.
+foreign_host_is_recreated() {
+	local other ok=1
+	other=$(mktemp -d)
+	mkdir -p "$other/lab"
+	cp -r "$LAB_DIR/lab" "$LAB_DIR/image" "$other/lab/"
+	"$other/lab/lab" up 1 && ! on root node01 true && "$LAB" up 3 && on root node01 true || ok=0
+	rm -rf "$other"
+	((ok))
+}
+check "up recreates a host another checkout started" foreign_host_is_recreated
+
 # --- bad input and failure safety ---------------------------------------------
 
 check "up rejects a bad count" eval '! "$LAB" up zero && ! "$LAB" up 0'
