@@ -465,6 +465,7 @@ const CONTROLLER_ACTIONS: &[&str] = &[
     "meta",
     "include_tasks",
     "include_role",
+    "validate_argument_spec",
 ];
 
 /// Where a task was written, from an event's `file:line:col`.

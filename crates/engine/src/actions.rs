@@ -30,6 +30,7 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
         // Checked when they run: Ansible fails these tasks (which can be ignored) rather than
         // the playbook.
         "set_fact" | "add_host" | "set_stats" | "wait_for_connection" => None,
+        "validate_argument_spec" => None,
         "include_tasks" | "include_role" => None,
         _ => return None,
     })
@@ -174,6 +175,7 @@ pub async fn run(
             r
         }
         "assert" => assert(run, vars, &raw),
+        "validate_argument_spec" => validate_argument_spec(run, vars, &raw),
         "fail" => {
             let msg = raw
                 .get("msg")
@@ -425,6 +427,71 @@ fn assert(run: &RunShared, vars: &TaskVars, args: &IndexMap<String, Value>) -> I
     // As Ansible's assert: its result is shown at every verbosity unless `quiet`.
     r.result
         .insert("_ansible_verbose_always".into(), Value::from(!quiet));
+    r
+}
+
+/// `validate_argument_spec`: the options of `argument_spec` are read from the task's variables
+/// (templated), `provided_arguments` (a role's parameters) override them, and the whole set is
+/// validated as Ansible validates a role's arguments. Validated values are not given back to
+/// the play, as in Ansible.
+fn validate_argument_spec(
+    run: &RunShared,
+    vars: &TaskVars,
+    args: &IndexMap<String, Value>,
+) -> ItemResult {
+    use minijinja::value::ValueKind;
+    let context = args
+        .get("validate_args_context")
+        .cloned()
+        .unwrap_or_else(|| crate::argspec::map_value(IndexMap::new()));
+    let Some(spec) = args.get("argument_spec") else {
+        return ItemResult::failed(format!(
+            "\"argument_spec\" arg is required in args: {}",
+            display_value(&crate::argspec::map_value(args.clone()))
+        ));
+    };
+    let provided = args
+        .get("provided_arguments")
+        .cloned()
+        .unwrap_or_else(|| crate::argspec::map_value(IndexMap::new()));
+    for (name, v) in [("argument_spec", spec), ("provided_arguments", &provided)] {
+        if v.kind() != ValueKind::Map {
+            return ItemResult::failed(format!(
+                "Incorrect type for {name}, expected dict and got <class '{}'>",
+                crate::argspec::py_type(v)
+            ));
+        }
+    }
+    let scope = vars.scope();
+    let mut params = IndexMap::new();
+    for (name, _) in crate::argspec::entries(spec) {
+        let Some(raw) = scope.vars.get(&name) else {
+            continue;
+        };
+        match run.templar.render_value(&raw, &scope) {
+            Ok(v) => {
+                params.insert(name, v);
+            }
+            Err(e) => return ItemResult::failed(e.to_string()),
+        }
+    }
+    params.extend(crate::argspec::entries(&provided));
+    let errors = crate::argspec::validate(spec, &mut params);
+    if errors.is_empty() {
+        return ItemResult::ok(data([
+            ("changed", Value::from(false)),
+            ("msg", Value::from("The arg spec validation passed")),
+            ("validate_args_context", context),
+        ]));
+    }
+    let mut r = ItemResult::failed(format!(
+        "Validation of arguments failed:\n{}",
+        errors.join("\n")
+    ));
+    r.result.insert("validate_args_context".into(), context);
+    r.result.insert("argument_spec_data".into(), spec.clone());
+    r.result
+        .insert("argument_errors".into(), Value::from(errors));
     r
 }
 
@@ -1108,6 +1175,7 @@ pub fn include_role(
                 handlers: handlers_from.as_deref(),
                 public: inc.public,
                 allow_duplicates: inc.allow_duplicates,
+                skip_validation: inc.rolespec_validate == Some(false),
             },
             inherited.clone(),
             task.loc.clone(),

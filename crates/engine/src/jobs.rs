@@ -55,6 +55,7 @@ const NO_ASYNC: &[&str] = &[
     "set_stats",
     "template",
     "unarchive",
+    "validate_argument_spec",
     "wait_for_connection",
 ];
 

@@ -9,6 +9,7 @@
 //!   precedence layers, and values are templated lazily when read.
 
 mod actions;
+mod argspec;
 mod controller;
 mod cursor;
 mod custom_stats;

@@ -562,7 +562,9 @@ impl Loader {
         // its own, as Ansible's Role.get_vars(only_exports) combines them.
         let mut exported = dep_vars;
         exported.extend(role.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let (tasks, role_handlers) = self.role_body(&scope, "main", "main", kw)?;
+        let provided = scope.params.clone();
+        let (tasks, role_handlers) =
+            self.role_body(&scope, "main", "main", kw, Some(provided.as_ref()))?;
         // A role's handlers are listed once however often the role appears.
         if !seen.contains(&key) {
             seen.push(key);
@@ -623,24 +625,31 @@ impl Loader {
     }
 
     /// The tasks and handlers of a role entry point (`tasks/<name>.yml`, `handlers/main.yml`).
+    /// With `validate` (the role parameters), an entry point that has an argument spec starts
+    /// with the task that validates it, as Ansible inserts it.
     fn role_body(
         &self,
         scope: &Arc<RoleScope>,
         tasks_from: &str,
         handlers_from: &str,
         kw: Keywords,
+        validate: Option<&Vars>,
     ) -> Result<(Vec<Task>, Vec<Task>)> {
         let ctx = Ctx {
             dir: scope.role.path.join("tasks"),
             role: Some(scope.clone()),
             inherited: kw,
         };
+        let validation =
+            validate.and_then(|params| validation_task(scope, tasks_from, params, &ctx));
         let tasks = match find_role_file(scope, "tasks", tasks_from)? {
             Some(path) => {
                 let (src, root) = self.read_yaml(&path)?;
                 self.task_list(&src, &root, &ctx, false)?
             }
             None if tasks_from == "main" => Vec::new(),
+            // An entry point with a spec but no file: only the validation runs.
+            None if validation.is_some() => Vec::new(),
             None => {
                 return Err(LoadError::Missing {
                     message: format!(
@@ -650,6 +659,10 @@ impl Loader {
                     ),
                 })
             }
+        };
+        let tasks = match validation {
+            Some(v) => std::iter::once(v).chain(tasks).collect(),
+            None => tasks,
         };
         let handler_ctx = Ctx {
             dir: scope.role.path.join("handlers"),
@@ -726,6 +739,7 @@ impl Loader {
         }
         let defaults = load_vars_file_opt(&canonical.join("defaults"), "main")?;
         let vars = load_vars_file_opt(&canonical.join("vars"), "main")?;
+        let argument_specs = self.role_argument_specs(&canonical.join("meta"))?;
         let fqcn = collection_role(name).map(|_| name.to_string());
         let role_name = match collection_role(name) {
             Some((_, _, short)) => short.to_string(),
@@ -740,12 +754,74 @@ impl Loader {
             path: canonical.clone(),
             defaults: Arc::new(defaults),
             vars: Arc::new(vars),
+            argument_specs,
         });
         self.roles
             .lock()
             .map_err(poisoned)?
             .insert(canonical, role.clone());
         Ok(role)
+    }
+
+    /// A role's argument specs: `meta/argument_specs.yml` if it exists (even when it holds
+    /// none, as in Ansible), else the `argument_specs` of `meta/main.yml`.
+    fn role_argument_specs(&self, meta: &Path) -> Result<Option<RoleArgSpecs>> {
+        let (src, root) = match find_yaml(meta, "argument_specs") {
+            Some(path) => self.read_yaml(&path)?,
+            None => match find_yaml(meta, "main") {
+                Some(path) => self.read_yaml(&path)?,
+                None => return Ok(None),
+            },
+        };
+        let Some(specs) = root.get("argument_specs") else {
+            return Ok(None);
+        };
+        let entry_points = match &specs.kind {
+            NodeKind::Null => return Ok(None),
+            NodeKind::Map(map) => {
+                let mut out = Vars::new();
+                for (k, v) in map {
+                    if !matches!(v.kind, NodeKind::Map(_) | NodeKind::Null) {
+                        return Err(src.err(
+                            v,
+                            format!(
+                                "the argument spec of entry point '{}' must be a mapping, found {}",
+                                key_string(k),
+                                v.kind_name()
+                            ),
+                        ));
+                    }
+                    if let Some(options) = v.get("options") {
+                        if !matches!(options.kind, NodeKind::Map(_) | NodeKind::Null) {
+                            return Err(src.err(
+                                options,
+                                format!(
+                                    "the options of entry point '{}' must be a mapping, found {}",
+                                    key_string(k),
+                                    options.kind_name()
+                                ),
+                            ));
+                        }
+                    }
+                    // The spec is data: nothing in it is ever templated.
+                    out.insert(key_string(k), drover_yaml::mark_unsafe(v.to_value()));
+                }
+                out
+            }
+            _ => {
+                return Err(src.err(
+                    specs,
+                    format!(
+                        "argument_specs must be a mapping of entry points, found {}",
+                        specs.kind_name()
+                    ),
+                ))
+            }
+        };
+        Ok(Some(RoleArgSpecs {
+            loc: src.loc(specs),
+            entry_points,
+        }))
     }
 
     fn role_search_dirs(&self, from_dir: &Path) -> Vec<PathBuf> {
@@ -857,11 +933,15 @@ impl Loader {
             )?);
         }
         let _ = scope.dep_vars.set(Arc::new(dep_vars));
+        // Variables given to include_role/import_role are not role parameters: validation reads
+        // them as variables, and names outside the spec are not errors.
+        let no_params = Vars::new();
         let (tasks, role_handlers) = self.role_body(
             &scope,
             tasks_from.unwrap_or("main"),
             handlers_from.unwrap_or("main"),
             inherited,
+            (!from.skip_validation).then_some(&no_params),
         )?;
         handlers.extend(role_handlers);
         // Roles the included role imports statically bring their handlers along.
@@ -1273,6 +1353,7 @@ impl Loader {
                     handlers_from: None,
                     public: None,
                     allow_duplicates: None,
+                    rolespec_validate: None,
                     apply: Keywords::default(),
                     params: Arc::new(Vars::new()),
                 };
@@ -1296,7 +1377,14 @@ impl Loader {
                                 )
                             })?)
                         }
-                        "rolespec_validate" => {}
+                        "rolespec_validate" => {
+                            inc.rolespec_validate = Some(bool_value(v).ok_or_else(|| {
+                                src.err(
+                                    args_node,
+                                    format!("{module}: rolespec_validate must be a boolean"),
+                                )
+                            })?)
+                        }
                         "apply" if module == "include_role" => {
                             inc.apply = apply_keywords(src, args_node, v)?
                         }
@@ -1358,6 +1446,7 @@ impl Loader {
                                 handlers: handlers_from.as_deref(),
                                 public: inc.public,
                                 allow_duplicates: inc.allow_duplicates,
+                                skip_validation: inc.rolespec_validate == Some(false),
                             },
                             kw,
                             task.loc.clone(),
@@ -1501,6 +1590,78 @@ fn poisoned<T>(_: T) -> LoadError {
     LoadError::Missing {
         message: "internal error: role cache lock poisoned".to_string(),
     }
+}
+
+/// The task Ansible puts first in a role entry point that has an argument spec: it validates
+/// the role's variables (and `params`, the role parameters of a `roles:` entry) against the
+/// entry point's `options`, tagged `always` so that tag selection never skips it.
+fn validation_task(
+    scope: &Arc<RoleScope>,
+    entry_point: &str,
+    params: &Vars,
+    ctx: &Ctx,
+) -> Option<Task> {
+    let specs = scope.role.argument_specs.as_ref()?;
+    let spec = specs.entry_points.get(entry_point)?;
+    // An entry point written with nothing under it has no spec, as in Ansible.
+    if spec.is_none() || spec.len() == Some(0) {
+        return None;
+    }
+    let mut name = format!("Validating arguments against arg spec '{entry_point}'");
+    if let Ok(short) = spec.get_attr("short_description") {
+        if !short.is_undefined() && !short.is_none() {
+            name.push_str(" - ");
+            name.push_str(&short.to_string());
+        }
+    }
+    let options = spec
+        .get_attr("options")
+        .ok()
+        .filter(|o| !o.is_undefined() && !o.is_none())
+        .unwrap_or_else(|| map_value(Vec::new()));
+    let context = map_value(vec![
+        ("type", Value::from("role")),
+        ("name", Value::from(scope.role.name.as_str())),
+        ("argument_spec_name", Value::from(entry_point)),
+        ("path", Value::from(scope.role.path.display().to_string())),
+    ]);
+    let mut args = Vars::new();
+    args.insert("argument_spec".into(), options);
+    args.insert(
+        "provided_arguments".into(),
+        Value::from_object(
+            params
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .collect::<IndexMap<Value, Value>>(),
+        ),
+    );
+    args.insert("validate_args_context".into(), context);
+    let mut keywords = ctx.inherited.clone();
+    if !keywords.tags.iter().any(|t| t == "always") {
+        keywords.tags.push("always".into());
+    }
+    Some(Task {
+        loc: specs.loc.clone(),
+        name: Some(name),
+        kind: TaskKind::Action {
+            module: "validate_argument_spec".into(),
+            args: Args::Map(args),
+            args_loc: specs.loc.clone(),
+        },
+        keywords,
+        role: Some(scope.clone()),
+        ..empty_task()
+    })
+}
+
+fn map_value(pairs: Vec<(&str, Value)>) -> Value {
+    Value::from_object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect::<IndexMap<Value, Value>>(),
+    )
 }
 
 fn role_marker(scope: Arc<RoleScope>, tasks: Vec<Task>, loc: Loc) -> Task {
@@ -2050,6 +2211,8 @@ pub struct RoleFiles<'a> {
     pub public: Option<bool>,
     /// `allow_duplicates: false` makes the role run once per play and host, like `roles:`.
     pub allow_duplicates: Option<bool>,
+    /// `rolespec_validate: false`: no argument validation task.
+    pub skip_validation: bool,
 }
 
 /// The spellings of `import_playbook` a playbook may use.

@@ -111,6 +111,16 @@ pub struct Role {
     pub path: PathBuf,
     pub defaults: Arc<Vars>,
     pub vars: Arc<Vars>,
+    /// The entry points of `meta/argument_specs.yml` (or of `meta/main.yml`'s
+    /// `argument_specs`), by name.
+    pub argument_specs: Option<RoleArgSpecs>,
+}
+
+/// A role's argument specs and where they were written.
+#[derive(Debug)]
+pub struct RoleArgSpecs {
+    pub loc: Loc,
+    pub entry_points: Vars,
 }
 
 impl Role {
@@ -253,6 +263,8 @@ pub struct RoleInclude {
     pub public: Option<bool>,
     /// `allow_duplicates` as written.
     pub allow_duplicates: Option<bool>,
+    /// `rolespec_validate: false` skips the role's argument validation.
+    pub rolespec_validate: Option<bool>,
     pub apply: Keywords,
     pub params: Arc<Vars>,
 }

@@ -1103,17 +1103,23 @@ fn human_to_bytes(
     let default_unit = or_kw(default_unit, &kwargs, "default_unit")?;
     let isbits = or_kw(isbits, &kwargs, "isbits")?.unwrap_or(false);
     kwargs.assert_all_used()?;
-    let s = py_str(&v);
+    parse_human_bytes(&py_str(&v), default_unit, isbits).map_err(fail)
+}
+
+/// Ansible's `human_to_bytes` on text: `"10M"` → 10485760; with `isbits`, units end in `b`.
+pub fn parse_human_bytes(
+    s: &str,
+    default_unit: Option<String>,
+    isbits: bool,
+) -> Result<i64, String> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: f64 = num.parse().map_err(|_| {
-        fail(format!(
-            "human_to_bytes() can't interpret following string: {s}"
-        ))
-    })?;
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("human_to_bytes() can't interpret following string: {s}"))?;
     let unit = unit.trim();
     let unit = if unit.is_empty() {
         default_unit.unwrap_or_default()
@@ -1125,9 +1131,9 @@ fn human_to_bytes(
     let mut rest = unit.chars().skip(1);
     if let Some(second) = rest.next() {
         if second != class && !unit.to_lowercase().contains(class_name) {
-            return Err(fail(format!(
+            return Err(format!(
                 "human_to_bytes() failed to convert {s}. Value is not a valid string (expect {class} or {class_name})"
-            )));
+            ));
         }
     }
     let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
@@ -1137,11 +1143,7 @@ fn human_to_bytes(
             .iter()
             .find(|(l, _)| l.starts_with(c))
             .map(|(_, p)| *p)
-            .ok_or_else(|| {
-                fail(format!(
-                    "human_to_bytes() failed to convert {s}: unknown unit"
-                ))
-            })?,
+            .ok_or_else(|| format!("human_to_bytes() failed to convert {s}: unknown unit"))?,
     };
     Ok((num * 1024f64.powi(power as i32)).round() as i64)
 }

@@ -44,6 +44,7 @@ use context::Ctx;
 pub use context::{has_markers, is_unsafe, needs_templating, unsafe_string};
 pub use error::{TemplateError, TemplateErrorKind, TemplateLocation};
 pub use filters::data::python_json;
+pub use filters::parse_human_bytes;
 pub use lookups::{LookupCall, LookupContext, LookupFn};
 pub use pyrepr::{py_repr, py_str};
 pub use template_file::{

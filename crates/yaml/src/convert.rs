@@ -27,7 +27,7 @@ fn key_text(key: &Node) -> String {
 
 /// Every string in `v` (values of mappings and items of sequences included) marked unsafe.
 /// A scalar under `!unsafe` is always a string (`!unsafe 12` is the text `12`).
-fn mark_unsafe(v: Value) -> Value {
+pub fn mark_unsafe(v: Value) -> Value {
     match v.kind() {
         minijinja::value::ValueKind::String => {
             Value::from_safe_string(v.as_str().unwrap_or_default().to_string())

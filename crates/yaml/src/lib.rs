@@ -18,6 +18,7 @@ mod error;
 mod load;
 mod resolve;
 
+pub use convert::mark_unsafe;
 pub use error::{snippet, SourceError, YamlError};
 pub use load::{parse_one, parse_str};
 
