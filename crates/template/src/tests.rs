@@ -32,6 +32,18 @@ pub(crate) fn register(env: &mut Environment<'static>) {
     for name in ["skipped", "skip"] {
         env.add_test(name, |v: &Value| result_flag(v, "skipped", "skipped"));
     }
+    env.add_test("uri", |v: &Value, schemes: Option<Value>| {
+        is_uri(v, schemes.as_ref())
+    });
+    env.add_test("url", |v: &Value, schemes: Option<Value>| {
+        is_uri(v, schemes.as_ref()).then(|| {
+            let parts = crate::filters::data::split_url(&py_str(v));
+            !parts.netloc.is_empty() || parts.scheme == "file"
+        }) == Some(true)
+    });
+    env.add_test("urn", |v: &Value| {
+        is_uri(v, Some(&Value::from(vec!["urn"])))
+    });
     env.add_test("unreachable", |v: &Value| {
         result_flag(v, "unreachable", "unreachable")
     });
@@ -190,4 +202,26 @@ fn truthy(v: &Value, kw: &Kwargs) -> Result<bool, Error> {
         }
     }
     Ok(v.is_true())
+}
+
+/// Ansible's `uri` test: any text parses as a URI (an implied scheme, an empty path); with
+/// `schemes`, its scheme must be one of them.
+fn is_uri(v: &Value, schemes: Option<&Value>) -> bool {
+    if v.kind() != ValueKind::String {
+        return false;
+    }
+    let scheme = crate::filters::data::split_url(&py_str(v)).scheme;
+    match schemes {
+        None => true,
+        // Python's `not schemes`: nothing given, or an empty list or string.
+        Some(s) if s.is_none() || s.is_undefined() || s.len() == Some(0) => true,
+        // Python's `in`: a substring of a string, a member of a list.
+        Some(s) if s.kind() == ValueKind::String => {
+            s.as_str().is_some_and(|t| t.contains(scheme.as_str()))
+        }
+        Some(s) => s
+            .try_iter()
+            .map(|mut it| it.any(|x| py_str(&x) == scheme))
+            .unwrap_or(false),
+    }
 }

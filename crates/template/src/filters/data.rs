@@ -325,30 +325,66 @@ pub(crate) fn to_uuid(name: &str, namespace: Option<&str>) -> Result<String, Err
     ))
 }
 
+/// The five parts of Python's `urllib.parse.urlsplit`.
+pub(crate) struct SplitUrl {
+    pub scheme: String,
+    pub netloc: String,
+    pub path: String,
+    pub query: String,
+    pub fragment: String,
+}
+
+/// Python's `urlsplit`: a scheme is whatever precedes the first `:` if it starts with a letter
+/// and uses only scheme characters (`urn:isbn:1`, `admin:secret@host` included), a netloc
+/// follows `//` up to the first `/`, `?` or `#`, then the fragment and the query split off.
+pub(crate) fn split_url(url: &str) -> SplitUrl {
+    let cleaned: String = url
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
+        .collect();
+    let mut rest = cleaned.as_str();
+    let mut scheme = String::new();
+    if let Some(i) = rest.find(':') {
+        let candidate = &rest[..i];
+        if i > 0
+            && candidate.starts_with(|c: char| c.is_ascii_alphabetic())
+            && candidate
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
+            scheme = candidate.to_ascii_lowercase();
+            rest = &rest[i + 1..];
+        }
+    }
+    let mut netloc = "";
+    if let Some(after) = rest.strip_prefix("//") {
+        let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+        netloc = &after[..end];
+        rest = &after[end..];
+    }
+    let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    SplitUrl {
+        scheme,
+        netloc: netloc.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        fragment: fragment.to_string(),
+    }
+}
+
 /// `urlsplit(query='')`: Python's `urlsplit` fields, or one of them.
 pub(crate) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> {
     let url = py_str(&v);
-    let (scheme, rest) = match url.split_once("://") {
-        Some((s, r))
-            if !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-        {
-            (s.to_ascii_lowercase(), format!("//{r}"))
-        }
-        _ => (String::new(), url.clone()),
-    };
-    let (rest, fragment) = rest
-        .split_once('#')
-        .map_or((rest.as_str(), ""), |(a, b)| (a, b));
-    let (rest, query_s) = rest.split_once('?').map_or((rest, ""), |(a, b)| (a, b));
-    let (netloc, path) = match rest.strip_prefix("//") {
-        Some(r) => match r.find('/') {
-            Some(i) => (&r[..i], &r[i..]),
-            None => (r, ""),
-        },
-        None => ("", rest),
-    };
+    let SplitUrl {
+        scheme,
+        netloc,
+        path,
+        query: query_s,
+        fragment,
+    } = split_url(&url);
+    let netloc = netloc.as_str();
     let (userinfo, hostport) = match netloc.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, netloc),
@@ -376,13 +412,13 @@ pub(crate) fn urlsplit(v: Value, query: Option<String>) -> Result<Value, Error> 
         )
     };
     let fields = super::map_value([
-        ("fragment".to_string(), Value::from(fragment)),
+        ("fragment".to_string(), Value::from(fragment.as_str())),
         ("hostname".to_string(), hostname),
         ("netloc".to_string(), Value::from(netloc)),
         ("password".to_string(), password),
-        ("path".to_string(), Value::from(path)),
+        ("path".to_string(), Value::from(path.as_str())),
         ("port".to_string(), port),
-        ("query".to_string(), Value::from(query_s)),
+        ("query".to_string(), Value::from(query_s.as_str())),
         ("scheme".to_string(), Value::from(scheme)),
         ("username".to_string(), username),
     ]);
