@@ -113,6 +113,15 @@ pub fn gather() -> Facts {
     for (k, v) in python_facts() {
         f.insert(k.into(), v);
     }
+    let family = f
+        .get("os_family")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    for (k, v) in crate::facts_system::distribution_file(&family, |p| Path::new(p).exists()) {
+        f.insert(k.into(), v);
+    }
+    crate::facts_system::gather(&mut f);
     f
 }
 
@@ -595,7 +604,8 @@ fn network_facts() -> Vec<(String, Value)> {
         d.insert("device".into(), json!(iface));
         d.insert("active".into(), json!(sys(iface, "operstate") != "down"));
         let mac = sys(iface, "address");
-        if !mac.is_empty() {
+        // Loopback's all-zero address is not reported, as in Ansible.
+        if !mac.is_empty() && mac != "00:00:00:00:00:00" {
             d.insert("macaddress".into(), json!(mac));
         }
         if let Ok(mtu) = sys(iface, "mtu").parse::<u64>() {

@@ -10,6 +10,7 @@
 
 mod exec;
 pub mod facts;
+mod facts_system;
 mod fsops;
 mod http;
 pub mod jobs;
