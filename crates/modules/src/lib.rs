@@ -125,11 +125,13 @@ mod http;
 mod known_hosts;
 mod lineinfile;
 mod package;
+mod package_facts;
 mod ping;
 mod raw;
 mod replace;
 mod script;
 mod service;
+mod service_facts;
 mod setup;
 mod shell;
 mod slurp;
@@ -164,11 +166,13 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
         Box::new(package::Package),
+        Box::new(package_facts::PackageFacts),
         Box::new(ping::Ping),
         Box::new(raw::Raw),
         Box::new(replace::Replace),
         Box::new(script::Script),
         Box::new(service::Service),
+        Box::new(service_facts::ServiceFacts),
         Box::new(setup::Setup),
         Box::new(shell::Shell),
         Box::new(slurp::Slurp),

@@ -589,3 +589,32 @@ fn ssh_unarchive_a_release_tarball() {
     let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+#[test]
+fn ssh_package_and_service_facts() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node02
+  gather_facts: false
+  tasks:
+    - package_facts:
+    - service_facts:
+    - assert:
+        that:
+          - "'openssh-server' in ansible_facts.packages"
+          - ansible_facts.packages['bash'][0].source == 'apt'
+          - ansible_facts.packages['bash'][0].version is match('5\\.')
+          - ansible_facts.services['ssh.service'].state == 'running'
+          - ansible_facts.services['ssh.service'].status == 'enabled'
+          - ansible_facts.services['ssh.service'].source == 'systemd'
+          - ansible_facts.services['cron.service'].state == 'running'
+          - ansible_facts.services['cron'].source == 'sysv'
+          - ansible_facts.services['cron'].status is not defined
+          - ansible_facts.services['getty@.service'].state == 'unknown'
+          - ansible_facts.services | dict2items | selectattr('value.status', 'equalto', 'masked') | list | length > 0
+"#,
+    )]);
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+}
