@@ -106,13 +106,16 @@ mod textfile;
 mod util;
 
 mod apt;
+mod apt_repository;
 mod assemble;
 mod authorized_key;
 mod blockinfile;
 mod command;
 mod copy;
 mod cron;
+mod debconf;
 mod dnf;
+mod dpkg_selections;
 mod fetch;
 mod file;
 mod find;
@@ -148,13 +151,16 @@ mod wait_for;
 fn all() -> Vec<Box<dyn Module>> {
     vec![
         Box::new(apt::Apt),
+        Box::new(apt_repository::AptRepository),
         Box::new(assemble::Assemble),
         Box::new(authorized_key::AuthorizedKey),
         Box::new(blockinfile::BlockInFile),
         Box::new(command::Command),
         Box::new(copy::Copy),
         Box::new(cron::Cron),
+        Box::new(debconf::Debconf),
         Box::new(dnf::Dnf),
+        Box::new(dpkg_selections::DpkgSelections),
         Box::new(fetch::Fetch),
         Box::new(file::File),
         Box::new(find::Find),

@@ -1,5 +1,5 @@
 //! Modules that manage a Linux host (`service`/`systemd`, `cron`, `authorized_key`, `hostname`,
-//! `wait_for`), run over SSH against lab host node03. Each test uses its own unit, user, file
+//! `wait_for`, `apt_repository`), run over SSH against lab host node03. Each test uses its own unit, user, file
 //! or port, starts from a clean state and cleans up after itself, so they run in parallel.
 
 use crate::lab::lab_dir;
@@ -366,4 +366,147 @@ fn ssh_wait_for() {
     let r = play(&dir, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.count("node03", "failed"), 0, "{}", r.all());
+}
+
+/// An APT source added (with `apt-get update`), left alone when present, found in
+/// sources.list under another file name, re-enabled when commented out, removed with its file;
+/// check mode changes nothing; a bad line and a PPA are refused.
+#[test]
+fn ssh_apt_repository() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    line: deb http://deb.debian.org/debian bookworm-backports main
+    file: /etc/apt/sources.list.d/drover-test.list
+  tasks:
+    - apt_repository: {repo: "{{ line }}", filename: drover-test, state: absent, update_cache: false}
+    - apt_repository: {repo: "{{ line }}", filename: drover-test}
+      register: added
+    - apt_repository: {repo: "{{ line }}", filename: drover-test}
+      register: again
+    - apt_repository: {repo: "deb http://deb.debian.org/debian  bookworm main"}
+      register: elsewhere
+    - slurp: {src: "{{ file }}"}
+      register: content
+    - stat: {path: "{{ file }}"}
+      register: st
+    - command: sed -i 's/^deb/# deb/' {{ file }}
+    - apt_repository: {repo: "{{ line }}", filename: drover-test, update_cache: false}
+      register: enabled
+    - command: cat {{ file }}
+      register: after_enable
+    - apt_repository: {repo: "{{ line }}", state: absent}
+      check_mode: true
+      register: check_absent
+    - stat: {path: "{{ file }}"}
+      register: still
+    - apt_repository: {repo: "{{ line }}", state: absent}
+      register: removed
+    - apt_repository: {repo: "{{ line }}", state: absent}
+      register: removed_again
+    - stat: {path: "{{ file }}"}
+      register: gone
+    - apt_repository: {repo: "not a source line"}
+      register: bad
+      ignore_errors: true
+    - apt_repository: {repo: "ppa:deadsnakes/ppa"}
+      register: ppa
+      ignore_errors: true
+    - assert:
+        that:
+          - added is changed
+          - added.sources_added == [file]
+          - again is not changed
+          - elsewhere is not changed
+          - (content.content | b64decode) == line ~ "\n"
+          - st.stat.mode == '0644'
+          - enabled is changed
+          - after_enable.stdout == line
+          - check_absent is changed
+          - still.stat.exists
+          - removed is changed
+          - removed.sources_removed == [file]
+          - removed_again is not changed
+          - not gone.stat.exists
+          - "bad is failed and bad.msg == 'Invalid repository string: not a source line'"
+          - ppa is failed
+"#,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// A package held and released with `dpkg_selections`; a debconf answer set, left alone when
+/// equal (booleans in any case), and put back.
+#[test]
+fn ssh_dpkg_selections_and_debconf() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  tasks:
+    - dpkg_selections: {name: cron, selection: hold}
+      register: held
+    - dpkg_selections: {name: cron, selection: hold}
+      register: held_again
+    - command: dpkg --get-selections cron
+      register: sel
+    - dpkg_selections: {name: cron, selection: install}
+      register: released
+    - dpkg_selections: {name: no-such-package-here, selection: hold}
+      register: missing
+      ignore_errors: true
+    - debconf:
+        name: openssh-server
+        question: openssh-server/password-authentication
+        vtype: boolean
+        value: false
+      register: set_false
+    - debconf:
+        name: openssh-server
+        question: openssh-server/password-authentication
+        vtype: boolean
+        value: "False"
+      register: set_false_again
+    - command: debconf-show openssh-server
+      register: shown
+    - debconf:
+        name: openssh-server
+        question: openssh-server/password-authentication
+        vtype: boolean
+        value: true
+      check_mode: true
+      register: checked
+    - debconf:
+        name: openssh-server
+        question: openssh-server/password-authentication
+        vtype: boolean
+        value: true
+      register: restored
+    - debconf: {name: openssh-server}
+      register: listing
+    - assert:
+        that:
+          - held is changed and held.before == 'install' and held.after == 'hold'
+          - held_again is not changed
+          - sel.stdout is search('hold$')
+          - released is changed
+          - missing is failed
+          - "missing.msg == \"Failed to find package 'no-such-package-here' to perform selection 'hold'.\""
+          - set_false is changed
+          - "set_false.previous == {'openssh-server/password-authentication': 'true'}"
+          - set_false_again is not changed
+          - "'password-authentication: false' in shown.stdout"
+          - checked is changed
+          - restored is changed
+          - listing is not changed
+          - listing.current['openssh-server/password-authentication'] == 'true'
+"#,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
 }
