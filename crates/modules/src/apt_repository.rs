@@ -174,8 +174,9 @@ impl Module for AptRepository {
                         files.len() - 1
                     }
                 };
+                // The repo's own `# comment` is not written, as Ansible drops it too.
                 files[idx].lines.push(Line {
-                    comment: wanted.comment.clone(),
+                    comment: String::new(),
                     ..wanted.clone()
                 });
             }

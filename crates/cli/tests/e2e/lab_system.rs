@@ -383,7 +383,7 @@ fn ssh_apt_repository() {
     file: /etc/apt/sources.list.d/drover-test.list
   tasks:
     - apt_repository: {repo: "{{ line }}", filename: drover-test, state: absent, update_cache: false}
-    - apt_repository: {repo: "{{ line }}", filename: drover-test}
+    - apt_repository: {repo: "{{ line }} # backports", filename: drover-test}
       register: added
     - apt_repository: {repo: "{{ line }}", filename: drover-test}
       register: again
