@@ -139,6 +139,18 @@ check "cut host still runs" eval '[[ $(status_of node02) == running ]]'
 check "heal brings it back" eval '"$LAB" heal node02 && on root node02 true'
 check "kill makes it gone" eval '"$LAB" kill node03 && [[ $(status_of node03) == exited ]] && unreachable node03'
 check "restart brings it back" eval '"$LAB" restart node03 && on root node03 true'
+# A reboot from inside (systemd ends PID 1) brings the host back on its own.
+rebooted_comes_back() {
+	local before after deadline=$((SECONDS + 60))
+	before=$(on root node02 "cut -d' ' -f22 /proc/1/stat") || return 1
+	on root node02 'systemctl reboot' >/dev/null 2>&1
+	while ((SECONDS < deadline)); do
+		after=$(on root node02 "cut -d' ' -f22 /proc/1/stat" 2>/dev/null) && [[ -n $after && $after != "$before" ]] && return 0
+		sleep 1
+	done
+	return 1
+}
+check "a host rebooted from inside comes back" rebooted_comes_back
 check "up revives killed, paused and cut hosts" eval \
 	'"$LAB" kill node01 && "$LAB" pause node02 && "$LAB" cut node03 && "$LAB" up 3 &&
 	on root node01 true && on root node02 true && on root node03 true'

@@ -466,6 +466,7 @@ const CONTROLLER_ACTIONS: &[&str] = &[
     "include_tasks",
     "include_role",
     "validate_argument_spec",
+    "reboot",
 ];
 
 /// Where a task was written, from an event's `file:line:col`.

@@ -30,7 +30,7 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
         // Checked when they run: Ansible fails these tasks (which can be ignored) rather than
         // the playbook.
         "set_fact" | "add_host" | "set_stats" | "wait_for_connection" => None,
-        "validate_argument_spec" => None,
+        "validate_argument_spec" | "reboot" => None,
         "include_tasks" | "include_role" => None,
         _ => return None,
     })
@@ -215,6 +215,7 @@ pub async fn run(
         "set_stats" => crate::custom_stats::set_stats(run, &host.name, &raw),
         "async_status" => crate::jobs::status(run, host, task, vars, &raw).await,
         "wait_for_connection" => crate::wait_for_connection::run(run, host, task, vars, &raw).await,
+        "reboot" => crate::reboot::run(run, host, task, vars, &raw).await,
         other => ItemResult::failed(format!("couldn't resolve module/action '{other}'")),
     }
 }

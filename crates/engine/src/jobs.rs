@@ -50,6 +50,7 @@ const NO_ASYNC: &[&str] = &[
     "include_vars",
     "pause",
     "raw",
+    "reboot",
     "script",
     "set_fact",
     "set_stats",

@@ -20,6 +20,7 @@ pub mod inventory;
 mod jobs;
 mod meta;
 mod play;
+mod reboot;
 pub mod state;
 pub mod validate;
 pub mod vars;

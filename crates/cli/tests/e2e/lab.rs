@@ -618,3 +618,50 @@ fn ssh_package_and_service_facts() {
     let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// `reboot` on a host of its own (node05, which no other e2e test uses): the host goes down
+/// and comes back, told apart by PID 1's start time (a container shares the kernel's boot id);
+/// check mode reboots nothing; an unknown reboot command is named.
+#[test]
+fn ssh_reboot_waits_for_the_host_to_come_back() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node05
+  gather_facts: false
+  vars:
+    pid1_start: "cut -d' ' -f22 /proc/1/stat"
+  tasks:
+    - command: "{{ pid1_start }}"
+      register: before
+    - reboot:
+        boot_time_command: "{{ pid1_start }}"
+      check_mode: true
+      register: checked
+    - command: "{{ pid1_start }}"
+      register: unchanged
+    - reboot:
+        reboot_command: systemctl reboot
+        boot_time_command: "{{ pid1_start }}"
+        reboot_timeout: 120
+      register: rebooted
+    - command: "{{ pid1_start }}"
+      register: after
+    - reboot:
+        reboot_command: no-such-reboot-command now
+      register: missing
+      ignore_errors: true
+    - assert:
+        that:
+          - checked is changed and checked.rebooted
+          - unchanged.stdout == before.stdout
+          - rebooted is changed and rebooted.rebooted
+          - rebooted.elapsed >= 0
+          - after.stdout != before.stdout
+          - missing is failed
+          - missing.msg is search('Unable to find command "no-such-reboot-command" in search paths')
+"#,
+    )]);
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 0, "{}", r.all());
+}

@@ -862,3 +862,13 @@ fn ad_hoc_task_timeout_and_json_arguments() {
     assert_eq!(json.code, 0, "{}", json.all());
     assert!(json.stdout.contains("rc=0 >>\nfrom-json"), "{}", json.all());
 }
+
+#[test]
+fn reboot_refuses_the_local_connection() {
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - reboot:\n      register: r\n      ignore_errors: true\n    - assert:\n        that:\n          - r is failed\n          - r.msg == 'Running reboot with local connection would reboot the control node.'\n          - not r.rebooted\n",
+    )]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
