@@ -43,6 +43,9 @@ pub struct Config {
     pub duplicate_dict_key: Option<drover_yaml::DuplicateKeys>,
     /// `allow_broken_conditionals`: non-boolean conditional results use Python truthiness.
     pub allow_broken_conditionals: bool,
+    /// `hash_behaviour = merge`: a dictionary variable defined in several places is their
+    /// recursive merge, not the highest one.
+    pub hash_merge: bool,
     /// `fact_caching`: the cache plugin (`memory`, the default, or `jsonfile`).
     pub fact_caching: Option<String>,
     /// `fact_caching_connection`: the `jsonfile` cache's directory.
@@ -90,6 +93,7 @@ const SETTINGS: &[(&str, &str, &str)] = &[
         "allow_broken_conditionals",
         "ANSIBLE_ALLOW_BROKEN_CONDITIONALS",
     ),
+    ("defaults", "hash_behaviour", "ANSIBLE_HASH_BEHAVIOUR"),
     ("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN"),
     (
         "defaults",
@@ -276,6 +280,15 @@ impl Config {
                     })
                 }
                 "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
+                "hash_behaviour" => {
+                    c.hash_merge = match v.trim().to_ascii_lowercase().as_str() {
+                        "merge" => true,
+                        "replace" => false,
+                        other => {
+                            bail!("{name}: hash_behaviour = {other:?} is not one of replace, merge")
+                        }
+                    }
+                }
                 "fact_caching" => c.fact_caching = Some(v.trim().to_string()),
                 "fact_caching_connection" => {
                     c.fact_caching_connection = Some(PathBuf::from(path_of(&v)))

@@ -320,8 +320,9 @@ impl drover_inventory::Evaluate for InventoryJinja {
 /// Loads the inventory sources and applies the `constructed` ones among them.
 fn read_inventory(
     sources: &[String],
+    hash_merge: bool,
 ) -> std::result::Result<Inventory, drover_inventory::InventoryError> {
-    let mut inv = Inventory::load(sources)?;
+    let mut inv = Inventory::load_merging(sources, hash_merge)?;
     if inv.has_pending_constructed() {
         inv.construct(&InventoryJinja(Templar::new(TemplarConfig::default())))?;
     }
@@ -330,7 +331,7 @@ fn read_inventory(
 
 fn load_inventory(sources: &[String], config: &config::Config) -> Result<Inventory> {
     let sources = inventory_sources(sources, config);
-    let inv = read_inventory(&sources)?;
+    let inv = read_inventory(&sources, config.hash_merge)?;
     for w in inv.warnings() {
         eprintln!("[WARNING]: {w}");
     }
@@ -381,6 +382,7 @@ fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
             .fact_caching_timeout
             .unwrap_or_else(|| RunOptions::default().fact_cache_timeout),
         playbook_python: drover_inventory::python3_on_path(),
+        hash_merge: config.hash_merge,
         ..RunOptions::default()
     })
 }
@@ -591,12 +593,13 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
         let loader = Loader::new(&playbook_dir, loader_config.clone());
         // `meta: refresh_inventory` reads the sources again, with the playbook's vars dirs.
         let reload = {
-            let (sources, dir) = (
+            let (sources, dir, hash_merge) = (
                 inventory_sources(&common.inventory, &config),
                 playbook_dir.clone(),
+                config.hash_merge,
             );
             move || -> std::result::Result<Inventory, String> {
-                let mut inv = read_inventory(&sources).map_err(|e| e.to_string())?;
+                let mut inv = read_inventory(&sources, hash_merge).map_err(|e| e.to_string())?;
                 inv.add_vars_dir(&dir, VarsDirKind::Playbook)
                     .map_err(|e| e.to_string())?;
                 Ok(inv)
@@ -900,6 +903,19 @@ fn ad_hoc_play(
     )
 }
 
+/// JSON as ansible-inventory prints it: four-space indentation (Python's `indent=4`), text
+/// as it is.
+fn inventory_json(v: &serde_json::Value) -> Result<String> {
+    use serde::Serialize;
+    let mut buf = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut buf,
+        serde_json::ser::PrettyFormatter::with_indent(b"    "),
+    );
+    v.serialize(&mut ser)?;
+    Ok(String::from_utf8(buf)?)
+}
+
 fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
     let config = config::Config::load()?;
     config.apply_process_settings();
@@ -908,11 +924,11 @@ fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
         let json = inv
             .host_json(h)
             .ok_or_else(|| anyhow!("You must pass a single valid host to --host parameter"))?;
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        println!("{}", inventory_json(&json)?);
     } else if a.graph {
         println!("{}", inv.graph(a.group.as_deref())?);
     } else if a.list {
-        println!("{}", serde_json::to_string_pretty(&inv.list_json())?);
+        println!("{}", inventory_json(&inv.list_json())?);
     } else {
         bail!(
             "No action selected, at least one of --host, --graph or --list needs to be specified."

@@ -531,29 +531,6 @@ fn include_vars_failed(message: String) -> ItemResult {
     r
 }
 
-/// Ansible's `merge_hash`: nested mappings merge, anything else is replaced.
-fn merge_hash(old: &Value, new: &Value) -> Value {
-    if old.kind() != minijinja::value::ValueKind::Map
-        || new.kind() != minijinja::value::ValueKind::Map
-    {
-        return new.clone();
-    }
-    let mut out: IndexMap<String, Value> = IndexMap::new();
-    for k in old.try_iter().into_iter().flatten() {
-        out.insert(display_value(&k), old.get_item(&k).unwrap_or_default());
-    }
-    for k in new.try_iter().into_iter().flatten() {
-        let nv = new.get_item(&k).unwrap_or_default();
-        let key = display_value(&k);
-        let merged = match out.get(&key) {
-            Some(ov) => merge_hash(ov, &nv),
-            None => nv,
-        };
-        out.insert(key, merged);
-    }
-    Value::from_pairs(out.into_iter().collect::<Vec<_>>())
-}
-
 /// The directories under `root` (itself included) as Python's `os.walk(followlinks=True)`
 /// finds them, sorted by path text, each with its sorted file names and its depth (root = 1).
 fn walk_dirs(root: &Path) -> Vec<(PathBuf, Vec<String>, usize)> {
@@ -843,7 +820,7 @@ fn include_vars(
     {
         for (k, v) in facts.iter_mut() {
             if let Some(old) = drover_template::VarSource::get(vars, k) {
-                *v = merge_hash(&old, v);
+                *v = drover_yaml::merge_hash(&old, v);
             }
         }
     }

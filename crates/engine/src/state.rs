@@ -98,6 +98,9 @@ pub struct RunOptions {
     pub fact_cache_prefix: String,
     /// `fact_caching_timeout` in seconds: older cache files are ignored; 0 never expires.
     pub fact_cache_timeout: u64,
+    /// `hash_behaviour = merge`: a mapping variable set in several layers is their recursive
+    /// merge.
+    pub hash_merge: bool,
     /// `--force-handlers` / `force_handlers`: notified handlers run on failed hosts too, for
     /// plays that do not say.
     pub force_handlers: bool,
@@ -162,6 +165,7 @@ impl Default for RunOptions {
             fact_cache_dir: None,
             fact_cache_prefix: "ansible_facts".into(),
             fact_cache_timeout: 86400,
+            hash_merge: false,
             force_handlers: false,
             error_on_missing_handler: true,
             private_role_vars: None,

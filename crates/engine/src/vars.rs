@@ -250,46 +250,63 @@ impl TaskVars {
     /// As [`Self::layered`], with whether the value was written (may be templated) rather
     /// than produced (set_fact and registered results, facts, add_host variables).
     fn layered_trusted(&self, name: &str) -> Option<(Value, bool)> {
-        let written = |v: &Value| Some((v.clone(), true));
+        let mut found = None;
+        self.each_layer(name, &mut |v, written| {
+            found = Some((v.clone(), written));
+            false
+        });
+        found
+    }
+
+    /// Offers each layer's value of `name` to `f`, highest precedence first, while `f` asks
+    /// for more (returns true), with whether the value was written (may be templated).
+    fn each_layer(&self, name: &str, f: &mut dyn FnMut(&Value, bool) -> bool) {
+        macro_rules! offer {
+            ($v:expr, $written:expr) => {
+                if !f($v, $written) {
+                    return;
+                }
+            };
+        }
         for params in self.include_params.iter().rev() {
             if let Some(v) = params.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         let mut role = self.role.as_ref();
         while let Some(scope) = role {
             if let Some(v) = scope.params.get(name) {
-                return written(v);
+                offer!(v, true);
             }
             role = scope.parent.as_ref();
         }
         {
             let state = self.host.read();
             if let Some(v) = state.set_facts.get(name) {
-                return Some((v.clone(), false));
+                offer!(v, false);
             }
             if let Some(v) = state.include_vars.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         for scope in self.scopes.iter().rev() {
             if let Some(v) = scope.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         // Role vars: the role's own, then what its dependencies export, then its parents'
         // (innermost first), as Ansible's Role.get_vars ranks them.
         if let Some(scope) = self.role.as_ref() {
             if let Some(v) = scope.role.vars.get(name) {
-                return written(v);
+                offer!(v, true);
             }
             if let Some(v) = scope.dependency_vars().and_then(|d| d.get(name)) {
-                return written(v);
+                offer!(v, true);
             }
             let mut role = scope.parent.as_ref();
             while let Some(scope) = role {
                 if let Some(v) = scope.role.vars.get(name) {
-                    return written(v);
+                    offer!(v, true);
                 }
                 role = scope.parent.as_ref();
             }
@@ -298,29 +315,29 @@ impl TaskVars {
         // those of roles this host included publicly from then on.
         for role in self.host.read().public_roles.iter().rev() {
             if let Some(v) = role.vars.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         if let Some(play) = &self.play {
             for vars in &play.role_vars {
                 if let Some(v) = vars.get(name) {
-                    return written(v);
+                    offer!(v, true);
                 }
             }
         }
         if let Some(play) = &self.play {
             if let Some(v) = self.host.read().vars_files.get(name) {
-                return written(v);
+                offer!(v, true);
             }
             if let Some(v) = play.play.vars.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         if let Some(v) = self.host.read().fact_var(name) {
-            return Some((v.clone(), false));
+            offer!(v, false);
         }
         if let Some(v) = self.host.read().added_vars.get(name) {
-            return Some((v.clone(), false));
+            offer!(v, false);
         }
         if let Some(v) = self
             .host
@@ -329,37 +346,62 @@ impl TaskVars {
             .as_ref()
             .and_then(|r| r.get(name))
         {
-            return written(v);
+            offer!(v, true);
         }
         if let Some(v) = self.host.inventory_vars.get(name) {
-            return written(v);
+            offer!(v, true);
         }
         let mut role = self.role.as_ref();
         while let Some(scope) = role {
             if let Some(v) = scope.role.defaults.get(name) {
-                return written(v);
+                offer!(v, true);
             }
             role = scope.parent.as_ref();
         }
         for role in self.host.read().public_roles.iter().rev() {
             if let Some(v) = role.defaults.get(name) {
-                return written(v);
+                offer!(v, true);
             }
         }
         // Play-level roles' defaults are visible to the whole play in Ansible.
         if let Some(play) = &self.play {
             for defaults in &play.role_defaults {
                 if let Some(v) = defaults.get(name) {
-                    return written(v);
+                    offer!(v, true);
                 }
             }
         }
-        None
+    }
+
+    /// Under `hash_behaviour = merge`: the value of `name` is the recursive merge of every
+    /// layer's mapping, from the highest down to the first layer that is not a mapping.
+    fn merged_layers(&self, name: &str, top: Option<(Value, bool)>) -> Option<(Value, bool)> {
+        let mut values: Vec<(Value, bool)> = top.into_iter().collect();
+        self.each_layer(name, &mut |v, written| {
+            values.push((v.clone(), written));
+            v.kind() == minijinja::value::ValueKind::Map
+        });
+        if values
+            .first()
+            .is_some_and(|(v, _)| v.kind() != minijinja::value::ValueKind::Map)
+        {
+            return values.into_iter().next();
+        }
+        let written = values.iter().any(|(_, w)| *w);
+        let mut iter = values.into_iter().rev();
+        let (mut merged, _) = iter.next()?;
+        for (v, _) in iter {
+            merged = drover_yaml::merge_hash(&merged, &v);
+        }
+        Some((merged, written))
     }
 }
 
 impl VarSource for TaskVars {
     fn get(&self, name: &str) -> Option<Value> {
+        if self.run.options.hash_merge {
+            return self.get_trusted(name).map(|(v, _)| v);
+        }
         if let Some(v) = self.run.extra_vars.get(name) {
             return Some(v.clone());
         }
@@ -372,6 +414,20 @@ impl VarSource for TaskVars {
     }
 
     fn get_trusted(&self, name: &str) -> Option<(Value, bool)> {
+        if self.run.options.hash_merge {
+            let top = self.run.extra_vars.get(name).map(|v| (v.clone(), true));
+            if top.is_none() {
+                if let Some(v) = self.locals.get(name) {
+                    return Some((v.clone(), false));
+                }
+                if let Some(v) = self.magic(name) {
+                    return Some((v, false));
+                }
+            }
+            return self
+                .merged_layers(name, top)
+                .or_else(|| self.connection_default(name).map(|v| (v, false)));
+        }
         if let Some(v) = self.run.extra_vars.get(name) {
             return Some((v.clone(), true));
         }

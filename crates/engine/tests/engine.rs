@@ -1,7 +1,8 @@
 //! Playbook in, events out: each file under `tests/cases/` is a YAML mapping with
 //! - `hosts`: inventory host names (all reached with the local connection),
 //! - `groups` (optional): group name → host names,
-//! - `options` (optional): `tags`, `skip_tags`, `check`, `limit`, `extra_vars`, `fact_cache`
+//! - `options` (optional): `tags`, `skip_tags`, `check`, `limit`, `extra_vars`, `fact_cache`,
+//!   `hash_behaviour`
 //!   (a jsonfile fact cache in `<tmp>/facts`),
 //! - `playbook`: the plays,
 //! - `expect`: the run's outline, one line per event: `TASK name`, `HANDLER name`,
@@ -209,6 +210,7 @@ async fn check(case: &Path) {
             .as_bool()
             .unwrap_or(false)
             .then(|| dir.join("facts")),
+        hash_merge: opts["hash_behaviour"].as_str() == Some("merge"),
         ..RunOptions::default()
     };
     let mut extra = Vars::new();

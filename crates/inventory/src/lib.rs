@@ -120,6 +120,9 @@ pub struct Inventory {
     warnings: Vec<String>,
     /// `constructed` sources read, not yet applied (see [`Inventory::construct`]).
     constructed: Vec<constructed::Spec>,
+    /// `hash_behaviour = merge`: a dictionary set again (another source, another layer) is
+    /// merged recursively into the earlier one instead of replacing it.
+    hash_merge: bool,
 }
 
 impl Default for Inventory {
@@ -137,6 +140,7 @@ impl Inventory {
             vars_dirs: Vec::new(),
             warnings: Vec::new(),
             constructed: Vec::new(),
+            hash_merge: false,
         };
         inv.ensure_group("all");
         inv.ensure_group("ungrouped");
@@ -150,7 +154,19 @@ impl Inventory {
     /// # Errors
     /// The first malformed or missing source.
     pub fn load<S: AsRef<str>>(sources: &[S]) -> Result<Inventory, InventoryError> {
+        Inventory::load_merging(sources, false)
+    }
+
+    /// [`Inventory::load`] with `hash_behaviour = merge` when `hash_merge`.
+    ///
+    /// # Errors
+    /// The first malformed or missing source.
+    pub fn load_merging<S: AsRef<str>>(
+        sources: &[S],
+        hash_merge: bool,
+    ) -> Result<Inventory, InventoryError> {
         let mut inv = Inventory::new();
+        inv.hash_merge = hash_merge;
         for source in sources {
             inv.add_source(source.as_ref())?;
         }
@@ -327,15 +343,17 @@ impl Inventory {
     }
 
     pub fn set_host_var(&mut self, host: &str, key: &str, value: Value) {
+        let merging = self.hash_merge;
         if let Some(h) = self.hosts.get_mut(host) {
-            h.vars.insert(key.to_string(), value);
+            set_var(&mut h.vars, key, value, merging);
         }
     }
 
     pub fn set_group_var(&mut self, group: &str, key: &str, value: Value) {
         self.ensure_group(group);
+        let merging = self.hash_merge;
         if let Some(g) = self.groups.get_mut(group) {
-            g.vars.insert(key.to_string(), value);
+            set_var(&mut g.vars, key, value, merging);
         }
     }
 
@@ -599,13 +617,13 @@ impl Inventory {
         // group's group_vars/ (the inventory's layer, then the playbook's, each by depth).
         for g in &groups {
             if let Some(grp) = self.groups.get(g) {
-                merge(&mut out, &grp.vars);
+                merge(&mut out, &grp.vars, self.hash_merge);
             }
         }
         for kind in [VarsDirKind::Inventory, VarsDirKind::Playbook] {
             for layer in layers(kind) {
                 if let Some(v) = layer.groups.get("all") {
-                    merge(&mut out, v);
+                    merge(&mut out, v, self.hash_merge);
                 }
             }
         }
@@ -613,7 +631,7 @@ impl Inventory {
             for g in groups.iter().filter(|g| *g != "all") {
                 for layer in layers(kind) {
                     if let Some(v) = layer.groups.get(g) {
-                        merge(&mut out, v);
+                        merge(&mut out, v, self.hash_merge);
                     }
                 }
             }
@@ -626,12 +644,12 @@ impl Inventory {
                 out.insert("ansible_python_interpreter".to_string(), Value::from(py));
             }
         } else if let Some(h) = self.hosts.get(host) {
-            merge(&mut out, &h.vars);
+            merge(&mut out, &h.vars, self.hash_merge);
         }
         for kind in [VarsDirKind::Inventory, VarsDirKind::Playbook] {
             for layer in layers(kind) {
                 if let Some(v) = layer.hosts.get(host) {
-                    merge(&mut out, v);
+                    merge(&mut out, v, self.hash_merge);
                 }
             }
         }
@@ -639,10 +657,18 @@ impl Inventory {
     }
 }
 
-fn merge(into: &mut Vars, from: &Vars) {
+fn merge(into: &mut Vars, from: &Vars, hash_merge: bool) {
     for (k, v) in from {
-        into.insert(k.clone(), v.clone());
+        set_var(into, k, v.clone(), hash_merge);
     }
+}
+
+fn set_var(into: &mut Vars, key: &str, value: Value, hash_merge: bool) {
+    let value = match into.get(key) {
+        Some(old) if hash_merge => drover_yaml::merge_hash(old, &value),
+        _ => value,
+    };
+    into.insert(key.to_string(), value);
 }
 
 /// `host:port` → (`host`, port). IPv6 addresses, `[v6]:port`, and ranges holding colons

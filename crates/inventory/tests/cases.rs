@@ -4,6 +4,7 @@
 //! ```yaml
 //! sources: [hosts.ini]          # -i sources, relative to the case directory
 //! playbook_dir: play            # optional: a playbook-adjacent group_vars/host_vars layer
+//! hash_behaviour: merge         # optional: mappings merge across layers and sources
 //! patterns: {"web:!db": [web1]} # pattern -> selected hosts, in order
 //! limits: [{hosts: all, limit: "web*", expect: [web1]}]
 //! vars: {web1: {a: 1}}          # host -> exactly its merged variables
@@ -60,7 +61,8 @@ fn load(dir: &Path, case: &Node) -> Result<Inventory, InventoryError> {
             }
         })
         .collect();
-    let mut inv = Inventory::load(&sources)?;
+    let merging = case.get("hash_behaviour").and_then(Node::as_str) == Some("merge");
+    let mut inv = Inventory::load_merging(&sources, merging)?;
     if let Some(play) = case.get("playbook_dir").and_then(Node::as_str) {
         inv.add_vars_dir(&dir.join(play), VarsDirKind::Playbook)?;
     }

@@ -107,6 +107,29 @@ impl Node {
     }
 }
 
+/// Ansible's `combine_vars` under `hash_behaviour = merge`: two mappings merge key by key,
+/// recursively, the newer winning; anything else is replaced by the newer value.
+pub fn merge_hash(old: &Value, new: &Value) -> Value {
+    use minijinja::value::ValueKind;
+    if old.kind() != ValueKind::Map || new.kind() != ValueKind::Map {
+        return new.clone();
+    }
+    let mut out: IndexMap<Value, Value> = IndexMap::new();
+    for k in old.try_iter().into_iter().flatten() {
+        let v = old.get_item(&k).unwrap_or_default();
+        out.insert(k, v);
+    }
+    for k in new.try_iter().into_iter().flatten() {
+        let nv = new.get_item(&k).unwrap_or_default();
+        let merged = match out.get(&k) {
+            Some(ov) => merge_hash(ov, &nv),
+            None => nv,
+        };
+        out.insert(k, merged);
+    }
+    Value::from_object(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

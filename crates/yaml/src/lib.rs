@@ -18,7 +18,7 @@ mod error;
 mod load;
 mod resolve;
 
-pub use convert::mark_unsafe;
+pub use convert::{mark_unsafe, merge_hash};
 pub use error::{snippet, SourceError, YamlError};
 pub use load::{parse_one, parse_str};
 
