@@ -198,6 +198,12 @@ struct InventoryArgs {
     /// Also show variables with --graph.
     #[arg(long = "vars")]
     vars: bool,
+    /// With --list: groups carry their own vars, hosts only theirs.
+    #[arg(long = "export")]
+    export: bool,
+    /// With --list: YAML instead of JSON, groups nested as in a YAML inventory.
+    #[arg(short = 'y', long = "yaml")]
+    yaml: bool,
     /// Verbosity, accepted as ansible-inventory accepts it (the output does not change).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
@@ -927,8 +933,16 @@ fn inventory_cmd(a: InventoryArgs) -> Result<i32> {
         println!("{}", inventory_json(&json)?);
     } else if a.graph {
         println!("{}", inv.graph(a.group.as_deref())?);
+    } else if a.list && a.yaml {
+        let tree = drover_template::from_serde(inv.list_yaml_tree(a.export));
+        let style = drover_template::YamlStyle {
+            flow: Some(false),
+            sort_keys: true,
+            ..drover_template::YamlStyle::default()
+        };
+        print!("{}", drover_template::to_yaml_string(&tree, &style));
     } else if a.list {
-        println!("{}", inventory_json(&inv.list_json())?);
+        println!("{}", inventory_json(&inv.list_json_as(a.export))?);
     } else {
         bail!(
             "No action selected, at least one of --host, --graph or --list needs to be specified."

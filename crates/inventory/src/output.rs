@@ -36,10 +36,16 @@ impl Inventory {
     /// `hosts` and `children` in the order they were defined (`all` lists `ungrouped` first);
     /// groups with neither are left out, except `all`.
     pub fn list_json(&self) -> Json {
+        self.list_json_as(false)
+    }
+
+    /// `--list`, with `--export`: each group carries its own `vars` and each host only its
+    /// own variables, instead of every host's merged view.
+    pub fn list_json_as(&self, export: bool) -> Json {
         let mut top = Map::new();
         let mut hostvars = Map::new();
         for name in self.hosts.keys() {
-            let vars = self.host_vars(name);
+            let vars = self.exported_host_vars(name, export);
             if !vars.is_empty() {
                 hostvars.insert(name.clone(), vars_json(&vars));
             }
@@ -61,11 +67,114 @@ impl Inventory {
             if !g.hosts.is_empty() {
                 entry.insert("hosts".to_string(), Json::from(g.hosts.clone()));
             }
+            if export {
+                let vars = self.group_own_vars(&g.name);
+                if !vars.is_empty() {
+                    entry.insert("vars".to_string(), vars_json(&vars));
+                }
+            }
             if !entry.is_empty() || g.name == "all" {
                 top.insert(g.name.clone(), Json::Object(entry));
             }
         }
         sorted_json(Json::Object(top))
+    }
+
+    /// `--list --yaml`: the group tree as nested `children`, each host under the first group
+    /// that lists it with its variables (later groups name it with `{}`), group `vars` with
+    /// `--export`; empty parts left out, as ansible-inventory shapes it.
+    pub fn list_yaml_tree(&self, export: bool) -> Json {
+        let mut seen_hosts = std::collections::HashSet::new();
+        let mut seen_groups = std::collections::HashSet::new();
+        let mut out = Map::new();
+        if let Some(v) = self.yaml_group("all", export, &mut seen_hosts, &mut seen_groups) {
+            out.insert("all".to_string(), v);
+        }
+        sorted_json(Json::Object(out))
+    }
+
+    fn yaml_group(
+        &self,
+        name: &str,
+        export: bool,
+        seen_hosts: &mut std::collections::HashSet<String>,
+        seen_groups: &mut std::collections::HashSet<String>,
+    ) -> Option<Json> {
+        let g = self.groups.get(name)?;
+        let mut entry = Map::new();
+        let mut children = Map::new();
+        for c in &g.children {
+            if c == "all" {
+                continue;
+            }
+            if seen_groups.insert(c.clone()) {
+                if let Some(v) = self.yaml_group(c, export, seen_hosts, seen_groups) {
+                    children.insert(c.clone(), v);
+                }
+            } else {
+                children.insert(c.clone(), Json::Object(Map::new()));
+            }
+        }
+        if !children.is_empty() {
+            entry.insert("children".to_string(), Json::Object(children));
+        }
+        if name != "all" {
+            let mut hosts = Map::new();
+            for h in &g.hosts {
+                let vars = if seen_hosts.insert(h.clone()) {
+                    vars_json(&self.exported_host_vars(h, export))
+                } else {
+                    Json::Object(Map::new())
+                };
+                hosts.insert(h.clone(), vars);
+            }
+            if !hosts.is_empty() {
+                entry.insert("hosts".to_string(), Json::Object(hosts));
+            }
+        }
+        if export {
+            let vars = self.group_own_vars(name);
+            if !vars.is_empty() {
+                entry.insert("vars".to_string(), vars_json(&vars));
+            }
+        }
+        (!entry.is_empty()).then_some(Json::Object(entry))
+    }
+
+    /// A host's variables as `--list` shows them: merged, or with `--export` only its own
+    /// (inventory file, then `host_vars/`).
+    fn exported_host_vars(&self, host: &str, export: bool) -> Vars {
+        if !export {
+            return self.host_vars(host);
+        }
+        let mut out = Vars::new();
+        if let Some(h) = self.hosts.get(host) {
+            crate::merge(&mut out, &h.vars, self.hash_merge);
+        }
+        for kind in [crate::VarsDirKind::Inventory, crate::VarsDirKind::Playbook] {
+            for layer in self.vars_dirs.iter().filter(|d| d.kind == kind) {
+                if let Some(v) = layer.hosts.get(host) {
+                    crate::merge(&mut out, v, self.hash_merge);
+                }
+            }
+        }
+        out
+    }
+
+    /// A group's own variables (inventory file, then `group_vars/`), for `--export`.
+    fn group_own_vars(&self, group: &str) -> Vars {
+        let mut out = Vars::new();
+        if let Some(g) = self.groups.get(group) {
+            crate::merge(&mut out, &g.vars, self.hash_merge);
+        }
+        for kind in [crate::VarsDirKind::Inventory, crate::VarsDirKind::Playbook] {
+            for layer in self.vars_dirs.iter().filter(|d| d.kind == kind) {
+                if let Some(v) = layer.groups.get(group) {
+                    crate::merge(&mut out, v, self.hash_merge);
+                }
+            }
+        }
+        out
     }
 
     /// `ansible-inventory --graph [GROUP]`: the group tree from `group` (default `all`), child
@@ -130,6 +239,36 @@ mod tests {
         std::fs::write(&path, ini).unwrap();
         let inv = Inventory::load(&[path.display().to_string()]).unwrap();
         (dir, inv)
+    }
+
+    #[test]
+    fn export_keeps_group_vars_with_their_groups() {
+        let (_dir, inv) = inventory("[web]\nw1 a=1\n[web:vars]\nport=80\n[all:vars]\nntp=pool\n");
+        let merged = inv.list_json_as(false);
+        assert_eq!(merged["_meta"]["hostvars"]["w1"]["port"], 80);
+        assert!(merged["web"].get("vars").is_none());
+        let export = inv.list_json_as(true);
+        assert_eq!(
+            export["_meta"]["hostvars"]["w1"],
+            serde_json::json!({"a": 1})
+        );
+        assert_eq!(export["web"]["vars"], serde_json::json!({"port": 80}));
+        assert_eq!(export["all"]["vars"], serde_json::json!({"ntp": "pool"}));
+    }
+
+    #[test]
+    fn yaml_tree_nests_groups_and_lists_a_host_once() {
+        let (_dir, inv) = inventory("[web]\nw1 a=1\n[db]\nw1\n[prod:children]\nweb\n");
+        let tree = inv.list_yaml_tree(false);
+        let all = &tree["all"]["children"];
+        // Groups in all's order (web, now under prod, comes after db): w1's variables go with
+        // its first group, as ansible-inventory writes them.
+        assert_eq!(all["db"]["hosts"]["w1"]["a"], 1);
+        assert_eq!(
+            all["prod"]["children"]["web"]["hosts"]["w1"],
+            serde_json::json!({})
+        );
+        assert!(all.get("ungrouped").is_none());
     }
 
     #[test]
