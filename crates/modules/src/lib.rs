@@ -113,6 +113,7 @@ mod blockinfile;
 mod command;
 mod copy;
 mod cron;
+mod deb822_repository;
 mod debconf;
 mod dnf;
 mod dpkg_selections;
@@ -158,6 +159,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(command::Command),
         Box::new(copy::Copy),
         Box::new(cron::Cron),
+        Box::new(deb822_repository::Deb822Repository),
         Box::new(debconf::Debconf),
         Box::new(dnf::Dnf),
         Box::new(dpkg_selections::DpkgSelections),

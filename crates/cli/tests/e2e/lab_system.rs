@@ -510,3 +510,82 @@ fn ssh_dpkg_selections_and_debconf() {
     let r = play(&dir, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// A deb822 source written as Ansible writes it (field order, URIs, X-Repolib-Name, yes/no),
+/// accepted by `apt-get update`, unchanged when run again; an inline key embedded, a key URL
+/// downloaded by the host into /etc/apt/keyrings; `state: absent` removes source and key.
+#[test]
+fn ssh_deb822_repository() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    dest: /etc/apt/sources.list.d/drover-test.sources
+    repo: &repo
+      name: drover test
+      uris: http://deb.debian.org/debian
+      suites: [bookworm-backports]
+      components: [main, contrib]
+      signed_by: /usr/share/keyrings/debian-archive-keyring.gpg
+      enabled: true
+  tasks:
+    - deb822_repository: {name: drover test, state: absent}
+    - deb822_repository: *repo
+      register: added
+    - deb822_repository: *repo
+      register: again
+    - command: cat {{ dest }}
+      register: content
+    - command: apt-get update -q
+    - deb822_repository:
+        name: drover test
+        uris: [http://deb.debian.org/debian]
+        suites: [bookworm-backports]
+        signed_by: |
+          -----BEGIN PGP PUBLIC KEY BLOCK-----
+
+          bm90IGEgcmVhbCBrZXk=
+          -----END PGP PUBLIC KEY BLOCK-----
+      register: inline
+    - deb822_repository:
+        name: drover test
+        uris: [http://deb.debian.org/debian]
+        suites: [bookworm-backports]
+        signed_by: http://deb.debian.org/debian/dists/bookworm/Release.gpg
+      register: fetched
+    - stat: {path: /etc/apt/keyrings/drover-test.gpg}
+      register: key
+    - deb822_repository: {name: drover test, state: absent}
+      register: removed
+    - stat: {path: "{{ dest }}"}
+      register: gone
+    - stat: {path: /etc/apt/keyrings/drover-test.gpg}
+      register: key_gone
+    - assert:
+        that:
+          - added is changed and added.dest == dest
+          - again is not changed
+          - content.stdout == expected
+          - inline is changed
+          - "'Signed-By:\n    -----BEGIN PGP PUBLIC KEY BLOCK-----\n    .\n    bm90IGEgcmVhbCBrZXk=\n' in inline.repo"
+          - fetched is changed and fetched.key_filename == '/etc/apt/keyrings/drover-test.gpg'
+          - "'Signed-By: /etc/apt/keyrings/drover-test.gpg' in fetched.repo"
+          - key.stat.exists and key.stat.mode == '0644'
+          - removed is changed
+          - not gone.stat.exists and not key_gone.stat.exists
+      vars:
+        expected: |-
+          Components: main contrib
+          Enabled: yes
+          X-Repolib-Name: drover test
+          Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+          Suites: bookworm-backports
+          Types: deb
+          URIs: http://deb.debian.org/debian
+"#,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
