@@ -131,6 +131,7 @@ mod lineinfile;
 mod package;
 mod package_facts;
 mod ping;
+mod pip;
 mod raw;
 mod replace;
 mod script;
@@ -176,6 +177,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(package::Package),
         Box::new(package_facts::PackageFacts),
         Box::new(ping::Ping),
+        Box::new(pip::Pip),
         Box::new(raw::Raw),
         Box::new(replace::Replace),
         Box::new(script::Script),

@@ -589,3 +589,111 @@ fn ssh_deb822_repository() {
     let r = play(&dir, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// A wheel built here, served to pip offline (`--no-index --find-links`): a virtualenv made
+/// with `python3 -m venv`, a pinned install, an unchanged re-run decided without pip, an
+/// upgrade through a specifier, check mode, removal.
+#[test]
+fn ssh_pip_in_a_virtualenv() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r#"
+- hosts: node03
+  gather_facts: false
+  vars:
+    venv: /opt/drover-pip-test
+    offline: --no-index --find-links /tmp/drover-wheels
+    common: &common
+      virtualenv: /opt/drover-pip-test
+      virtualenv_command: python3 -m venv
+      extra_args: --no-index --find-links /tmp/drover-wheels
+  tasks:
+    - file: {path: "{{ venv }}", state: absent}
+    - file: {path: /tmp/drover-wheels, state: directory}
+    - copy: {src: "{{ item }}", dest: /tmp/drover-wheels/}
+      loop: [wheels/drover_demo-1.0-py3-none-any.whl, wheels/drover_demo-2.0-py3-none-any.whl]
+    - pip: {name: drover-demo, version: "1.0", <<: *common}
+      register: first
+    - pip: {name: drover-demo==1.0, <<: *common}
+      register: again
+    - pip: {name: "drover-demo>=2", <<: *common}
+      check_mode: true
+      register: checked
+    - command: "{{ venv }}/bin/python -c 'import importlib.metadata as m; print(m.version(\"drover-demo\"))'"
+      register: v1
+    - pip: {name: "drover-demo>=2", <<: *common}
+      register: upgraded
+    - command: "{{ venv }}/bin/python -c 'import importlib.metadata as m; print(m.version(\"drover-demo\"))'"
+      register: v2
+    # pip uninstall takes no --find-links: extra_args go to it as given, as in Ansible.
+    - pip: {name: drover-demo, state: absent, virtualenv: "{{ venv }}"}
+      register: removed
+    - pip: {name: drover-demo, state: absent, virtualenv: "{{ venv }}"}
+      register: removed_again
+    - pip: {name: no-such-dist-anywhere, <<: *common}
+      register: missing
+      ignore_errors: true
+    - file: {path: "{{ venv }}", state: absent}
+    - file: {path: /tmp/drover-wheels, state: absent}
+    - assert:
+        that:
+          - first is changed
+          - again is not changed
+          - again.stdout == ''
+          - checked is changed
+          - v1.stdout == '1.0'
+          - upgraded is changed
+          - v2.stdout == '2.0'
+          - removed is changed
+          - removed_again is not changed
+          - missing is failed
+"#,
+    )]);
+    for version in ["1.0", "2.0"] {
+        build_wheel(
+            &dir.path().join("wheels"),
+            "drover_demo",
+            "drover-demo",
+            version,
+        );
+    }
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// A minimal pure-Python wheel (a zip with the package and its dist-info), made with `zip`.
+fn build_wheel(out: &std::path::Path, module: &str, dist: &str, version: &str) {
+    let work = tempfile::tempdir().expect("tempdir");
+    let info = format!("{module}-{version}.dist-info");
+    let files = [
+        (format!("{module}/__init__.py"), format!("VERSION = '{version}'\n")),
+        (
+            format!("{info}/METADATA"),
+            format!("Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"),
+        ),
+        (
+            format!("{info}/WHEEL"),
+            "Wheel-Version: 1.0\nGenerator: drover-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+                .to_string(),
+        ),
+        (
+            format!("{info}/RECORD"),
+            format!("{module}/__init__.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n"),
+        ),
+    ];
+    for (path, text) in &files {
+        let p = work.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, text).expect("write");
+    }
+    std::fs::create_dir_all(out).expect("mkdir");
+    let wheel = out.join(format!("{module}-{version}-py3-none-any.whl"));
+    let status = std::process::Command::new("zip")
+        .arg("-qr")
+        .arg(&wheel)
+        .args([module, info.as_str()])
+        .current_dir(work.path())
+        .status()
+        .expect("zip");
+    assert!(status.success());
+}
