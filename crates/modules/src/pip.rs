@@ -384,7 +384,7 @@ async fn prepare(
     let first = String::from_utf8_lossy(&shebang.stdout).into_owned();
     let python = first
         .strip_prefix("#!")
-        .map(|l| l.trim().split_whitespace().collect::<Vec<_>>())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .and_then(|w| match w.as_slice() {
             // `#!/usr/bin/env python3`
             [env, py, ..] if env.ends_with("/env") => Some((*py).to_string()),
