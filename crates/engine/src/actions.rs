@@ -36,6 +36,24 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
     })
 }
 
+/// Ansible's check of an action plugin's `_VALID_ARGS`: every unknown option named at once.
+pub(crate) fn reject_unknown(
+    action: &str,
+    args: &IndexMap<String, Value>,
+    valid: &[&str],
+) -> Result<(), String> {
+    let bad: Vec<&str> = args
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !valid.contains(k))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("Invalid options for {action}: {}", bad.join(",")))
+    }
+}
+
 pub fn is_controller_action(name: &str) -> bool {
     spec(name).is_some()
 }

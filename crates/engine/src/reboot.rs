@@ -45,14 +45,7 @@ struct Settings {
 }
 
 fn settings(args: &IndexMap<String, Value>) -> Result<Settings, String> {
-    let bad: Vec<&str> = args
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !VALID.contains(k))
-        .collect();
-    if !bad.is_empty() {
-        return Err(format!("Invalid options for reboot: {}", bad.join(",")));
-    }
+    crate::actions::reject_unknown("reboot", args, VALID)?;
     let given = |name: &str| args.get(name).filter(|v| !v.is_none() && !v.is_undefined());
     let int = |name: &str, default: u64| -> Result<u64, String> {
         let Some(v) = given(name) else {

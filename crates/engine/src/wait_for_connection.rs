@@ -29,17 +29,7 @@ struct Settings {
 }
 
 fn settings(args: &IndexMap<String, Value>) -> Result<Settings, String> {
-    let bad: Vec<&str> = args
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !VALID.contains(k))
-        .collect();
-    if !bad.is_empty() {
-        return Err(format!(
-            "Invalid options for wait_for_connection: {}",
-            bad.join(",")
-        ));
-    }
+    crate::actions::reject_unknown("wait_for_connection", args, VALID)?;
     let int = |name: &str, default: u64| -> Result<u64, String> {
         let Some(v) = args.get(name).filter(|v| !v.is_none() && !v.is_undefined()) else {
             return Ok(default);

@@ -247,18 +247,7 @@ pub(crate) async fn place(
     let same_content = st.exists && st.checksum.as_deref() == Some(checksum.as_str());
     if same_content {
         if attrs_differ(&dest, &st, &p.attrs)? {
-            let r = ctx
-                .host
-                .file_op(
-                    &FileOp::Attrs {
-                        path: dest.clone(),
-                        attrs: p.attrs.clone(),
-                        follow: true,
-                        recurse: false,
-                    },
-                    ctx.check,
-                )
-                .await?;
+            let r = crate::util::apply_attrs(ctx, &dest, &p.attrs).await?;
             out.changed = r.changed;
             add_file_info(&mut out, if ctx.check { &st } else { &r.after });
         } else {
@@ -623,18 +612,7 @@ async fn copy_tree(
         let checksum = sha1_hex(&content);
         if st.exists && st.checksum.as_deref() == Some(checksum.as_str()) {
             if attrs_differ(path, st, &attrs)? {
-                let r = ctx
-                    .host
-                    .file_op(
-                        &FileOp::Attrs {
-                            path: path.clone(),
-                            attrs,
-                            follow: true,
-                            recurse: false,
-                        },
-                        ctx.check,
-                    )
-                    .await?;
+                let r = crate::util::apply_attrs(ctx, path, &attrs).await?;
                 out.changed |= r.changed;
             }
             continue;

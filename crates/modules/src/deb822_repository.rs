@@ -204,11 +204,7 @@ impl Module for Deb822Repository {
             };
             text.push_str(&field_line(&field_name(option), &value));
         }
-        let before = match ctx.host.read(&dest).await {
-            Ok(b) => Some(b),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(e.into()),
-        };
+        let before = crate::util::read_if_exists(ctx, &dest).await?;
         let attrs = Attrs {
             mode: Some(args.string("mode").unwrap_or_else(|| "0644".into())),
             ..Attrs::default()
@@ -225,19 +221,7 @@ impl Module for Deb822Repository {
             write_content(ctx, &dest, text.clone().into_bytes(), &attrs, false, None).await?;
             out.changed = true;
         } else {
-            let r = ctx
-                .host
-                .file_op(
-                    &FileOp::Attrs {
-                        path: dest.clone(),
-                        attrs,
-                        follow: true,
-                        recurse: false,
-                    },
-                    ctx.check,
-                )
-                .await?;
-            out.changed |= r.changed;
+            out.changed |= crate::util::apply_attrs(ctx, &dest, &attrs).await?.changed;
         }
         out.set("repo", Value::from(text));
         out.set("dest", Value::from(dest));
@@ -297,11 +281,7 @@ async fn signed_by(ctx: &Context<'_>, value: &str, slug: &str) -> Result<SignedB
     }
     let ext = if is_armored(&resp.body) { "asc" } else { "gpg" };
     let path = format!("{KEYRINGS_DIR}/{slug}.{ext}");
-    let current = match ctx.host.read(&path).await {
-        Ok(b) => Some(b),
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e.into()),
-    };
+    let current = crate::util::read_if_exists(ctx, &path).await?;
     let changed = current.as_deref() != Some(resp.body.as_slice());
     if changed {
         ctx.host

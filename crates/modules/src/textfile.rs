@@ -77,18 +77,7 @@ pub(crate) async fn commit(
     };
     if !done.content_changed {
         if !t.attrs.is_empty() {
-            let r = ctx
-                .host
-                .file_op(
-                    &FileOp::Attrs {
-                        path: t.path.clone(),
-                        attrs: t.attrs.clone(),
-                        follow: true,
-                        recurse: false,
-                    },
-                    ctx.check,
-                )
-                .await?;
+            let r = crate::util::apply_attrs(ctx, &t.path, &t.attrs).await?;
             done.attrs_changed = r.changed;
         }
         return Ok(done);

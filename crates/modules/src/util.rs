@@ -236,6 +236,33 @@ pub(crate) fn check_validate(validate: Option<&str>) -> Result<(), String> {
 
 /// Writes `content` to `path` atomically (keeping the existing file's attributes where `attrs`
 /// leave them unset), unless in check mode. Returns the backup file's path when one was made.
+/// Applies `attrs` to `path` (following a link), honouring check mode; what the host reports.
+pub(crate) async fn apply_attrs(
+    ctx: &Context<'_>,
+    path: &str,
+    attrs: &Attrs,
+) -> Result<drover_host::FileOpOutcome, ModuleError> {
+    let op = drover_host::FileOp::Attrs {
+        path: path.to_string(),
+        attrs: attrs.clone(),
+        follow: true,
+        recurse: false,
+    };
+    Ok(ctx.host.file_op(&op, ctx.check).await?)
+}
+
+/// The content of `path`, or `None` when there is no such file.
+pub(crate) async fn read_if_exists(
+    ctx: &Context<'_>,
+    path: &str,
+) -> Result<Option<Vec<u8>>, ModuleError> {
+    match ctx.host.read(path).await {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub(crate) async fn write_content(
     ctx: &Context<'_>,
     path: &str,
