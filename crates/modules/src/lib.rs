@@ -141,6 +141,7 @@ mod setup;
 mod shell;
 mod slurp;
 mod stat;
+mod sysctl;
 mod systemd;
 mod tempfile;
 mod template;
@@ -187,6 +188,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(shell::Shell),
         Box::new(slurp::Slurp),
         Box::new(stat::Stat),
+        Box::new(sysctl::Sysctl),
         Box::new(systemd::Systemd),
         Box::new(systemd::SystemdService),
         Box::new(tempfile::TempFile),

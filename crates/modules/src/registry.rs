@@ -23,6 +23,7 @@ pub fn canonical_name(name: &str) -> &str {
 /// that runs the fact modules, which for drover is `setup`.
 const COLLECTION_MODULES: &[(&str, &str)] = &[
     ("ansible.posix.authorized_key", "authorized_key"),
+    ("ansible.posix.sysctl", "sysctl"),
     ("gather_facts", "setup"),
     ("ansible.builtin.gather_facts", "setup"),
     ("ansible.legacy.gather_facts", "setup"),

@@ -697,3 +697,50 @@ fn build_wheel(out: &std::path::Path, module: &str, dist: &str, version: &str) {
         .expect("zip");
     assert!(status.success());
 }
+
+/// `sysctl` (also as `ansible.posix.sysctl`) edits its own file under /etc/sysctl.d: a value
+/// set (the kernel already has it, so `sysctl_set` writes nothing), unchanged when run again,
+/// another appended and removed; the container's read-only /proc/sys makes a reload fail with
+/// Ansible's message.
+#[test]
+fn ssh_sysctl() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r##"
+- hosts: node03
+  gather_facts: false
+  vars:
+    conf: /etc/sysctl.d/90-drover-test.conf
+  tasks:
+    - copy: {dest: "{{ conf }}", content: "# drover test\nkernel.panic = 5\n"}
+    - sysctl: {name: net.ipv4.ip_forward, value: "1", sysctl_file: "{{ conf }}", sysctl_set: true, reload: false}
+      register: set
+    - ansible.posix.sysctl: {name: net.ipv4.ip_forward, value: 1, sysctl_file: "{{ conf }}", sysctl_set: true, reload: false}
+      register: again
+    - sysctl: {name: vm.swappiness, value: "10", sysctl_file: "{{ conf }}", reload: false}
+      register: appended
+    - command: cat {{ conf }}
+      register: content
+    - sysctl: {name: vm.swappiness, state: absent, sysctl_file: "{{ conf }}", reload: false}
+      register: removed
+    - sysctl: {name: kernel.panic, value: "10", sysctl_file: "{{ conf }}"}
+      register: reloaded
+      ignore_errors: true
+    - command: cat {{ conf }}
+      register: final
+    - file: {path: "{{ conf }}", state: absent}
+    - assert:
+        that:
+          - set is changed
+          - again is not changed
+          - appended is changed
+          - content.stdout == "# drover test\nkernel.panic=5\nnet.ipv4.ip_forward=1\nvm.swappiness=10"
+          - removed is changed
+          - reloaded is failed
+          - reloaded.msg is search('^Failed to reload sysctl')
+          - final.stdout == "# drover test\nkernel.panic=10\nnet.ipv4.ip_forward=1"
+"##,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
