@@ -515,7 +515,18 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let playbook_dir = playbook_dir.canonicalize().unwrap_or(playbook_dir);
     // Everything is loaded and checked before any host is contacted.
     let loader_config = LoaderConfig {
-        roles_path: config.roles_path.clone(),
+        roles_path: if config.roles_path.is_empty() {
+            // Ansible's default roles_path: where `ansible-galaxy install` puts roles.
+            let mut default = Vec::new();
+            if let Some(home) = std::env::var_os("HOME") {
+                default.push(PathBuf::from(home).join(".ansible/roles"));
+            }
+            default.push(PathBuf::from("/usr/share/ansible/roles"));
+            default.push(PathBuf::from("/etc/ansible/roles"));
+            default
+        } else {
+            config.roles_path.clone()
+        },
         collections_path: config.collections_path.clone().unwrap_or_else(|| {
             let mut default = Vec::new();
             if let Some(home) = std::env::var_os("HOME") {

@@ -337,17 +337,32 @@ impl Printer {
             None => "Action failed",
             Some(_) => "Module failed",
         };
-        let mut text = match result.get("msg") {
-            Some(Json::String(m)) => format!("[ERROR]: Task failed: {kind}: {m}\n"),
-            Some(other) => format!("[ERROR]: Task failed: {kind}: {other}\n"),
-            None => format!("[ERROR]: Task failed: {kind}\n"),
+        // An include that could not be loaded has a `reason` instead: Ansible's strategy
+        // reports it on stderr, with the include's origin.
+        let reason = match (result.get("msg"), result.get("reason")) {
+            (None, Some(Json::String(r))) => Some(r.clone()),
+            _ => None,
         };
-        if let Some(o) = st.task_location.as_deref().and_then(Origin::parse) {
+        let mut text = match (&reason, result.get("msg")) {
+            (Some(r), _) => format!("[ERROR]: {r}\n"),
+            (None, Some(Json::String(m))) => format!("[ERROR]: Task failed: {kind}: {m}\n"),
+            (None, Some(other)) => format!("[ERROR]: Task failed: {kind}: {other}\n"),
+            (None, None) => format!("[ERROR]: Task failed: {kind}\n"),
+        };
+        let origin = match result.get("_ansible_error_origin") {
+            Some(Json::String(o)) => Some(o.as_str()),
+            _ => st.task_location.as_deref(),
+        };
+        if let Some(o) = origin.and_then(Origin::parse) {
             text.push_str(&format!("Origin: {}:{}:{}\n\n", o.path, o.line, o.column));
             if let Some(snippet) = o.snippet() {
                 text.push_str(&snippet);
                 text.push('\n');
             }
+        }
+        if reason.is_some() {
+            eprint!("{text}");
+            return String::new();
         }
         text
     }

@@ -1022,10 +1022,12 @@ pub fn include_tasks(
         }
     };
     let Some(path) = resolve_task_file(run, task, &file) else {
-        return ItemResult::failed(format!(
-            "Could not find or access '{file}' (included from {})",
-            task.loc
+        let mut r = ItemResult::include_failed(format!(
+            "Could not find or access '{}' on the Ansible Controller.",
+            expected_task_file(run, task, &file).display()
         ));
+        r.result.insert("include".into(), Value::from(file));
+        return r;
     };
     let drover_playbook::TaskKind::IncludeTasks { apply, .. } = &task.kind else {
         return ItemResult::failed("internal error: include_tasks on a non-include task");
@@ -1114,6 +1116,24 @@ fn resolve_task_file(run: &RunShared, task: &Task, file: &str) -> Option<PathBuf
     candidates.into_iter().find(|c| c.is_file())
 }
 
+/// Where a missing task file was looked for first, for the error: the including role's
+/// `tasks/`, else the including file's directory.
+fn expected_task_file(run: &RunShared, task: &Task, file: &str) -> PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let base = match &task.role {
+        Some(scope) => scope.role.path.join("tasks"),
+        None => Path::new(&*task.loc.file)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| run.playbook_dir.clone()),
+    };
+    let joined = base.join(file);
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
 /// `include_role`: loads the role (with its dependencies) and hands its tasks to the cursor.
 pub fn include_role(
     run: &Arc<RunShared>,
@@ -1182,6 +1202,15 @@ pub fn include_role(
     });
     let tasks = match tasks {
         Ok(t) => t,
+        Err(drover_playbook::LoadError::Missing { message }) => {
+            let mut r = ItemResult::include_failed(message);
+            // Ansible points at the role's name.
+            if let Some(loc) = &inc.name_loc {
+                r.result
+                    .insert("_ansible_error_origin".into(), Value::from(loc.to_string()));
+            }
+            return r;
+        }
         Err(e) => return ItemResult::failed(e.to_string()),
     };
     if !handlers_out.is_empty() {

@@ -109,6 +109,19 @@ impl ItemResult {
         }
     }
 
+    /// An include that could not be loaded: Ansible reports its `reason` (and no `msg`).
+    pub fn include_failed(reason: impl Into<String>) -> ItemResult {
+        let mut result = IndexMap::new();
+        result.insert("changed".to_string(), Value::from(false));
+        result.insert("reason".to_string(), Value::from(reason.into()));
+        ItemResult {
+            status: Status::Failed,
+            result,
+            diff: Vec::new(),
+            flow: None,
+        }
+    }
+
     pub fn failed(msg: impl Into<String>) -> ItemResult {
         let mut result = IndexMap::new();
         result.insert("msg".to_string(), Value::from(msg.into()));

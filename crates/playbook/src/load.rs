@@ -827,9 +827,12 @@ impl Loader {
     fn role_search_dirs(&self, from_dir: &Path) -> Vec<PathBuf> {
         let mut dirs = vec![self.base_dir.join("roles")];
         dirs.extend(self.config.roles_path.iter().cloned());
-        // A role's own directory's parent, so sibling roles resolve as dependencies.
-        if let Some(parent) = from_dir.parent() {
-            dirs.push(parent.to_path_buf());
+        // A role's own directory's parent, so sibling roles resolve as dependencies (a play's
+        // directory is the playbook's, whose parent Ansible does not search).
+        if from_dir != self.base_dir.as_path() {
+            if let Some(parent) = from_dir.parent() {
+                dirs.push(parent.to_path_buf());
+            }
         }
         dirs.push(self.base_dir.clone());
         dirs
@@ -899,11 +902,16 @@ impl Loader {
         parent: Option<Arc<RoleScope>>,
     ) -> Result<(Task, Vec<Task>)> {
         let (tasks_from, handlers_from) = (from.tasks, from.handlers);
-        let path = self
-            .find_role(name, from_dir)
-            .ok_or_else(|| LoadError::Missing {
-                message: format!("{loc}: the role '{name}' was not found"),
-            })?;
+        let path = self.find_role(name, from_dir).ok_or_else(|| {
+            let searched: Vec<String> = self
+                .role_search_dirs(from_dir)
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect();
+            LoadError::Missing {
+                message: format!("the role '{name}' was not found in {}", searched.join(":")),
+            }
+        })?;
         let role = self.role_at(&path, name)?;
         let scope = Arc::new(RoleScope {
             role,
@@ -1347,6 +1355,10 @@ impl Loader {
                 };
                 let mut inc = RoleInclude {
                     name: Value::UNDEFINED,
+                    name_loc: args_node
+                        .get("name")
+                        .or_else(|| args_node.get("role"))
+                        .map(|n| src.loc(n)),
                     tasks_from: None,
                     vars_from: None,
                     defaults_from: None,

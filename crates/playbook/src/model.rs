@@ -255,6 +255,8 @@ pub enum TaskKind {
 #[derive(Debug, Clone)]
 pub struct RoleInclude {
     pub name: Value,
+    /// Where the role's name was written, for errors about it.
+    pub name_loc: Option<Loc>,
     pub tasks_from: Option<Value>,
     pub vars_from: Option<Value>,
     pub defaults_from: Option<Value>,

@@ -872,3 +872,33 @@ fn reboot_refuses_the_local_connection() {
     let r = play(dir.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// Without a roles_path setting, roles are found where `ansible-galaxy install` puts them
+/// (~/.ansible/roles), after the playbook's own roles/.
+#[test]
+fn roles_are_found_in_the_default_roles_path() {
+    let dir = setup(&[
+        (
+            "site.yml",
+            "- hosts: local\n  gather_facts: false\n  roles:\n    - galaxy_role\n",
+        ),
+        (
+            "home/.ansible/roles/galaxy_role/tasks/main.yml",
+            "- debug: msg=from-galaxy-roles\n",
+        ),
+    ]);
+    let out = std::process::Command::new(crate::support::drover())
+        .args(["playbook", "-i", "inventory.ini", "site.yml"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path().join("home"))
+        .env_remove("ANSIBLE_ROLES_PATH")
+        .output()
+        .expect("run drover");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("from-galaxy-roles"), "{stdout}");
+}

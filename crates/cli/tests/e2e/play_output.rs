@@ -170,3 +170,38 @@ fn refresh_inventory_reads_the_sources_again_and_keeps_added_hosts() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(r.count("localhost", "failed"), 0, "{}", r.all());
 }
+
+/// An include that cannot be loaded fails with Ansible's `reason` (no `msg`), explained on
+/// stderr with its origin: the include task, or the role name for include_role.
+#[test]
+fn failed_includes_report_a_reason_on_stdout_and_the_error_on_stderr() {
+    let dir = setup(
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - include_tasks: nope.yml\n      ignore_errors: true\n    - include_role:\n        name: no-such-role\n",
+    );
+    let r = run(&["playbook", "-i", "inventory.ini", "site.yml"], dir.path());
+    assert_eq!(r.code, 2, "{}", r.all());
+    let root = dir.path().canonicalize().expect("canonical");
+    let root = root.display();
+    assert!(
+        r.stdout.contains(&format!(
+            r#"{{"changed": false, "include": "nope.yml", "reason": "Could not find or access '{root}/nope.yml' on the Ansible Controller."}}"#
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "\"reason\": \"the role 'no-such-role' was not found in {root}/roles:"
+        )),
+        "{}",
+        r.all()
+    );
+    assert!(!r.stdout.contains("[ERROR]"), "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("[ERROR]: the role 'no-such-role' was not found in"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stderr.contains("site.yml:7:15\n"), "{}", r.all());
+}
