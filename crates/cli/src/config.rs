@@ -46,6 +46,20 @@ pub struct Config {
     /// `hash_behaviour = merge`: a dictionary variable defined in several places is their
     /// recursive merge, not the highest one.
     pub hash_merge: bool,
+    /// The default callback's `display_skipped_hosts` (`None`: true).
+    pub display_skipped_hosts: Option<bool>,
+    /// `display_ok_hosts` (`None`: true).
+    pub display_ok_hosts: Option<bool>,
+    /// `display_failed_stderr`: failed and unreachable results on stderr.
+    pub display_failed_stderr: bool,
+    /// `check_mode_markers`: `[CHECK MODE]` on banners and a `DRY RUN` banner under --check.
+    pub check_mode_markers: bool,
+    /// `show_task_path_on_failure`.
+    pub show_task_path_on_failure: bool,
+    /// `callback_result_format = yaml`.
+    pub yaml_results: bool,
+    /// `callback_format_pretty` (`None`: not set).
+    pub pretty_results: Option<bool>,
     /// `fact_caching`: the cache plugin (`memory`, the default, or `jsonfile`).
     pub fact_caching: Option<String>,
     /// `fact_caching_connection`: the `jsonfile` cache's directory.
@@ -94,6 +108,37 @@ const SETTINGS: &[(&str, &str, &str)] = &[
         "ANSIBLE_ALLOW_BROKEN_CONDITIONALS",
     ),
     ("defaults", "hash_behaviour", "ANSIBLE_HASH_BEHAVIOUR"),
+    (
+        "defaults",
+        "display_skipped_hosts",
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS",
+    ),
+    ("defaults", "display_ok_hosts", "ANSIBLE_DISPLAY_OK_HOSTS"),
+    (
+        "defaults",
+        "display_failed_stderr",
+        "ANSIBLE_DISPLAY_FAILED_STDERR",
+    ),
+    (
+        "defaults",
+        "check_mode_markers",
+        "ANSIBLE_CHECK_MODE_MARKERS",
+    ),
+    (
+        "defaults",
+        "show_task_path_on_failure",
+        "ANSIBLE_SHOW_TASK_PATH_ON_FAILURE",
+    ),
+    (
+        "defaults",
+        "callback_result_format",
+        "ANSIBLE_CALLBACK_RESULT_FORMAT",
+    ),
+    (
+        "defaults",
+        "callback_format_pretty",
+        "ANSIBLE_CALLBACK_FORMAT_PRETTY",
+    ),
     ("defaults", "fact_caching", "ANSIBLE_CACHE_PLUGIN"),
     (
         "defaults",
@@ -280,6 +325,21 @@ impl Config {
                     })
                 }
                 "allow_broken_conditionals" => c.allow_broken_conditionals = bool_of(key, v)?,
+                "display_skipped_hosts" => c.display_skipped_hosts = Some(bool_of(key, v)?),
+                "display_ok_hosts" => c.display_ok_hosts = Some(bool_of(key, v)?),
+                "display_failed_stderr" => c.display_failed_stderr = bool_of(key, v)?,
+                "check_mode_markers" => c.check_mode_markers = bool_of(key, v)?,
+                "show_task_path_on_failure" => c.show_task_path_on_failure = bool_of(key, v)?,
+                "callback_result_format" => {
+                    c.yaml_results = match v.trim().to_ascii_lowercase().as_str() {
+                        "yaml" => true,
+                        "json" => false,
+                        other => bail!(
+                            "{name}: callback_result_format = {other:?} is not one of json, yaml"
+                        ),
+                    }
+                }
+                "callback_format_pretty" => c.pretty_results = Some(bool_of(key, v)?),
                 "hash_behaviour" => {
                     c.hash_merge = match v.trim().to_ascii_lowercase().as_str() {
                         "merge" => true,

@@ -488,10 +488,22 @@ fn install_interrupt(run: Arc<RunShared>) -> Result<()> {
     Ok(())
 }
 
+/// What ansible-playbook and ansible say first from -v on.
+fn announce_config(config: &config::Config, verbosity: u8) {
+    if verbosity == 0 {
+        return;
+    }
+    match &config.file {
+        Some(f) => println!("Using {} as config file", f.display()),
+        None => println!("No config file found; using defaults"),
+    }
+}
+
 async fn playbook(a: PlaybookArgs) -> Result<i32> {
     let common = &a.common;
     let config = config::Config::load()?;
     config.apply_process_settings();
+    announce_config(&config, common.verbose);
     for w in &config.warnings {
         eprintln!("[WARNING]: {w}");
     }
@@ -600,6 +612,16 @@ async fn playbook(a: PlaybookArgs) -> Result<i32> {
             std::io::stderr().is_terminal() && std::env::var_os("CI").is_none(),
         )
         .show_custom_stats(config.show_custom_stats)
+        .callback(output::CallbackOptions {
+            display_skipped_hosts: config.display_skipped_hosts.unwrap_or(true),
+            display_ok_hosts: config.display_ok_hosts.unwrap_or(true),
+            display_failed_stderr: config.display_failed_stderr,
+            check_mode_markers: config.check_mode_markers,
+            show_task_path_on_failure: config.show_task_path_on_failure,
+            yaml_results: config.yaml_results,
+            pretty_results: config.pretty_results,
+            check: common.check,
+        })
         .debug(
             std::env::var("ANSIBLE_DEBUG")
                 .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "True" | "yes" | "on")),
@@ -835,6 +857,7 @@ async fn exec(a: ExecArgs) -> Result<i32> {
     let common = &a.common;
     let config = config::Config::load()?;
     config.apply_process_settings();
+    announce_config(&config, common.verbose);
     common.load_vault()?;
     let inventory = load_inventory(&common.inventory, &config)?;
     let extra = extra_vars::parse_all(&common.extra_vars)?;

@@ -31,6 +31,51 @@ pub struct Printer {
     debug: bool,
     /// `show_custom_stats`: print `set_stats` data after the recap.
     custom_stats: bool,
+    callback: CallbackOptions,
+}
+
+/// The default callback's display settings (`display_skipped_hosts`, `display_ok_hosts`,
+/// `display_failed_stderr`, `check_mode_markers`), and whether the run is in check mode.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackOptions {
+    pub display_skipped_hosts: bool,
+    pub display_ok_hosts: bool,
+    pub display_failed_stderr: bool,
+    pub check_mode_markers: bool,
+    /// `show_task_path_on_failure`: `task path: file:line` before a failure (below -vv,
+    /// where every banner shows it anyway).
+    pub show_task_path_on_failure: bool,
+    /// `callback_result_format = yaml`: results dumped as YAML blocks instead of JSON.
+    pub yaml_results: bool,
+    /// `callback_format_pretty` (`None`: the format's default, pretty for YAML).
+    pub pretty_results: Option<bool>,
+    pub check: bool,
+}
+
+impl Default for CallbackOptions {
+    fn default() -> CallbackOptions {
+        CallbackOptions {
+            display_skipped_hosts: true,
+            display_ok_hosts: true,
+            display_failed_stderr: false,
+            check_mode_markers: false,
+            show_task_path_on_failure: false,
+            yaml_results: false,
+            pretty_results: None,
+            check: false,
+        }
+    }
+}
+
+impl CallbackOptions {
+    /// ` [CHECK MODE]` after banners, when asked for and the run is a check.
+    fn check_marker(&self) -> &'static str {
+        if self.check && self.check_mode_markers {
+            " [CHECK MODE]"
+        } else {
+            ""
+        }
+    }
 }
 
 #[derive(Default)]
@@ -44,6 +89,9 @@ struct PrinterState {
     task_module: Option<String>,
     /// Hosts whose failure of the current task was already explained by an error header.
     explained: Vec<String>,
+    /// The current task's banner while no result of it was shown: with skipped or ok results
+    /// hidden, Ansible prints a task's banner only before its first shown result.
+    pending_banner: Option<String>,
 }
 
 impl Printer {
@@ -70,6 +118,36 @@ impl Printer {
             ad_hoc: false,
             debug: false,
             custom_stats: false,
+            callback: CallbackOptions::default(),
+        }
+    }
+
+    pub fn callback(mut self, options: CallbackOptions) -> Printer {
+        self.callback = options;
+        self
+    }
+
+    /// Writes the pending task banner, if any.
+    fn flush_banner(&self) {
+        let pending = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut st| st.pending_banner.take());
+        if let Some(b) = pending {
+            self.write(&b);
+        }
+    }
+
+    fn write_err(&self, text: &str) {
+        let write = || {
+            let mut err = std::io::stderr().lock();
+            let _ = err.write_all(text.as_bytes());
+            let _ = err.flush();
+        };
+        match &self.progress {
+            Some(bar) => bar.suspend(write),
+            None => write(),
         }
     }
 
@@ -200,6 +278,9 @@ impl Printer {
                     text.push_str(&format!("{plays} plays in {playbook}\n"));
                     self.write(&text);
                 }
+                if !self.callback.check_marker().is_empty() {
+                    self.write(&banner("DRY RUN"));
+                }
             }
             Event::Verbose { message, verbosity } => {
                 if self.debug || self.verbosity >= *verbosity {
@@ -214,7 +295,8 @@ impl Printer {
                     bar.set_length(0);
                     bar.set_position(0);
                 }
-                self.write(&banner(&format!("PLAY [{name}]")));
+                let marker = self.callback.check_marker();
+                self.write(&banner(&format!("PLAY [{name}]{marker}")));
             }
             Event::TaskStarted {
                 name,
@@ -223,18 +305,23 @@ impl Printer {
                 module,
             } => {
                 let kind = if *handler { "RUNNING HANDLER" } else { "TASK" };
-                let mut text = banner(&format!("{kind} [{name}]"));
+                let marker = self.callback.check_marker();
+                let mut text = banner(&format!("{kind} [{name}]{marker}"));
                 let origin = Origin::parse(location);
                 if self.verbosity >= 2 {
                     if let Some(o) = &origin {
                         text.push_str(&format!("task path: {}:{}\n", o.path, o.line));
                     }
                 }
-                self.write(&text);
+                let hiding = !(self.callback.display_skipped_hosts && self.callback.display_ok_hosts);
+                if !hiding {
+                    self.write(&text);
+                }
                 if let Ok(mut st) = self.state.lock() {
                     st.task_location = Some(location.clone());
                     st.task_module = module.clone();
                     st.explained.clear();
+                    st.pending_banner = hiding.then_some(text);
                 }
                 if let Some(bar) = &self.progress {
                     let hosts = self.state.lock().map(|s| s.hosts_in_play).unwrap_or(0);
@@ -256,9 +343,31 @@ impl Printer {
             } => {
                 if *verbosity > self.verbosity {
                     // `debug` with a verbosity above ours: Ansible prints a skip marker.
-                    self.write(&format!("skipping: [{host}]\n"));
+                    if self.callback.display_skipped_hosts {
+                        self.flush_banner();
+                        self.write(&format!("skipping: [{host}]\n"));
+                    }
                     return;
                 }
+                let shown = match status {
+                    Status::Failed | Status::Unreachable | Status::Changed => true,
+                    Status::Skipped => self.callback.display_skipped_hosts,
+                    // Includes are announced whatever display_ok_hosts says.
+                    Status::Ok => {
+                        self.callback.display_ok_hosts
+                            || result.get("_ansible_included_path").is_some()
+                            || result.get("include").is_some()
+                    }
+                };
+                if !shown {
+                    if item.is_none() {
+                        if let Some(bar) = &self.progress {
+                            bar.inc(1);
+                        }
+                    }
+                    return;
+                }
+                self.flush_banner();
                 if item.is_none() {
                     if let Some(bar) = &self.progress {
                         bar.inc(1);
@@ -273,8 +382,16 @@ impl Printer {
                         text.push_str(&format!("[WARNING]: {w}\n"));
                     }
                 }
+                let to_stderr = self.callback.display_failed_stderr
+                    && matches!(status, Status::Failed | Status::Unreachable);
+                // The explanation goes where the failure goes.
+                let mut explained = String::new();
                 if *status == Status::Failed {
-                    text.push_str(&self.error_header(host, result));
+                    explained = self.error_header(host, result);
+                }
+                if !to_stderr {
+                    text.push_str(&explained);
+                    explained.clear();
                 }
                 // Modules give diffs only when the task's diff mode is on (`--diff`, or its
                 // own `diff:` keyword); as Ansible, only a changed result shows its diff.
@@ -283,7 +400,24 @@ impl Printer {
                         text.push_str(&render_diff(d));
                     }
                 }
-                text.push_str(&self.result_line(host, *status, item.as_deref(), delegated_to.as_deref(), result));
+                let line = self.result_line(host, *status, item.as_deref(), delegated_to.as_deref(), result);
+                if *status == Status::Failed
+                    && item.is_none()
+                    && self.callback.show_task_path_on_failure
+                    && self.verbosity < 2
+                {
+                    let location = self.state.lock().ok().and_then(|st| st.task_location.clone());
+                    if let Some(o) = location.as_deref().and_then(Origin::parse) {
+                        text.push_str(&format!("task path: {}:{}\n", o.path, o.line));
+                    }
+                }
+                if to_stderr {
+                    self.write(&text);
+                    self.write_err(&format!("{explained}{line}"));
+                    text.clear();
+                } else {
+                    text.push_str(&line);
+                }
                 if *ignored {
                     text.push_str("...ignoring\n");
                 }
@@ -303,6 +437,9 @@ impl Printer {
                     text.push_str(&recap_line(h, s));
                 }
                 text.push('\n');
+                if !self.callback.check_marker().is_empty() {
+                    text.push_str(&banner("DRY RUN"));
+                }
                 self.write(&text);
             }
             Event::CustomStats { hosts, run } => {
@@ -367,6 +504,50 @@ impl Printer {
         text
     }
 
+    /// A result after ` => `: JSON (indented when `pretty`), or with `callback_result_format =
+    /// yaml` a YAML block on the next lines, as Ansible's callbacks dump it.
+    fn dump_result(&self, result: &Json, pretty: bool) -> String {
+        if !self.callback.yaml_results {
+            let pretty = match self.callback.pretty_results {
+                Some(p) => p,
+                None => pretty,
+            };
+            return dump(result, pretty);
+        }
+        let lossy = self.callback.pretty_results != Some(false);
+        let mut cleaned = clean(result);
+        if lossy {
+            if let Json::Object(m) = &mut cleaned {
+                for (text, lines) in [("stdout", "stdout_lines"), ("stderr", "stderr_lines")] {
+                    if m.contains_key(text) && m.contains_key(lines) {
+                        m.insert(lines.to_string(), Json::from("<omitted>"));
+                    }
+                }
+            }
+            cleaned = munge_for_block(cleaned);
+        }
+        let indent = if self.callback.pretty_results == Some(false) {
+            2
+        } else {
+            4
+        };
+        let style = drover_template::YamlStyle {
+            indent,
+            flow: Some(false),
+            literal_multiline: true,
+            ..drover_template::YamlStyle::default()
+        };
+        let yaml = drover_template::to_yaml_string(&drover_template::from_serde(&cleaned), &style);
+        let mut out = String::from("\n");
+        for line in yaml.split_inclusive('\n') {
+            if !line.trim().is_empty() {
+                out.push_str("    ");
+            }
+            out.push_str(line);
+        }
+        out.trim_end_matches('\n').to_string()
+    }
+
     fn result_line(
         &self,
         host: &str,
@@ -404,23 +585,39 @@ impl Printer {
                 } else {
                     format!("fatal: {target}: FAILED! => ")
                 };
-                format!("{label}{}\n", dump(result, pretty || verbose_always))
+                format!(
+                    "{label}{}\n",
+                    self.dump_result(result, pretty || verbose_always)
+                )
             }
             Status::Unreachable => {
                 let label = match item {
                     Some(i) => format!("fatal: {target}: UNREACHABLE! => (item={i}) => "),
                     None => format!("fatal: {target}: UNREACHABLE! => "),
                 };
-                format!("{label}{}\n", dump(result, pretty))
+                format!("{label}{}\n", self.dump_result(result, pretty))
             }
             Status::Skipped => {
-                if is_loop_summary {
+                if is_loop_summary && (self.verbosity > 0 || verbose_always) {
+                    format!(
+                        "skipping: {target} => {}\n",
+                        self.dump_result(result, pretty || verbose_always)
+                    )
+                } else if is_loop_summary {
                     // Per-item lines were printed; Ansible prints a plain summary line.
                     format!("skipping: {target}\n")
                 } else if self.verbosity > 0 && item.is_none() {
-                    format!("skipping: {target} => {}\n", dump(result, pretty))
+                    format!(
+                        "skipping: {target} => {}\n",
+                        self.dump_result(result, pretty)
+                    )
+                } else if item.is_some() && (self.verbosity > 0 || verbose_always) {
+                    // Ansible's item line keeps a space after the label, then the result.
+                    format!(
+                        "skipping: {target}{item_part}  => {}\n",
+                        self.dump_result(result, pretty || verbose_always)
+                    )
                 } else if item.is_some() {
-                    // Ansible's item line keeps a space after the label.
                     format!("skipping: {target}{item_part} \n")
                 } else {
                     format!("skipping: {target}\n")
@@ -432,17 +629,20 @@ impl Printer {
                 } else {
                     "ok"
                 };
+                // The items were shown one by one; Ansible prints no summary line for them.
                 if is_loop_summary {
-                    return if self.verbosity > 0 {
-                        format!("{word}: {target} => {}\n", dump(result, pretty))
-                    } else {
-                        String::new()
-                    };
+                    return String::new();
                 }
                 if verbose_always {
-                    format!("{word}: {target}{item_part} => {}\n", dump(result, true))
+                    format!(
+                        "{word}: {target}{item_part} => {}\n",
+                        self.dump_result(result, true)
+                    )
                 } else if self.verbosity > 0 {
-                    format!("{word}: {target}{item_part} => {}\n", dump(result, pretty))
+                    format!(
+                        "{word}: {target}{item_part} => {}\n",
+                        self.dump_result(result, pretty)
+                    )
                 } else {
                     format!("{word}: {target}{item_part}\n")
                 }
@@ -636,6 +836,10 @@ fn for_display(result: &Json, module: Option<&str>) -> Json {
     };
     let mut o = o.clone();
     o.remove("results");
+    // The status is the line's own word: callbacks see results without these (ansible-core's
+    // TaskResult.clean_copy).
+    o.remove("failed");
+    o.remove("skipped");
     if matches!(
         module,
         Some("debug" | "ansible.builtin.debug" | "ansible.legacy.debug")
@@ -673,6 +877,40 @@ pub fn dump(result: &Json, pretty: bool) -> String {
     let mut out = String::new();
     write_json(&mut out, &cleaned, if pretty { Some(4) } else { None }, 0);
     out
+}
+
+/// Multi-line strings made fit for a literal block, as Ansible's lossy YAML dumper makes them:
+/// no trailing space, tabs expanded, no special characters, no space before a line break.
+fn munge_for_block(v: Json) -> Json {
+    match v {
+        Json::String(s) if s.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) => {
+            let mut text = String::new();
+            for c in s.trim_end().chars() {
+                match c {
+                    '\t' => {
+                        let col = text.rsplit('\n').next().map_or(0, |l| l.chars().count());
+                        text.push_str(&" ".repeat(8 - col % 8));
+                    }
+                    '\n' => {
+                        while text.ends_with(' ') {
+                            text.pop();
+                        }
+                        text.push('\n');
+                    }
+                    c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{feff}' => {}
+                    c => text.push(c),
+                }
+            }
+            Json::String(text)
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(munge_for_block).collect()),
+        Json::Object(m) => Json::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, munge_for_block(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn clean(v: &Json) -> Json {

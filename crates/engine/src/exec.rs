@@ -279,13 +279,12 @@ pub async fn run_task(
             "msg".to_string(),
             Value::from(if failed {
                 "One or more items failed"
+            } else if all_skipped {
+                "All items skipped"
             } else {
                 "All items completed"
             }),
         );
-        if all_skipped {
-            agg.insert("skipped_reason".into(), Value::from("No items in the list"));
-        }
         // A failed loop can still have changed something; the status cannot say both.
         if failed && changed {
             agg.insert("changed".into(), Value::from(true));
@@ -300,7 +299,12 @@ pub async fn run_task(
             flow = Some(Flow::Include(includes));
         }
         if results.is_empty() {
+            // As Ansible's executor words an empty loop: no message, a reason.
             final_result.status = Status::Skipped;
+            final_result.result.shift_remove("msg");
+            final_result
+                .result
+                .insert("changed".into(), Value::from(false));
             final_result
                 .result
                 .insert("skipped_reason".into(), Value::from("No items in the list"));

@@ -119,9 +119,11 @@ impl Module for Replace {
         let (new, n) = match result {
             Replaced::Done(new, n) => (new, n),
             Replaced::NoSection(pattern) => {
-                return Ok(Outcome::ok().with_msg(format!(
-                    "Pattern for before/after params did not match the given file: {pattern}"
-                )))
+                return Ok(Outcome::ok()
+                    .with_msg(format!(
+                        "Pattern for before/after params did not match the given file: {pattern}"
+                    ))
+                    .with("rc", 0))
             }
             Replaced::BadReplacement(why) => {
                 return Ok(Outcome::failed(format!(
@@ -147,6 +149,8 @@ impl Module for Replace {
         let done = commit(ctx, &target, Some(&text), new).await?;
         let mut out = Outcome::changed(done.content_changed || done.attrs_changed);
         out.msg = Some(with_attrs_msg(&msg, done.attrs_changed));
+        // Ansible's replace reports rc 0 on success.
+        out.set("rc", 0);
         if let Some(b) = done.backup {
             out.set("backup_file", b);
         }

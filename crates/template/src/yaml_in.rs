@@ -178,6 +178,32 @@ fn resolve_float(t: &str) -> Option<f64> {
     }
     // YAML 1.1 floats need a dot; an exponent needs its sign.
     let clean: String = body.chars().filter(|c| *c != '_').collect();
+    // Base 60 (`1:20.5` is 80.5): whole sexagesimal digits, the last one with the fraction.
+    if clean.contains(':') {
+        let parts: Vec<&str> = clean.split(':').collect();
+        let (last, whole) = parts.split_last()?;
+        let (digits, _) = last.split_once('.')?;
+        let sexagesimal = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 2
+                && p.chars().all(|c| c.is_ascii_digit())
+                && p.parse::<u8>().is_ok_and(|n| n < 60)
+        };
+        if !whole
+            .first()
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            || !whole.iter().skip(1).all(|p| sexagesimal(p))
+            || !sexagesimal(digits)
+            || !last.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            return None;
+        }
+        let mut total = 0.0;
+        for p in whole {
+            total = total * 60.0 + p.parse::<f64>().ok()?;
+        }
+        return Some(sign * (total * 60.0 + last.parse::<f64>().ok()?));
+    }
     let (mantissa, exp) = match clean.find(['e', 'E']) {
         Some(i) => (&clean[..i], Some(&clean[i + 1..])),
         None => (clean.as_str(), None),

@@ -25,6 +25,9 @@ pub struct YamlStyle {
     pub allow_unicode: bool,
     /// PyYAML `explicit_start`: the document starts with `---`.
     pub explicit_start: bool,
+    /// Strings with line breaks as `|` literal blocks where YAML allows it (Ansible's
+    /// callback dumper); other strings as usual.
+    pub literal_multiline: bool,
 }
 
 impl Default for YamlStyle {
@@ -38,6 +41,7 @@ impl Default for YamlStyle {
             canonical: false,
             allow_unicode: true,
             explicit_start: false,
+            literal_multiline: false,
         }
     }
 }
@@ -265,6 +269,14 @@ impl Emitter {
             ValueKind::String => {
                 let s = v.as_str().unwrap_or_default();
                 let start_col = self.column();
+                if self.style.literal_multiline
+                    && !in_flow
+                    && !key
+                    && s.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+                    && block_allowed(s)
+                {
+                    return block_scalar(s, '|', indent);
+                }
                 if self.needs_double(s) {
                     double_quoted(s, self.style.allow_unicode)
                 } else if self.plain_ok(s, in_flow) {
@@ -356,6 +368,16 @@ impl Emitter {
 
 /// A literal (`|`) or folded (`>`) block scalar with its chomping indicator, content lines at
 /// `indent`; in folded style a line break is written as an empty line.
+/// PyYAML's rule for block scalars: printable text, no space before a line break, no
+/// trailing space, no leading space on the first line.
+fn block_allowed(s: &str) -> bool {
+    !s.contains(" \n")
+        && !s.ends_with(' ')
+        && !s.starts_with(' ')
+        && s.chars()
+            .all(|c| c == '\n' || (c >= ' ' && c != '\u{7f}' && c != '\u{feff}'))
+}
+
 fn block_scalar(text: &str, style: char, indent: usize) -> String {
     let body = text.trim_end_matches('\n');
     let chomp = match text.len() - body.len() {

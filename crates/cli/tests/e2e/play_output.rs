@@ -205,3 +205,89 @@ fn failed_includes_report_a_reason_on_stdout_and_the_error_on_stderr() {
     );
     assert!(r.stderr.contains("site.yml:7:15\n"), "{}", r.all());
 }
+
+fn play_with(dir: &tempfile::TempDir, env: &[(&str, &str)], extra: &[&str]) -> crate::support::Run {
+    let mut cmd = std::process::Command::new(crate::support::drover());
+    cmd.args(["playbook", "-i", "inventory.ini", "site.yml"])
+        .args(extra)
+        .current_dir(dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run drover");
+    crate::support::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The default callback's settings: hidden skipped and ok results take their task banners
+/// with them; failures can go to stderr; check-mode markers; YAML results.
+#[test]
+fn callback_display_settings() {
+    let dir = setup(
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - name: Skipped\n      debug: msg=never\n      when: false\n    - name: Quiet\n      command: echo quiet\n      changed_when: false\n    - name: Loud\n      command: printf 'a\\nb'\n    - name: Broken\n      fail: msg=boom\n      ignore_errors: true\n",
+    );
+    let hidden = play_with(
+        &dir,
+        &[
+            ("ANSIBLE_DISPLAY_SKIPPED_HOSTS", "false"),
+            ("ANSIBLE_DISPLAY_OK_HOSTS", "no"),
+            ("ANSIBLE_DISPLAY_FAILED_STDERR", "yes"),
+        ],
+        &[],
+    );
+    assert_eq!(hidden.code, 0, "{}", hidden.all());
+    assert!(
+        !hidden.stdout.contains("TASK [Skipped]"),
+        "{}",
+        hidden.all()
+    );
+    assert!(!hidden.stdout.contains("TASK [Quiet]"), "{}", hidden.all());
+    assert!(hidden.stdout.contains("TASK [Loud]"), "{}", hidden.all());
+    assert!(hidden.stdout.contains("TASK [Broken]"), "{}", hidden.all());
+    assert!(!hidden.stdout.contains("fatal:"), "{}", hidden.all());
+    assert!(
+        hidden
+            .stderr
+            .contains("fatal: [localhost]: FAILED! => {\"changed\": false, \"msg\": \"boom\"}"),
+        "{}",
+        hidden.all()
+    );
+    assert!(hidden.stdout.contains("...ignoring"), "{}", hidden.all());
+
+    let check = play_with(&dir, &[("ANSIBLE_CHECK_MODE_MARKERS", "1")], &["--check"]);
+    assert!(check.stdout.contains("DRY RUN"), "{}", check.all());
+    assert!(
+        check.stdout.contains("PLAY [local] [CHECK MODE]"),
+        "{}",
+        check.all()
+    );
+    assert!(
+        check.stdout.contains("TASK [Loud] [CHECK MODE]"),
+        "{}",
+        check.all()
+    );
+
+    let yaml = play_with(&dir, &[("ANSIBLE_CALLBACK_RESULT_FORMAT", "yaml")], &["-v"]);
+    assert!(
+        yaml.stdout
+            .starts_with("No config file found; using defaults\n")
+            || yaml.stdout.starts_with("Using "),
+        "{}",
+        yaml.all()
+    );
+    assert!(
+        yaml.stdout
+            .contains("changed: [localhost] => \n    changed: true\n"),
+        "{}",
+        yaml.all()
+    );
+    assert!(
+        yaml.stdout
+            .contains("    stdout: |-\n        a\n        b\n    stdout_lines: <omitted>\n"),
+        "{}",
+        yaml.all()
+    );
+}

@@ -227,6 +227,7 @@ fn yaml_style(kw: &Kwargs, indent: usize, flow: Option<bool>) -> Result<YamlStyl
         explicit_start: kw
             .get::<Option<Value>>("explicit_start")?
             .is_some_and(|v| v.is_true()),
+        literal_multiline: false,
     };
     // PyYAML's `encoding` has no effect on text output.
     let _ = kw.get::<Option<Value>>("encoding")?;
