@@ -100,6 +100,27 @@ struct Common {
     /// Ask for the become password.
     #[arg(short = 'K', long = "ask-become-pass")]
     ask_become_pass: bool,
+    /// Read the become password from this file (an executable file is run and prints it).
+    #[arg(
+        long = "become-password-file",
+        alias = "become-pass-file",
+        value_name = "BECOME_PASSWORD_FILE"
+    )]
+    become_password_file: Option<PathBuf>,
+    /// Arguments for every ssh, sftp and scp command (hosts' ansible_ssh_common_args win).
+    #[arg(
+        long = "ssh-common-args",
+        value_name = "SSH_COMMON_ARGS",
+        allow_hyphen_values = true
+    )]
+    ssh_common_args: Option<String>,
+    /// Arguments for ssh only (hosts' ansible_ssh_extra_args win).
+    #[arg(
+        long = "ssh-extra-args",
+        value_name = "SSH_EXTRA_ARGS",
+        allow_hyphen_values = true
+    )]
+    ssh_extra_args: Option<String>,
     /// Report what would change without changing anything.
     #[arg(short = 'C', long = "check")]
     check: bool,
@@ -347,6 +368,10 @@ fn load_inventory(sources: &[String], config: &config::Config) -> Result<Invento
 fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
     let become_password = if common.ask_become_pass {
         Some(prompt_password("BECOME password: ")?)
+    } else if let Some(file) = &common.become_password_file {
+        let secret = drover_vault::read_password_file(file, None)
+            .map_err(|e| anyhow!("--become-password-file: {e}"))?;
+        Some(String::from_utf8_lossy(secret.expose()).into_owned())
     } else {
         None
     };
@@ -389,6 +414,8 @@ fn options(common: &Common, config: &config::Config) -> Result<RunOptions> {
             .unwrap_or_else(|| RunOptions::default().fact_cache_timeout),
         playbook_python: drover_inventory::python3_on_path(),
         hash_merge: config.hash_merge,
+        ssh_common_args: common.ssh_common_args.clone(),
+        ssh_extra_args: common.ssh_extra_args.clone(),
         ..RunOptions::default()
     })
 }

@@ -1665,13 +1665,15 @@ pub fn connection_info(
         .or_else(|| run.options.private_key_file.clone()),
         ssh_common_args: match (
             run.options.ssh_args.as_deref(),
-            var_string(run, vars, &["ansible_ssh_common_args"])?,
+            var_string(run, vars, &["ansible_ssh_common_args"])?
+                .or_else(|| run.options.ssh_common_args.clone()),
         ) {
             (Some(cfg), Some(host)) => Some(format!("{cfg} {host}")),
             (Some(cfg), None) => Some(cfg.to_string()),
             (None, host) => host,
         },
-        ssh_extra_args: var_string(run, vars, &["ansible_ssh_extra_args"])?,
+        ssh_extra_args: var_string(run, vars, &["ansible_ssh_extra_args"])?
+            .or_else(|| run.options.ssh_extra_args.clone()),
         host_key_checking,
         timeout: var_string(run, vars, &["ansible_timeout", "ansible_ssh_timeout"])?
             .and_then(|t| t.parse().ok())

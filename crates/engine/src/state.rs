@@ -90,6 +90,9 @@ pub struct RunOptions {
     pub private_key_file: Option<String>,
     /// `ssh_args` from ansible.cfg: put before each host's `ansible_ssh_common_args`.
     pub ssh_args: Option<String>,
+    /// `--ssh-common-args` / `--ssh-extra-args`: for hosts that set none of their own.
+    pub ssh_common_args: Option<String>,
+    pub ssh_extra_args: Option<String>,
     /// Ansible's `jsonfile` fact cache (`fact_caching_connection`): a directory with one
     /// JSON file of facts per host, read when a host is first seen and written when its facts
     /// change. `None`: facts live for the run only.
@@ -162,6 +165,8 @@ impl Default for RunOptions {
             timeout: None,
             private_key_file: None,
             ssh_args: None,
+            ssh_common_args: None,
+            ssh_extra_args: None,
             fact_cache_dir: None,
             fact_cache_prefix: "ansible_facts".into(),
             fact_cache_timeout: 86400,
