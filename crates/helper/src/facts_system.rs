@@ -81,6 +81,9 @@ pub fn gather(f: &mut Map<String, Value>) {
         .map(|a| a.address.as_str())
         .collect();
     f.insert("all_ipv6_addresses".into(), json!(all));
+    if let Some(ips) = locally_reachable_ips() {
+        f.insert("locally_reachable_ips".into(), ips);
+    }
     f.insert(
         "default_ipv6".into(),
         default_ipv6(&read("/proc/net/ipv6_route"), &v6),
@@ -640,6 +643,45 @@ pub struct Addr6 {
     pub iface: String,
 }
 
+/// `locally_reachable_ips`: the `local` routes of `ip route show table local`, IPv4 then IPv6.
+fn locally_reachable_ips() -> Option<Value> {
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let run = |family: &str| {
+        std::process::Command::new(ip)
+            .args([family, "route", "show", "table", "local"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    Some(json!({
+        "ipv4": local_routes(&run("-4")),
+        "ipv6": local_routes(&run("-6")),
+    }))
+}
+
+/// The destinations of `local` routes, once each, in order.
+pub fn local_routes(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let mut w = line.split_whitespace();
+        if w.next() != Some("local") {
+            continue;
+        }
+        if let Some(addr) = w.next() {
+            if !out.iter().any(|a| a == addr) {
+                out.push(addr.to_string());
+            }
+        }
+    }
+    out
+}
+
 /// `/proc/net/if_inet6`: one address per line, 32 hex digits, then index, prefix length,
 /// scope and flags in hex, then the interface.
 pub fn ipv6_addresses(text: &str) -> Vec<Addr6> {
@@ -807,6 +849,18 @@ mod tests {
             json!({"interface": "eth0", "gateway": "fe80::1", "address": "2001:db8::5", "prefix": "64", "scope": "global"})
         );
         assert_eq!(default_ipv6("", &a), json!({}));
+    }
+
+    #[test]
+    fn local_route_table() {
+        let text = "local 10.213.0.11 dev eth0 proto kernel scope host src 10.213.0.11\n\
+                    broadcast 10.213.255.255 dev eth0 proto kernel scope link src 10.213.0.11\n\
+                    local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1\n\
+                    local 127.0.0.1 dev lo proto kernel scope host src 127.0.0.1\n";
+        assert_eq!(
+            local_routes(text),
+            vec!["10.213.0.11", "127.0.0.0/8", "127.0.0.1"]
+        );
     }
 
     #[test]

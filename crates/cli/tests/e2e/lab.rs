@@ -172,6 +172,8 @@ fn ssh_facts_and_become() {
           - ansible_selinux.status == 'disabled'
           - ansible_distribution_file_variety == 'Debian'
           - ansible_lsb == {}
+          - "'127.0.0.1' in ansible_locally_reachable_ips.ipv4"
+          - ansible_default_ipv4.address in ansible_locally_reachable_ips.ipv4
     - command: id -un
       register: plain
     - command: id -un
