@@ -126,6 +126,7 @@ mod git;
 mod group;
 mod hostname;
 mod http;
+mod ini_file;
 mod known_hosts;
 mod lineinfile;
 mod package;
@@ -173,6 +174,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(git::Git),
         Box::new(group::Group),
         Box::new(hostname::Hostname),
+        Box::new(ini_file::IniFile),
         Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
         Box::new(package::Package),

@@ -902,3 +902,54 @@ fn roles_are_found_in_the_default_roles_path() {
     );
     assert!(stdout.contains("from-galaxy-roles"), "{stdout}");
 }
+
+/// `ini_file` (also as community.general.ini_file) edits an INI file in place: an option
+/// changed, a commented-out one activated, one added after the section's last setting, a new
+/// section, a section removed; re-runs change nothing; check mode writes nothing.
+#[test]
+fn ini_file_edits_in_place() {
+    let dir = setup(&[
+        (
+            "site.yml",
+            r##"- hosts: local
+  gather_facts: false
+  vars:
+    conf: "{{ playbook_dir }}/out/app.ini"
+  tasks:
+    - copy:
+        dest: "{{ conf }}"
+        content: "# app\n[db]\nhost = a\n; port = 1\n\n[web]\nport=80\n"
+    - ini_file: {path: "{{ conf }}", section: db, option: host, value: b}
+      register: changed_host
+    - community.general.ini_file: {path: "{{ conf }}", section: db, option: port, value: "5432"}
+      register: activated
+    - ini_file: {path: "{{ conf }}", section: db, option: user, value: app}
+      register: added
+    - ini_file: {path: "{{ conf }}", section: cache, option: size, value: "10", no_extra_spaces: true}
+      register: new_section
+    - ini_file: {path: "{{ conf }}", section: web, state: absent}
+      register: removed
+    - ini_file: {path: "{{ conf }}", section: db, option: host, value: b}
+      register: again
+    - ini_file: {path: "{{ conf }}", section: db, option: host, value: c}
+      check_mode: true
+      register: checked
+    - command: cat {{ conf }}
+      register: content
+    - assert:
+        that:
+          - changed_host is changed and activated is changed and added is changed
+          - new_section is changed and new_section.msg == 'section and option added'
+          - removed is changed
+          - again is not changed
+          - checked is changed
+          - content.stdout == expected
+      vars:
+        expected: "# app\n[db]\nhost = b\nport = 5432\nuser = app\n\n[cache]\nsize=10"
+"##,
+        ),
+        ("out/.keep", ""),
+    ]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
