@@ -81,6 +81,9 @@ pub fn gather(f: &mut Map<String, Value>) {
         .map(|a| a.address.as_str())
         .collect();
     f.insert("all_ipv6_addresses".into(), json!(all));
+    let (devices, links) = block_devices(Path::new("/"));
+    f.insert("devices".into(), devices);
+    f.insert("device_links".into(), links);
     if let Some(ips) = locally_reachable_ips() {
         f.insert("locally_reachable_ips".into(), ips);
     }
@@ -643,6 +646,201 @@ pub struct Addr6 {
     pub iface: String,
 }
 
+fn read_trim(path: &Path) -> Option<String> {
+    fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// Ansible's `bytes_to_human`: `256.00 GB` (powers of 1024).
+pub fn bytes_to_human(bytes: f64) -> String {
+    const UNITS: &[&str] = &["Bytes", "KB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut n = bytes;
+    let mut unit = 0;
+    while n >= 1024.0 && unit + 1 < UNITS.len() {
+        n /= 1024.0;
+        unit += 1;
+    }
+    format!("{n:.2} {}", UNITS[unit])
+}
+
+/// `/dev/disk/by-<kind>`: device name → the link names pointing at it.
+fn disk_links(root: &Path, kind: &str) -> Map<String, Value> {
+    let mut out: Map<String, Value> = Map::new();
+    let Ok(dir) = fs::read_dir(root.join("dev/disk").join(kind)) else {
+        return out;
+    };
+    let mut entries: Vec<(String, String)> = dir
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let target = fs::read_link(e.path()).ok()?;
+            let dev = target.file_name()?.to_string_lossy().into_owned();
+            Some((dev, e.file_name().to_string_lossy().into_owned()))
+        })
+        .collect();
+    entries.sort();
+    for (dev, link) in entries {
+        if let Value::Array(list) = out.entry(dev).or_insert_with(|| json!([])) {
+            list.push(json!(link));
+        }
+    }
+    out
+}
+
+/// `devices` and `device_links` from /sys/block and /dev/disk, shaped as Ansible's Linux
+/// hardware facts (no lspci `host`, no sg_inq serials).
+pub fn block_devices(root: &Path) -> (Value, Value) {
+    let mut links = Map::new();
+    for (kind, dir) in [
+        ("ids", "by-id"),
+        ("uuids", "by-uuid"),
+        ("labels", "by-label"),
+    ] {
+        links.insert(kind.into(), Value::Object(disk_links(root, dir)));
+    }
+    // masters: a device-mapper device over its slaves.
+    let mut masters: Map<String, Value> = Map::new();
+    let sys_block = root.join("sys/block");
+    let mut blocks: Vec<String> = fs::read_dir(&sys_block)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    blocks.sort();
+    for b in &blocks {
+        if let Ok(slaves) = fs::read_dir(sys_block.join(b).join("slaves")) {
+            let owner = read_trim(&sys_block.join(b).join("dm/name")).unwrap_or_else(|| b.clone());
+            for s in slaves.filter_map(Result::ok) {
+                let slave = s.file_name().to_string_lossy().into_owned();
+                if let Value::Array(list) = masters.entry(slave).or_insert_with(|| json!([])) {
+                    list.push(json!(owner));
+                }
+            }
+        }
+    }
+    links.insert("masters".into(), Value::Object(masters));
+    let links_of = |name: &str| -> Value {
+        let mut m = Map::new();
+        for kind in ["ids", "uuids", "labels", "masters"] {
+            let v = links
+                .get(kind)
+                .and_then(|k| k.get(name))
+                .cloned()
+                .unwrap_or_else(|| json!([]));
+            m.insert(kind.into(), v);
+        }
+        Value::Object(m)
+    };
+    let holders = |dir: &Path| -> Value {
+        let mut out = Vec::new();
+        if let Ok(h) = fs::read_dir(dir.join("holders")) {
+            let mut names: Vec<String> = h
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for n in names.into_iter().filter(|n| n.starts_with("dm-")) {
+                out.push(read_trim(&dir.join("holders").join(&n).join("dm/name")).unwrap_or(n));
+            }
+        }
+        json!(out)
+    };
+    let uuid_of = |part: &str| -> Value {
+        links
+            .get("uuids")
+            .and_then(|u| u.get(part))
+            .and_then(|l| l.get(0))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let mut devices = Map::new();
+    for b in &blocks {
+        let dir = sys_block.join(b);
+        let file = |p: &str| read_trim(&dir.join(p));
+        let opt = |p: &str| file(p).map_or(Value::Null, Value::from);
+        let sectorsize = file("queue/logical_block_size")
+            .filter(|s| !s.is_empty())
+            .or_else(|| file("queue/hw_sector_size"))
+            .unwrap_or_else(|| "512".into());
+        let ss: u64 = sectorsize.parse().unwrap_or(512).max(1);
+        let sectors = file("size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+            * 512
+            / ss;
+        let scheduler = file("queue/scheduler")
+            .and_then(|s| Some(s.split_once('[')?.1.split_once(']')?.0.to_string()))
+            .unwrap_or_default();
+        let mut partitions = Map::new();
+        let mut parts: Vec<String> = fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
+        for p in parts.into_iter().filter(|p| {
+            p.strip_prefix(b.as_str())
+                .map(|r| r.strip_prefix('p').unwrap_or(r))
+                .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+        }) {
+            let pdir = dir.join(&p);
+            let pss: u64 = read_trim(&pdir.join("queue/logical_block_size"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(512)
+                .max(1);
+            let psectors = read_trim(&pdir.join("size"))
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0)
+                * 512
+                / pss;
+            partitions.insert(
+                p.clone(),
+                json!({
+                    "links": links_of(&p),
+                    "start": read_trim(&pdir.join("start")).unwrap_or_else(|| "0".into()),
+                    "sectorsize": pss.to_string(),
+                    "sectors": psectors,
+                    "size": bytes_to_human((psectors * pss) as f64),
+                    "uuid": uuid_of(&p),
+                    "holders": holders(&pdir),
+                }),
+            );
+        }
+        let discard = if file("queue/discard_max_hw_bytes").as_deref() == Some("0") {
+            Value::from("0")
+        } else {
+            opt("queue/discard_granularity")
+        };
+        let mut d = json!({
+            "virtual": 1,
+            "links": links_of(b),
+            "vendor": opt("device/vendor"),
+            "model": opt("device/model"),
+            "sas_address": opt("device/sas_address"),
+            "sas_device_handle": opt("device/sas_device_handle"),
+            "removable": opt("removable"),
+            "support_discard": discard,
+            "partitions": Value::Object(partitions),
+            "rotational": opt("queue/rotational"),
+            "scheduler_mode": scheduler,
+            "sectorsize": sectorsize,
+            "sectors": sectors,
+            "size": bytes_to_human((sectors * ss) as f64),
+            "host": "",
+            "holders": holders(&dir),
+        });
+        if let (Some(serial), Value::Object(m)) =
+            (file("device/serial").filter(|s| !s.is_empty()), &mut d)
+        {
+            m.insert("serial".into(), json!(serial));
+        }
+        devices.insert(b.clone(), d);
+    }
+    (Value::Object(devices), Value::Object(links))
+}
+
 /// `locally_reachable_ips`: the `local` routes of `ip route show table local`, IPv4 then IPv6.
 fn locally_reachable_ips() -> Option<Value> {
     let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
@@ -849,6 +1047,41 @@ mod tests {
             json!({"interface": "eth0", "gateway": "fe80::1", "address": "2001:db8::5", "prefix": "64", "scope": "global"})
         );
         assert_eq!(default_ipv6("", &a), json!({}));
+    }
+
+    #[test]
+    fn block_devices_from_sysfs() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let w = |p: &str, c: &str| {
+            let path = r.join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, c).unwrap();
+        };
+        w("sys/block/vda/size", "536870912\n");
+        w("sys/block/vda/removable", "0\n");
+        w("sys/block/vda/queue/rotational", "1\n");
+        w("sys/block/vda/queue/logical_block_size", "512\n");
+        w(
+            "sys/block/vda/queue/scheduler",
+            "none [mq-deadline] kyber\n",
+        );
+        w("sys/block/vda/queue/discard_granularity", "4096\n");
+        w("sys/block/vda/device/vendor", "0x1af4\n");
+        w("sys/block/vda/vda1/size", "2048\n");
+        w("sys/block/vda/vda1/start", "2048\n");
+        std::fs::create_dir_all(r.join("dev/disk/by-uuid")).unwrap();
+        std::os::unix::fs::symlink("../../vda1", r.join("dev/disk/by-uuid/1234-abcd")).unwrap();
+        let (devices, links) = block_devices(r);
+        let vda = &devices["vda"];
+        assert_eq!(vda["size"], json!("256.00 GB"));
+        assert_eq!(vda["sectors"], json!(536870912));
+        assert_eq!(vda["sectorsize"], json!("512"));
+        assert_eq!(vda["scheduler_mode"], json!("mq-deadline"));
+        assert_eq!(vda["model"], Value::Null);
+        assert_eq!(vda["partitions"]["vda1"]["size"], json!("1.00 MB"));
+        assert_eq!(vda["partitions"]["vda1"]["uuid"], json!("1234-abcd"));
+        assert_eq!(links["uuids"]["vda1"], json!(["1234-abcd"]));
     }
 
     #[test]

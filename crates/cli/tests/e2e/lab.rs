@@ -174,6 +174,9 @@ fn ssh_facts_and_become() {
           - ansible_lsb == {}
           - "'127.0.0.1' in ansible_locally_reachable_ips.ipv4"
           - ansible_default_ipv4.address in ansible_locally_reachable_ips.ipv4
+          - ansible_devices | length > 0
+          - (ansible_devices | dict2items | first).value.size is search(' (Bytes|KB|MB|GB|TB)$')
+          - ansible_device_links.keys() | sort == ['ids', 'labels', 'masters', 'uuids']
     - command: id -un
       register: plain
     - command: id -un
