@@ -1417,7 +1417,7 @@ async fn run_action(
         diff,
         env,
     };
-    let outcome = m.run(&args, &ctx).await;
+    let outcome = drover_modules::run_module(m, &args, &ctx).await;
     match outcome {
         Ok(o) => {
             let facts = o.data.get("ansible_facts").cloned();

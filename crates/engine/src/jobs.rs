@@ -178,7 +178,7 @@ async fn run_module(
     args: &ModArgs,
     ctx: &Context<'_>,
 ) -> ItemResult {
-    match m.run(args, ctx).await {
+    match drover_modules::run_module(m, args, ctx).await {
         Ok(o) => ItemResult::from_outcome(o),
         Err(ModuleError::Host(HostError::Unreachable(msg))) => {
             let mut r = ItemResult::failed(msg);

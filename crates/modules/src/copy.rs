@@ -40,6 +40,11 @@ static SPEC: ModuleSpec = ModuleSpec {
         // Vault-encrypted sources are decrypted on the controller unless this is false.
         ArgDef::new("decrypt", ArgKind::Bool),
         ArgDef::new("unsafe_writes", ArgKind::Bool),
+        ArgDef::new("seuser", ArgKind::Str),
+        ArgDef::new("serole", ArgKind::Str),
+        ArgDef::new("setype", ArgKind::Str),
+        ArgDef::new("selevel", ArgKind::Str),
+        ArgDef::new("attributes", ArgKind::Str).aliases(&["attr"]),
     ],
     free_form: false,
     mutually_exclusive: &[&["content", "src"]],

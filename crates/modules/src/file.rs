@@ -36,6 +36,11 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("follow", ArgKind::Bool),
         // Writes are always atomic; accepted so playbooks that set it still run.
         ArgDef::new("unsafe_writes", ArgKind::Bool),
+        ArgDef::new("seuser", ArgKind::Str),
+        ArgDef::new("serole", ArgKind::Str),
+        ArgDef::new("setype", ArgKind::Str),
+        ArgDef::new("selevel", ArgKind::Str),
+        ArgDef::new("attributes", ArgKind::Str).aliases(&["attr"]),
         ArgDef::new("modification_time", ArgKind::Str),
         ArgDef::new("modification_time_format", ArgKind::Str),
         ArgDef::new("access_time", ArgKind::Str),

@@ -97,6 +97,41 @@ pub trait Module: Send + Sync {
     async fn run(&self, args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError>;
 }
 
+/// Runs `module` after refusing what drover accepts but does not do: the SELinux context and
+/// file attribute options Ansible's file modules share (`seuser`, `serole`, `setype`,
+/// `selevel`, `attributes`). SELinux options on a host without SELinux have no effect, as in
+/// Ansible, so roles written for both families run; on an SELinux host, and for any
+/// `attributes`, the task fails instead of silently skipping them.
+pub async fn run_module(
+    module: &dyn Module,
+    args: &Args,
+    ctx: &Context<'_>,
+) -> Result<Outcome, ModuleError> {
+    let set = |name: &str| {
+        args.get(name)
+            .is_some_and(|v| !v.is_none() && !v.is_undefined() && v.as_str() != Some(""))
+    };
+    if set("attributes") {
+        return Ok(Outcome::failed(
+            "attributes (chattr flags) are not supported by drover; set them with a command task",
+        ));
+    }
+    let selinux: Vec<&str> = ["seuser", "serole", "setype", "selevel"]
+        .into_iter()
+        .filter(|n| set(n))
+        .collect();
+    if !selinux.is_empty() {
+        let probe = drover_host::ExecRequest::shell("test -e /sys/fs/selinux/enforce");
+        if ctx.host.exec(&probe).await?.rc == 0 {
+            return Ok(Outcome::failed(format!(
+                "this host has SELinux, and drover does not set SELinux contexts ({}); use a command task with chcon or semanage",
+                selinux.join(", ")
+            )));
+        }
+    }
+    module.run(args, ctx).await
+}
+
 /// A path on the controller, used in module results.
 pub type ControllerPath = PathBuf;
 

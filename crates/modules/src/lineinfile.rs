@@ -32,6 +32,11 @@ static SPEC: ModuleSpec = ModuleSpec {
         ArgDef::new("owner", ArgKind::Str),
         ArgDef::new("group", ArgKind::Str),
         ArgDef::new("unsafe_writes", ArgKind::Bool),
+        ArgDef::new("seuser", ArgKind::Str),
+        ArgDef::new("serole", ArgKind::Str),
+        ArgDef::new("setype", ArgKind::Str),
+        ArgDef::new("selevel", ArgKind::Str),
+        ArgDef::new("attributes", ArgKind::Str).aliases(&["attr"]),
     ],
     free_form: false,
     mutually_exclusive: &[

@@ -953,3 +953,18 @@ fn ini_file_edits_in_place() {
     let r = play(dir.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// SELinux options have no effect on a host without SELinux (as in Ansible), so roles that set
+/// `setype` for RHEL run on Debian; `attributes` are refused rather than skipped.
+#[test]
+fn selinux_options_without_selinux_and_attributes_refused() {
+    let dir = setup(&[(
+        "site.yml",
+        "- hosts: local\n  gather_facts: false\n  tasks:\n    - copy: {content: x, dest: \"{{ root }}/f\", setype: httpd_sys_content_t, seuser: system_u}\n      register: copied\n    - file: {path: \"{{ root }}/f\", attributes: +i}\n      register: attrs\n      ignore_errors: true\n    - assert:\n        that:\n          - copied is changed\n          - attrs is failed and attrs.msg is search('attributes')\n",
+    ), ("out/.keep", "")]);
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        return; // The SELinux branch needs a host without SELinux to show the no-op.
+    }
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
