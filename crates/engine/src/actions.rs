@@ -36,6 +36,15 @@ pub fn spec(name: &str) -> Option<Option<&'static ModuleSpec>> {
     })
 }
 
+/// Arguments for the actions' unit tests.
+#[cfg(test)]
+pub(crate) fn test_args(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
 /// Ansible's check of an action plugin's `_VALID_ARGS`: every unknown option named at once.
 pub(crate) fn reject_unknown(
     action: &str,

@@ -337,13 +337,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::actions::test_args as args;
 
     #[test]
     fn default_command_and_delays() {

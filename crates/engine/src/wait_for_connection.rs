@@ -121,13 +121,7 @@ fn done(start: Instant, failure: Option<String>) -> ItemResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(pairs: &[(&str, Value)]) -> IndexMap<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
-    }
+    use crate::actions::test_args as args;
 
     #[test]
     fn defaults_and_conversions() {

@@ -717,18 +717,20 @@ impl Loader {
 
     /// Finds and loads (once) the role called `name`.
     fn role(&self, src: &Src, at: &Node, name: &str, from_dir: &Path) -> Result<Arc<Role>> {
-        let path = self.find_role(name, from_dir).ok_or_else(|| {
-            let searched: Vec<String> = self
-                .role_search_dirs(from_dir)
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect();
-            src.err(
-                at,
-                format!("the role '{name}' was not found in {}", searched.join(":")),
-            )
-        })?;
+        let path = self
+            .find_role(name, from_dir)
+            .ok_or_else(|| src.err(at, self.role_not_found(name, from_dir)))?;
         self.role_at(&path, name)
+    }
+
+    /// Ansible's message for a role it cannot find, with the directories it searched.
+    fn role_not_found(&self, name: &str, from_dir: &Path) -> String {
+        let searched: Vec<String> = self
+            .role_search_dirs(from_dir)
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        format!("the role '{name}' was not found in {}", searched.join(":"))
     }
 
     /// Loads the role in directory `path` (cached).
@@ -902,16 +904,11 @@ impl Loader {
         parent: Option<Arc<RoleScope>>,
     ) -> Result<(Task, Vec<Task>)> {
         let (tasks_from, handlers_from) = (from.tasks, from.handlers);
-        let path = self.find_role(name, from_dir).ok_or_else(|| {
-            let searched: Vec<String> = self
-                .role_search_dirs(from_dir)
-                .iter()
-                .map(|d| d.display().to_string())
-                .collect();
-            LoadError::Missing {
-                message: format!("the role '{name}' was not found in {}", searched.join(":")),
-            }
-        })?;
+        let path = self
+            .find_role(name, from_dir)
+            .ok_or_else(|| LoadError::Missing {
+                message: self.role_not_found(name, from_dir),
+            })?;
         let role = self.role_at(&path, name)?;
         let scope = Arc::new(RoleScope {
             role,
