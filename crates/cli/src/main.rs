@@ -199,6 +199,9 @@ struct ExecArgs {
     /// Seconds after which the task fails as timed out (its `timeout` keyword).
     #[arg(long = "task-timeout", value_name = "TASK_TIMEOUT")]
     task_timeout: Option<u64>,
+    /// One line per host.
+    #[arg(short = 'o', long = "one-line")]
+    one_line: bool,
 }
 
 #[derive(Args)]
@@ -915,7 +918,11 @@ async fn exec(a: ExecArgs) -> Result<i32> {
     } else {
         Format::Human
     };
-    let printer = Arc::new(Printer::new(format, common.verbose.max(1), false).ad_hoc());
+    let printer = Arc::new(
+        Printer::new(format, common.verbose.max(1), false)
+            .ad_hoc()
+            .one_line(a.one_line),
+    );
     let w = wire(
         inventory::InventoryAdapter::new(inventory),
         extra,

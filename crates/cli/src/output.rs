@@ -27,6 +27,8 @@ pub struct Printer {
     state: Mutex<PrinterState>,
     /// `drover exec`: Ansible's ad-hoc layout (`host | CHANGED | rc=0 >>`), no banners.
     ad_hoc: bool,
+    /// `-o`/`--one-line`: one line per host, as Ansible's oneline callback prints it.
+    one_line: bool,
     /// `ANSIBLE_DEBUG`: every diagnostic message is shown, whatever its verbosity.
     debug: bool,
     /// `show_custom_stats`: print `set_stats` data after the recap.
@@ -116,6 +118,7 @@ impl Printer {
             progress,
             state: Mutex::new(PrinterState::default()),
             ad_hoc: false,
+            one_line: false,
             debug: false,
             custom_stats: false,
             callback: CallbackOptions::default(),
@@ -161,6 +164,11 @@ impl Printer {
         self
     }
 
+    pub fn one_line(mut self, on: bool) -> Printer {
+        self.one_line = on;
+        self
+    }
+
     /// Shows every diagnostic message (`ANSIBLE_DEBUG`).
     pub fn debug(mut self, on: bool) -> Printer {
         self.debug = on;
@@ -175,6 +183,18 @@ impl Printer {
                 result,
                 ..
             } => {
+                // As Ansible's callbacks: the module's invocation only from -vvv on.
+                let mut shown = result.clone();
+                if self.verbosity < 3 {
+                    if let Json::Object(m) = &mut shown {
+                        m.remove("invocation");
+                    }
+                }
+                let result = &shown;
+                if self.one_line {
+                    self.write(&Self::one_line_text(host, *status, result));
+                    return;
+                }
                 let word = match status {
                     Status::Ok => "SUCCESS",
                     Status::Changed => "CHANGED",
@@ -230,6 +250,77 @@ impl Printer {
             }
             Event::Warning { message } => self.warn(message),
             _ => {}
+        }
+    }
+
+    /// Ansible's oneline callback: command modules as `rc=N | (stdout) ...`, other results as
+    /// compact JSON.
+    fn one_line_text(host: &str, status: Status, result: &Json) -> String {
+        // Indented by 0, newlines dropped; results that always show expanded (debug) keep the
+        // 4-space indentation Ansible forces on them.
+        let verbose_always = result.get("_ansible_verbose_always") == Some(&Json::Bool(true));
+        let compact = || {
+            // The oneline callback shows results uncleaned: every one says whether it changed.
+            let mut full = clean(result);
+            if let Json::Object(m) = &mut full {
+                m.entry("changed").or_insert(Json::Bool(false));
+            }
+            let mut out = String::new();
+            write_json(&mut out, &full, Some(if verbose_always { 4 } else { 0 }), 0);
+            out.replace('\n', "")
+        };
+        let escaped = |key: &str| {
+            result
+                .get(key)
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+        };
+        let state = if status == Status::Changed {
+            "CHANGED"
+        } else {
+            "SUCCESS"
+        };
+        match status {
+            Status::Unreachable => format!(
+                "{host} | UNREACHABLE!: {}\n",
+                result.get("msg").and_then(Json::as_str).unwrap_or_default()
+            ),
+            Status::Skipped => format!("{host} | SKIPPED\n"),
+            Status::Failed => {
+                // A failed command also gets its generic line first, as Ansible prints it.
+                let generic = match (result.get("rc"), result.get("stdout")) {
+                    (Some(rc), Some(_)) => format!(
+                        "{host} | FAILED | rc={rc} | (stdout) {}\n",
+                        escaped("stdout")
+                    ),
+                    _ => String::new(),
+                };
+                format!("{generic}{host} | FAILED! => {}\n", compact())
+            }
+            _ if result.get("rc").is_some()
+                && result.get("stdout").is_some()
+                && result.get("ansible_job_id").is_none() =>
+            {
+                let rc = result
+                    .get("rc")
+                    .map(Json::to_string)
+                    .unwrap_or_else(|| "-1".into());
+                let err = escaped("stderr");
+                if err.is_empty() {
+                    format!(
+                        "{host} | {state} | rc={rc} | (stdout) {}\n",
+                        escaped("stdout")
+                    )
+                } else {
+                    format!(
+                        "{host} | {state} | rc={rc} | (stdout) {} (stderr) {err}\n",
+                        escaped("stdout")
+                    )
+                }
+            }
+            _ => format!("{host} | {state} => {}\n", compact()),
         }
     }
 

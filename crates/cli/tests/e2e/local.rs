@@ -968,3 +968,40 @@ fn selinux_options_without_selinux_and_attributes_refused() {
     let r = play(dir.path(), &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// `exec -o` prints Ansible's one-line results; results leave out `invocation` below -vvv.
+#[test]
+fn adhoc_one_line_and_no_invocation() {
+    let dir = setup(&[]);
+    let exec = |extra: &[&str]| {
+        let mut args = vec!["exec", "-i", "inventory.ini", "local"];
+        args.extend_from_slice(extra);
+        run(&args, dir.path())
+    };
+    let ping = exec(&["-m", "ping"]);
+    assert_eq!(ping.code, 0, "{}", ping.all());
+    assert!(!ping.stdout.contains("invocation"), "{}", ping.all());
+    let deep = exec(&["-m", "ping", "-vvv"]);
+    assert!(deep.stdout.contains("\"invocation\""), "{}", deep.all());
+    let one = exec(&["-m", "ping", "-o"]);
+    assert_eq!(
+        one.stdout,
+        "localhost | SUCCESS => {\"changed\": false,\"ping\": \"pong\"}\n",
+        "{}",
+        one.all()
+    );
+    let cmd = exec(&["-m", "shell", "-a", "echo a; echo b; echo c >&2", "-o"]);
+    assert_eq!(
+        cmd.stdout,
+        "localhost | CHANGED | rc=0 | (stdout) a\\nb (stderr) c\n",
+        "{}",
+        cmd.all()
+    );
+    let failed = exec(&["-m", "command", "-a", "false", "-o"]);
+    assert_eq!(failed.code, 2, "{}", failed.all());
+    assert!(
+        failed.stdout.starts_with("localhost | FAILED | rc=1 | (stdout) \nlocalhost | FAILED! => {\"changed\": true,\"cmd\": [\"false\"],"),
+        "{}",
+        failed.all()
+    );
+}
