@@ -41,6 +41,14 @@ pub(crate) fn register(env: &mut Environment<'static>) {
             !parts.netloc.is_empty() || parts.scheme == "file"
         }) == Some(true)
     });
+    // Whether a file on the controller is vault-encrypted (a path relative to the working
+    // directory, as Python's open() reads it).
+    env.add_test("vaulted_file", |v: &Value| -> Result<bool, Error> {
+        let path = py_str(v);
+        std::fs::read(&path)
+            .map(|data| drover_vault::is_encrypted_bytes(&data))
+            .map_err(|_| fail(format!("Cannot test if the file '{path}' is a vault.")))
+    });
     env.add_test("urn", |v: &Value| {
         is_uri(v, Some(&Value::from(vec!["urn"])))
     });

@@ -1005,3 +1005,18 @@ fn adhoc_one_line_and_no_invocation() {
         failed.all()
     );
 }
+
+/// The `vaulted_file` test reads the file's header; a missing file is an error.
+#[test]
+fn vaulted_file_test() {
+    let dir = setup(&[
+        ("secret.yml", "$ANSIBLE_VAULT;1.1;AES256\n3132\n"),
+        ("plain.yml", "a: 1\n"),
+        (
+            "site.yml",
+            "- hosts: local\n  gather_facts: false\n  tasks:\n    - assert:\n        that:\n          - \"'secret.yml' is vaulted_file\"\n          - \"'plain.yml' is not vaulted_file\"\n    - debug: msg=\"{{ 'missing.yml' is vaulted_file }}\"\n      register: missing\n      ignore_errors: true\n    - assert:\n        that:\n          - missing is failed\n          - \"missing.msg is search(\\\"Cannot test if the file 'missing.yml' is a vault\\\")\"\n",
+        ),
+    ]);
+    let r = play(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
