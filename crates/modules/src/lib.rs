@@ -164,6 +164,7 @@ mod http;
 mod ini_file;
 mod known_hosts;
 mod lineinfile;
+mod mount;
 mod package;
 mod package_facts;
 mod ping;
@@ -212,6 +213,7 @@ fn all() -> Vec<Box<dyn Module>> {
         Box::new(ini_file::IniFile),
         Box::new(known_hosts::KnownHosts),
         Box::new(lineinfile::LineInFile),
+        Box::new(mount::Mount),
         Box::new(package::Package),
         Box::new(package_facts::PackageFacts),
         Box::new(ping::Ping),

@@ -24,6 +24,7 @@ pub fn canonical_name(name: &str) -> &str {
 const COLLECTION_MODULES: &[(&str, &str)] = &[
     ("ansible.posix.authorized_key", "authorized_key"),
     ("ansible.posix.sysctl", "sysctl"),
+    ("ansible.posix.mount", "mount"),
     ("community.general.ini_file", "ini_file"),
     ("gather_facts", "setup"),
     ("ansible.builtin.gather_facts", "setup"),

@@ -744,3 +744,49 @@ fn ssh_sysctl() {
     let r = play(&dir, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// `mount` (ansible.posix.mount) on a test fstab: entries added, left alone, rewritten and
+/// removed; `unmounted` on a path that is not mounted changes nothing; mounting needs
+/// CAP_SYS_ADMIN, which a lab container lacks, and fails with the host's error.
+#[test]
+fn ssh_mount_fstab_and_states() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r##"
+- hosts: node03
+  gather_facts: false
+  vars:
+    tab: /tmp/drover-fstab
+  tasks:
+    - copy: {dest: "{{ tab }}", content: "# test\n/dev/sdb1 /data ext4 defaults\n"}
+    - mount: {path: /data, src: /dev/sdb1, fstype: ext4, state: present, fstab: "{{ tab }}"}
+      register: normalized
+    - ansible.posix.mount: {path: /data, src: /dev/sdb1, fstype: ext4, state: present, fstab: "{{ tab }}"}
+      register: again
+    - mount: {path: /drover-tmpfs, src: tmpfs, fstype: tmpfs, opts: size=1m, boot: false, state: present, fstab: "{{ tab }}"}
+      register: added
+    - mount: {path: /data, state: absent_from_fstab, fstab: "{{ tab }}"}
+      register: removed
+    - command: cat {{ tab }}
+      register: content
+    - mount: {path: /drover-tmpfs, state: unmounted, fstab: "{{ tab }}"}
+      register: not_mounted
+    - mount: {path: /drover-tmpfs, src: tmpfs, fstype: tmpfs, opts: size=1m, state: mounted, fstab: "{{ tab }}"}
+      register: mounted
+      ignore_errors: true
+    - file: {path: "{{ tab }}", state: absent}
+    - file: {path: /drover-tmpfs, state: absent}
+    - assert:
+        that:
+          - normalized is changed
+          - again is not changed
+          - added is changed and added.boot == 'no' and added.opts == 'size=1m,noauto'
+          - removed is changed
+          - content.stdout == "# test\ntmpfs /drover-tmpfs tmpfs size=1m,noauto 0 0"
+          - not_mounted is not changed
+          - mounted is failed and mounted.msg is search('^Error mounting /drover-tmpfs')
+"##,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
