@@ -53,6 +53,9 @@ static SPEC: ModuleSpec = ModuleSpec {
         // drover never uses aptitude, so this is always in effect.
         ArgDef::new("force_apt_get", ArgKind::Bool),
         ArgDef::new("lock_timeout", ArgKind::Int),
+        ArgDef::new("policy_rc_d", ArgKind::Int),
+        // drover needs no python-apt on the host; accepted so that playbooks setting it run.
+        ArgDef::new("install_python_apt", ArgKind::Bool),
     ],
     free_form: false,
     mutually_exclusive: &[&["deb", "name", "upgrade"]],
@@ -298,6 +301,9 @@ fn unknown_package(stderr: &str) -> Option<String> {
 
 struct Runner<'c, 'a> {
     ctx: &'c Context<'a>,
+    /// `policy_rc_d`: the exit code of a /usr/sbin/policy-rc.d put in place while apt-get
+    /// runs (101 keeps packages from starting services), the previous file restored after.
+    policy_rc_d: Option<i64>,
 }
 
 impl Runner<'_, '_> {
@@ -316,7 +322,19 @@ impl Runner<'_, '_> {
     async fn apt_get(&self, words: Vec<String>) -> Result<Ran, ModuleError> {
         let mut argv = vec!["apt-get".to_string()];
         argv.extend(words);
-        self.run(argv).await
+        let Some(code) = self.policy_rc_d else {
+            return self.run(argv).await;
+        };
+        let command: Vec<String> = argv.iter().map(|w| crate::util::sh_quote(w)).collect();
+        let script = format!(
+            "p=/usr/sbin/policy-rc.d; b=; \
+             if [ -e \"$p\" ]; then b=$(mktemp) && cp -p \"$p\" \"$b\" || exit 1; fi; \
+             printf '#!/bin/sh\\nexit %d\\n' {code} > \"$p\" && chmod 0755 \"$p\" || exit 1; \
+             {}; rc=$?; \
+             if [ -n \"$b\" ]; then mv \"$b\" \"$p\"; else rm -f \"$p\"; fi; exit $rc",
+            command.join(" ")
+        );
+        self.run(vec!["sh".into(), "-c".into(), script]).await
     }
 
     /// Seconds since the epoch of the last cache update, 0 when unknown.
@@ -372,7 +390,10 @@ impl Module for Apt {
 }
 
 pub(crate) async fn run(args: &Args, ctx: &Context<'_>) -> Result<Outcome, ModuleError> {
-    let r = Runner { ctx };
+    let r = Runner {
+        ctx,
+        policy_rc_d: args.int("policy_rc_d"),
+    };
     let mut out = Outcome::ok();
     let mut cache_updated = false;
     let mut cache_time = 0i64;

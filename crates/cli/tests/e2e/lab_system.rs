@@ -790,3 +790,42 @@ fn ssh_mount_fstab_and_states() {
     let r = play(&dir, &[]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
+
+/// `apt` with `policy_rc_d`: while apt-get runs, /usr/sbin/policy-rc.d answers the given code
+/// (seen by a dpkg hook); afterwards the file the host had is back, or none.
+#[test]
+fn ssh_apt_policy_rc_d() {
+    let dir = lab_dir(&[(
+        "site.yml",
+        r##"
+- hosts: node03
+  gather_facts: false
+  tasks:
+    - copy:
+        dest: /etc/apt/apt.conf.d/99drover-policy-test
+        content: 'DPkg::Pre-Invoke { "cat /usr/sbin/policy-rc.d > /tmp/drover-seen-policy 2>/dev/null || true"; };'
+    - copy: {dest: /usr/sbin/policy-rc.d, content: "#!/bin/sh\nexit 0\n", mode: "0755"}
+    - apt: {name: sl, state: present, update_cache: true, policy_rc_d: 101, install_python_apt: false}
+      register: installed
+    - command: cat /tmp/drover-seen-policy
+      register: seen
+    - command: cat /usr/sbin/policy-rc.d
+      register: restored
+    - file: {path: /usr/sbin/policy-rc.d, state: absent}
+    - apt: {name: sl, state: absent, policy_rc_d: 101}
+      register: removed
+    - stat: {path: /usr/sbin/policy-rc.d}
+      register: none_left
+    - file: {path: "{{ item }}", state: absent}
+      loop: [/etc/apt/apt.conf.d/99drover-policy-test, /tmp/drover-seen-policy]
+    - assert:
+        that:
+          - installed is changed and removed is changed
+          - seen.stdout is search('exit 101')
+          - restored.stdout is search('exit 0')
+          - not none_left.stat.exists
+"##,
+    )]);
+    let r = play(&dir, &[]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
