@@ -142,15 +142,18 @@ impl Printer {
         }
     }
 
+    /// Writes to stderr, holding the stdout lock so the text never lands inside a line.
     fn write_err(&self, text: &str) {
         let write = || {
             let mut err = std::io::stderr().lock();
             let _ = err.write_all(text.as_bytes());
             let _ = err.flush();
         };
-        match &self.progress {
-            Some(bar) => bar.suspend(write),
-            None => write(),
+        if let Ok(_out) = self.out.lock() {
+            match &self.progress {
+                Some(bar) => bar.suspend(write),
+                None => write(),
+            }
         }
     }
 
@@ -326,19 +329,7 @@ impl Printer {
 
     /// A warning goes to stderr, as Ansible's display prints warnings.
     fn warn(&self, message: &str) {
-        let text = format!("[WARNING]: {message}\n");
-        let write = || {
-            let mut err = std::io::stderr().lock();
-            let _ = err.write_all(text.as_bytes());
-            let _ = err.flush();
-        };
-        // Hold the stdout lock so a warning never lands inside another line.
-        if let Ok(_out) = self.out.lock() {
-            match &self.progress {
-                Some(bar) => bar.suspend(write),
-                None => write(),
-            }
-        }
+        self.write_err(&format!("[WARNING]: {message}\n"));
     }
 
     fn write(&self, text: &str) {
@@ -589,7 +580,7 @@ impl Printer {
             }
         }
         if reason.is_some() {
-            eprint!("{text}");
+            self.write_err(&text);
             return String::new();
         }
         text

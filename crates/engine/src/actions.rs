@@ -471,17 +471,17 @@ fn validate_argument_spec(
     let context = args
         .get("validate_args_context")
         .cloned()
-        .unwrap_or_else(|| crate::argspec::map_value(IndexMap::new()));
+        .unwrap_or_else(|| Value::from_pairs(IndexMap::<String, Value>::new()));
     let Some(spec) = args.get("argument_spec") else {
         return ItemResult::failed(format!(
             "\"argument_spec\" arg is required in args: {}",
-            display_value(&crate::argspec::map_value(args.clone()))
+            display_value(&Value::from_pairs(args.clone()))
         ));
     };
     let provided = args
         .get("provided_arguments")
         .cloned()
-        .unwrap_or_else(|| crate::argspec::map_value(IndexMap::new()));
+        .unwrap_or_else(|| Value::from_pairs(IndexMap::<String, Value>::new()));
     for (name, v) in [("argument_spec", spec), ("provided_arguments", &provided)] {
         if v.kind() != ValueKind::Map {
             return ItemResult::failed(format!(

@@ -409,7 +409,10 @@ impl Validator {
                     continue;
                 }
                 if !present {
-                    params.insert(name.clone(), map_value(IndexMap::new()));
+                    params.insert(
+                        name.clone(),
+                        Value::from_pairs(IndexMap::<String, Value>::new()),
+                    );
                 }
             } else if is_null(&sub) || !present {
                 continue;
@@ -434,7 +437,7 @@ impl Validator {
                 }
                 let mut sub_params = to_map(&item);
                 self.level(&sub_spec, &mut sub_params, o, context);
-                out.push(map_value(sub_params));
+                out.push(Value::from_pairs(sub_params));
             }
             context.pop();
             let converted = if is_list {
@@ -637,7 +640,7 @@ fn dict_from_text(s: &str) -> Result<Value, String> {
         })?;
         out.insert(k.to_string(), Value::from(v));
     }
-    Ok(map_value(out))
+    Ok(Value::from_pairs(out))
 }
 
 /// Python's name for the type of a value, as Ansible's messages show it.
@@ -748,15 +751,6 @@ pub fn entries(v: &Value) -> Vec<(String, Value)> {
             (py_str(&k), item)
         })
         .collect()
-}
-
-/// A mapping value with the entries in order.
-pub fn map_value(m: IndexMap<String, Value>) -> Value {
-    Value::from_object(
-        m.into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect::<IndexMap<Value, Value>>(),
-    )
 }
 
 fn to_map(v: &Value) -> IndexMap<String, Value> {

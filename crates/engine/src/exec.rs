@@ -1365,10 +1365,7 @@ async fn run_action(
         Ok(a) => a,
         Err(e) => return ItemResult::failed(e.to_string()),
     };
-    let check = match task.keywords.check_mode.as_ref() {
-        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),
-        None => run.options.check,
-    };
+    let check = check_mode_of(run, vars, task);
     if check && !spec.check_mode {
         let mut r = ItemResult::skipped("check mode not supported by this module", None);
         r.result.insert(
@@ -1598,6 +1595,14 @@ pub(crate) fn var_string(
         }
     }
     Ok(None)
+}
+
+/// Whether `task` runs in check mode: its `check_mode` keyword, else the run's `--check`.
+pub(crate) fn check_mode_of(run: &RunShared, vars: &TaskVars, task: &Task) -> bool {
+    match task.keywords.check_mode.as_ref() {
+        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),
+        None => run.options.check,
+    }
 }
 
 pub fn connection_info(

@@ -13,7 +13,7 @@ use drover_playbook::Task;
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use crate::exec::{connect, display_value, eval_bool_kw, ItemResult};
+use crate::exec::{connect, display_value, ItemResult};
 use crate::state::{HostCtx, RunShared};
 use crate::vars::TaskVars;
 
@@ -136,10 +136,7 @@ pub async fn run(
         r.result.insert("elapsed".into(), Value::from(0));
         return r;
     }
-    let check = match task.keywords.check_mode.as_ref() {
-        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),
-        None => run.options.check,
-    };
+    let check = crate::exec::check_mode_of(run, vars, task);
     if check {
         let mut r = ItemResult::ok(IndexMap::new());
         r.status = crate::event::Status::Changed;
@@ -273,12 +270,12 @@ async fn resolve(host: &dyn Host, program: &str, paths: &[String]) -> Result<Str
     if program.starts_with('/') {
         return Ok(program.to_string());
     }
-    let quoted: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
+    let quoted: Vec<String> = paths.iter().map(|p| drover_modules::sh_quote(p)).collect();
     let script = format!(
         "for d in {}; do if [ -e \"$d\"/{} ]; then printf '%s\\n' \"$d\"/{}; exit 0; fi; done; exit 1",
         quoted.join(" "),
-        shell_quote(program),
-        shell_quote(program)
+        drover_modules::sh_quote(program),
+        drover_modules::sh_quote(program)
     );
     let out = host
         .exec(&ExecRequest::shell(script))
@@ -293,10 +290,6 @@ async fn resolve(host: &dyn Host, program: &str, paths: &[String]) -> Result<Str
         ));
     }
     Ok(found)
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Retries `attempt` until it succeeds or `deadline` passes, pausing 2^n seconds (plus up to

@@ -13,7 +13,7 @@ use drover_playbook::Task;
 use indexmap::IndexMap;
 use minijinja::Value;
 
-use crate::exec::{connect, display_value, eval_bool_kw, ItemResult};
+use crate::exec::{connect, display_value, ItemResult};
 use crate::state::{HostCtx, RunShared};
 use crate::vars::TaskVars;
 
@@ -56,10 +56,7 @@ pub async fn run(
     vars: &TaskVars,
     args: &IndexMap<String, Value>,
 ) -> ItemResult {
-    let check = match task.keywords.check_mode.as_ref() {
-        Some(v) => eval_bool_kw(run, vars, Some(v)).unwrap_or(run.options.check),
-        None => run.options.check,
-    };
+    let check = crate::exec::check_mode_of(run, vars, task);
     if check {
         let mut r = ItemResult::ok(IndexMap::new());
         r.status = crate::event::Status::Skipped;

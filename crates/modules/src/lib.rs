@@ -132,6 +132,8 @@ pub async fn run_module(
     module.run(args, ctx).await
 }
 
+pub use util::sh_quote;
+
 /// A path on the controller, used in module results.
 pub type ControllerPath = PathBuf;
 

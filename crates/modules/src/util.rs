@@ -384,7 +384,7 @@ pub(crate) async fn expand_host_path(ctx: &Context<'_>, path: &str) -> Result<St
 }
 
 /// Quotes a word for a POSIX shell.
-pub(crate) fn sh_quote(s: &str) -> String {
+pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))

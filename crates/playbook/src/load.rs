@@ -1627,8 +1627,8 @@ fn validation_task(
         .get_attr("options")
         .ok()
         .filter(|o| !o.is_undefined() && !o.is_none())
-        .unwrap_or_else(|| map_value(Vec::new()));
-    let context = map_value(vec![
+        .unwrap_or_else(|| Value::from_pairs(Vec::<(&str, Value)>::new()));
+    let context = Value::from_pairs([
         ("type", Value::from("role")),
         ("name", Value::from(scope.role.name.as_str())),
         ("argument_spec_name", Value::from(entry_point)),
@@ -1638,12 +1638,7 @@ fn validation_task(
     args.insert("argument_spec".into(), options);
     args.insert(
         "provided_arguments".into(),
-        Value::from_object(
-            params
-                .iter()
-                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
-                .collect::<IndexMap<Value, Value>>(),
-        ),
+        Value::from_pairs(params.iter().map(|(k, v)| (k.as_str(), v.clone()))),
     );
     args.insert("validate_args_context".into(), context);
     let mut keywords = ctx.inherited.clone();
@@ -1662,15 +1657,6 @@ fn validation_task(
         role: Some(scope.clone()),
         ..empty_task()
     })
-}
-
-fn map_value(pairs: Vec<(&str, Value)>) -> Value {
-    Value::from_object(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (Value::from(k), v))
-            .collect::<IndexMap<Value, Value>>(),
-    )
 }
 
 fn role_marker(scope: Arc<RoleScope>, tasks: Vec<Task>, loc: Loc) -> Task {
